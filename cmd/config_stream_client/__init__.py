@@ -1,0 +1,1 @@
+"""The config_stream_client binary."""

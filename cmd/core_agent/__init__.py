@@ -1,0 +1,1 @@
+"""The core_agent binary."""

@@ -1,0 +1,1 @@
+"""The sample_remote_agent binary."""

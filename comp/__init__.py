@@ -1,0 +1,1 @@
+"""Components: ``comp/<bundle>/<name>/`` with ``def_`` (interface), ``impl`` and ``mock`` packages."""

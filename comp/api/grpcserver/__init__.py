@@ -1,0 +1,1 @@
+"""The IPC gRPC server; services are contributed by other components."""

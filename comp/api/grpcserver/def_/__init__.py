@@ -1,0 +1,39 @@
+"""Definition of the IPC gRPC server component.
+
+Other components contribute services as :class:`GrpcService` values; the binary's root container
+collects them into a list handed to the server, so adding a service never edits the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import grpc
+
+__all__ = ["UNAUTHENTICATED_METHODS", "Component", "GrpcService"]
+
+UNAUTHENTICATED_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
+"""Methods reachable without a bearer token (mTLS still applies)."""
+
+
+@dataclass(frozen=True)
+class GrpcService:
+    """A contribution to the server: full service names and a function that adds handlers."""
+
+    names: tuple[str, ...]
+    register: Callable[[grpc.aio.Server], None]
+
+
+@runtime_checkable
+class Component(Protocol):
+    """The one gRPC server of the core agent (mTLS, bearer token, health, reflection)."""
+
+    @property
+    def address(self) -> str:
+        """``host:port`` actually bound (the port is resolved when 0 was asked)."""
+        ...
+
+    @property
+    def port(self) -> int: ...

@@ -1,0 +1,1 @@
+"""Core components shared by every binary."""

@@ -1,0 +1,1 @@
+"""The config component: the layered source of truth."""

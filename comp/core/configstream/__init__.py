@@ -1,0 +1,1 @@
+"""The config stream producer: snapshot then ordered updates for each subscriber."""

@@ -1,0 +1,1 @@
+"""The IPC component: auth token, mTLS certificate, gRPC credentials."""

@@ -1,0 +1,1 @@
+"""The log component: standard logging, level from config, changed live."""

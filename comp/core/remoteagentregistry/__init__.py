@@ -1,0 +1,1 @@
+"""The remote agent registry: sessions of the remote agents that may stream config."""

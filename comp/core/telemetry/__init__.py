@@ -1,0 +1,1 @@
+"""The telemetry component: an OpenTelemetry MeterProvider and a Prometheus endpoint."""

@@ -1,0 +1,1 @@
+"""Plain libraries: config model, generated protobuf code, utilities. Nothing here knows about DI."""
