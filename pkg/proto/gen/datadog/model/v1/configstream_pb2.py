@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#datadog/model/v1/configstream.proto\x12\x10\x64\x61tadog.model.v1\x1a\x1cgoogle/protobuf/struct.proto\"7\n\x13\x43onfigStreamRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"i\n\rConfigSetting\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12%\n\x05value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x14\n\x0cunset_source\x18\x04 \x01(\t\"h\n\x0e\x43onfigSnapshot\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0bsequence_id\x18\x02 \x01(\x05\x12\x31\n\x08settings\x18\x03 \x03(\x0b\x32\x1f.datadog.model.v1.ConfigSetting\"e\n\x0c\x43onfigUpdate\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0bsequence_id\x18\x02 \x01(\x05\x12\x30\n\x07setting\x18\x03 \x01(\x0b\x32\x1f.datadog.model.v1.ConfigSetting\"~\n\x0b\x43onfigEvent\x12\x34\n\x08snapshot\x18\x01 \x01(\x0b\x32 .datadog.model.v1.ConfigSnapshotH\x00\x12\x30\n\x06update\x18\x02 \x01(\x0b\x32\x1e.datadog.model.v1.ConfigUpdateH\x00\x42\x07\n\x05\x65ventB\x15Z\x13pkg/proto/pbgo/coreb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#datadog/model/v1/configstream.proto\x12\x10\x64\x61tadog.model.v1\x1a\x1cgoogle/protobuf/struct.proto\"j\n\x13\x43onfigStreamRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x31\n\x0bresume_from\x18\x64 \x01(\x0b\x32\x1c.datadog.model.v1.ResumeFrom\"0\n\nResumeFrom\x12\r\n\x05\x65poch\x18\x01 \x01(\t\x12\x13\n\x0bsequence_id\x18\x02 \x01(\x05\"i\n\rConfigSetting\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12%\n\x05value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x14\n\x0cunset_source\x18\x04 \x01(\t\"w\n\x0e\x43onfigSnapshot\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0bsequence_id\x18\x02 \x01(\x05\x12\x31\n\x08settings\x18\x03 \x03(\x0b\x32\x1f.datadog.model.v1.ConfigSetting\x12\r\n\x05\x65poch\x18\x64 \x01(\t\"e\n\x0c\x43onfigUpdate\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0bsequence_id\x18\x02 \x01(\x05\x12\x30\n\x07setting\x18\x03 \x01(\x0b\x32\x1f.datadog.model.v1.ConfigSetting\"~\n\x0b\x43onfigEvent\x12\x34\n\x08snapshot\x18\x01 \x01(\x0b\x32 .datadog.model.v1.ConfigSnapshotH\x00\x12\x30\n\x06update\x18\x02 \x01(\x0b\x32\x1e.datadog.model.v1.ConfigUpdateH\x00\x42\x07\n\x05\x65ventB\x15Z\x13pkg/proto/pbgo/coreb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,13 +34,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\023pkg/proto/pbgo/core'
   _globals['_CONFIGSTREAMREQUEST']._serialized_start=87
-  _globals['_CONFIGSTREAMREQUEST']._serialized_end=142
-  _globals['_CONFIGSETTING']._serialized_start=144
-  _globals['_CONFIGSETTING']._serialized_end=249
-  _globals['_CONFIGSNAPSHOT']._serialized_start=251
-  _globals['_CONFIGSNAPSHOT']._serialized_end=355
-  _globals['_CONFIGUPDATE']._serialized_start=357
-  _globals['_CONFIGUPDATE']._serialized_end=458
-  _globals['_CONFIGEVENT']._serialized_start=460
-  _globals['_CONFIGEVENT']._serialized_end=586
+  _globals['_CONFIGSTREAMREQUEST']._serialized_end=193
+  _globals['_RESUMEFROM']._serialized_start=195
+  _globals['_RESUMEFROM']._serialized_end=243
+  _globals['_CONFIGSETTING']._serialized_start=245
+  _globals['_CONFIGSETTING']._serialized_end=350
+  _globals['_CONFIGSNAPSHOT']._serialized_start=352
+  _globals['_CONFIGSNAPSHOT']._serialized_end=471
+  _globals['_CONFIGUPDATE']._serialized_start=473
+  _globals['_CONFIGUPDATE']._serialized_end=574
+  _globals['_CONFIGEVENT']._serialized_start=576
+  _globals['_CONFIGEVENT']._serialized_end=702
 # @@protoc_insertion_point(module_scope)

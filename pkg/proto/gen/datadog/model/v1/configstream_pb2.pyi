@@ -29,25 +29,58 @@ class ConfigStreamRequest(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     SESSION_ID_FIELD_NUMBER: _builtins.int
+    RESUME_FROM_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Name of the subscribing remote agent, for logs and telemetry."""
     session_id: _builtins.str
     """Session id from the remote agent registry. Older clients send it here;
     current clients send it as the `session_id` metadata entry.
     """
+    @_builtins.property
+    def resume_from(self) -> Global___ResumeFrom:
+        """Extension: resume after a reconnect instead of receiving a full snapshot."""
+
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         session_id: _builtins.str = ...,
+        resume_from: Global___ResumeFrom | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["resume_from", b"resume_from"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "resume_from", b"resume_from", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ConfigStreamRequest: _TypeAlias = ConfigStreamRequest  # noqa: Y015
+
+@_typing.final
+class ResumeFrom(_message.Message):
+    """Extension. The core answers with the updates after `sequence_id` when `epoch`
+    names its current sequence id space and its history still holds them;
+    otherwise with a snapshot as usual.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EPOCH_FIELD_NUMBER: _builtins.int
+    SEQUENCE_ID_FIELD_NUMBER: _builtins.int
+    epoch: _builtins.str
+    sequence_id: _builtins.int
+    def __init__(
+        self,
+        *,
+        epoch: _builtins.str = ...,
+        sequence_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "sequence_id", b"sequence_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeFrom: _TypeAlias = ResumeFrom  # noqa: Y015
 
 @_typing.final
 class ConfigSetting(_message.Message):
@@ -90,8 +123,13 @@ class ConfigSnapshot(_message.Message):
     ORIGIN_FIELD_NUMBER: _builtins.int
     SEQUENCE_ID_FIELD_NUMBER: _builtins.int
     SETTINGS_FIELD_NUMBER: _builtins.int
+    EPOCH_FIELD_NUMBER: _builtins.int
     origin: _builtins.str
     sequence_id: _builtins.int
+    epoch: _builtins.str
+    """Extension, sent only to clients that sent resume_from: identifies the
+    core's sequence id space (a new one after every restart).
+    """
     @_builtins.property
     def settings(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConfigSetting]: ...
     def __init__(
@@ -100,10 +138,11 @@ class ConfigSnapshot(_message.Message):
         origin: _builtins.str = ...,
         sequence_id: _builtins.int = ...,
         settings: _abc.Iterable[Global___ConfigSetting] | None = ...,
+        epoch: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["origin", b"origin", "sequence_id", b"sequence_id", "settings", b"settings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "origin", b"origin", "sequence_id", b"sequence_id", "settings", b"settings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,116 @@
+"""The wire contract with the Go agent: names and field numbers must never drift."""
+
+from __future__ import annotations
+
+import pytest
+from google.protobuf.descriptor import Descriptor, ServiceDescriptor
+
+from pkg.proto.gen.datadog.api.v1 import api_pb2
+from pkg.proto.gen.datadog.model.v1 import configstream_pb2
+from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2
+
+MESSAGES: dict[str, tuple[Descriptor, dict[str, int]]] = {
+    "datadog.model.v1.ConfigStreamRequest": (
+        configstream_pb2.ConfigStreamRequest.DESCRIPTOR,
+        {"name": 1, "session_id": 2},
+    ),
+    "datadog.model.v1.ConfigSetting": (
+        configstream_pb2.ConfigSetting.DESCRIPTOR,
+        {"source": 1, "key": 2, "value": 3, "unset_source": 4},
+    ),
+    "datadog.model.v1.ConfigSnapshot": (
+        configstream_pb2.ConfigSnapshot.DESCRIPTOR,
+        {"origin": 1, "sequence_id": 2, "settings": 3},
+    ),
+    "datadog.model.v1.ConfigUpdate": (
+        configstream_pb2.ConfigUpdate.DESCRIPTOR,
+        {"origin": 1, "sequence_id": 2, "setting": 3},
+    ),
+    "datadog.model.v1.ConfigEvent": (
+        configstream_pb2.ConfigEvent.DESCRIPTOR,
+        {"snapshot": 1, "update": 2},
+    ),
+    "datadog.remoteagent.v1.RegisterRemoteAgentRequest": (
+        remoteagent_pb2.RegisterRemoteAgentRequest.DESCRIPTOR,
+        {"pid": 1, "flavor": 2, "display_name": 3, "api_endpoint_uri": 4, "services": 5},
+    ),
+    "datadog.remoteagent.v1.RegisterRemoteAgentResponse": (
+        remoteagent_pb2.RegisterRemoteAgentResponse.DESCRIPTOR,
+        {"session_id": 1, "recommended_refresh_interval_secs": 2},
+    ),
+    "datadog.remoteagent.v1.RefreshRemoteAgentRequest": (
+        remoteagent_pb2.RefreshRemoteAgentRequest.DESCRIPTOR,
+        {"session_id": 1},
+    ),
+    "datadog.remoteagent.v1.RefreshRemoteAgentResponse": (
+        remoteagent_pb2.RefreshRemoteAgentResponse.DESCRIPTOR,
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("full_name", sorted(MESSAGES))
+def test_message_names_and_field_numbers(full_name: str) -> None:
+    descriptor, fields = MESSAGES[full_name]
+    assert descriptor.full_name == full_name
+    upstream = {f.name: f.number for f in descriptor.fields if f.number < 100}
+    assert upstream == fields
+
+
+def test_extensions_use_numbers_of_100_and_above() -> None:
+    request = configstream_pb2.ConfigStreamRequest.DESCRIPTOR
+    snapshot = configstream_pb2.ConfigSnapshot.DESCRIPTOR
+    assert request.fields_by_name["resume_from"].number >= 100
+    assert snapshot.fields_by_name["epoch"].number >= 100
+
+
+def test_event_is_a_oneof_of_snapshot_and_update() -> None:
+    oneof = configstream_pb2.ConfigEvent.DESCRIPTOR.oneofs_by_name["event"]
+    assert [f.name for f in oneof.fields] == ["snapshot", "update"]
+
+
+def test_setting_value_is_a_protobuf_value() -> None:
+    value = configstream_pb2.ConfigSetting.DESCRIPTOR.fields_by_name["value"]
+    assert value.message_type.full_name == "google.protobuf.Value"
+
+
+def _methods(service: ServiceDescriptor) -> dict[str, tuple[str, str, bool]]:
+    return {
+        m.name: (m.input_type.full_name, m.output_type.full_name, m.server_streaming) for m in service.methods
+    }
+
+
+def test_agent_secure_service() -> None:
+    service = api_pb2.DESCRIPTOR.services_by_name["AgentSecure"]
+    assert service.full_name == "datadog.api.v1.AgentSecure"
+    assert _methods(service) == {
+        "RegisterRemoteAgent": (
+            "datadog.remoteagent.v1.RegisterRemoteAgentRequest",
+            "datadog.remoteagent.v1.RegisterRemoteAgentResponse",
+            False,
+        ),
+        "RefreshRemoteAgent": (
+            "datadog.remoteagent.v1.RefreshRemoteAgentRequest",
+            "datadog.remoteagent.v1.RefreshRemoteAgentResponse",
+            False,
+        ),
+        "StreamConfigEvents": (
+            "datadog.model.v1.ConfigStreamRequest",
+            "datadog.model.v1.ConfigEvent",
+            True,
+        ),
+    }
+
+
+def test_remote_agent_service() -> None:
+    service = remoteagent_pb2.DESCRIPTOR.services_by_name["RemoteAgent"]
+    assert service.full_name == "datadog.remoteagent.v1.RemoteAgent"
+    assert set(_methods(service)) == {"RegisterRemoteAgent", "RefreshRemoteAgent"}
+
+
+def test_old_client_bytes_parse_and_new_fields_stay_unset() -> None:
+    # A request as the Go agent's client encodes it: field 1 "ra", field 2 "sid".
+    raw = b"\x0a\x02ra\x12\x03sid"
+    request = configstream_pb2.ConfigStreamRequest.FromString(raw)
+    assert (request.name, request.session_id) == ("ra", "sid")
+    assert not request.HasField("resume_from")
