@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ConfigError", "ConfigFileError", "ConfigValueError"]
+__all__ = ["ConfigError", "ConfigFileError", "ConfigKeyError", "ConfigValueError"]
 
 
 class ConfigError(Exception):
@@ -32,3 +32,11 @@ class ConfigFileError(ConfigError):
         self.reason = reason
         at = f":{line}" if line is not None else ""
         super().__init__(f"config file {path}{at}: {reason}")
+
+
+class ConfigKeyError(ConfigValueError):
+    """A key is malformed: empty, or with an empty dotted segment (``a..b``)."""
+
+    def __init__(self, key: Any, value: Any = None) -> None:
+        super().__init__(str(key), value, "a key made of non-empty dot-separated names")
+        self.args = (f"invalid config key {key!r}: expected non-empty dot-separated names",)

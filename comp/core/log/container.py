@@ -1,0 +1,22 @@
+"""Dependency-injection wiring of the log component."""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from comp.core.config import def_ as config_def
+from comp.core.log.impl import Requires, new_component
+from pkg.util.lifecycle import Lifecycle
+
+__all__ = ["LogContainer"]
+
+
+class LogContainer(containers.DeclarativeContainer):
+    """Inputs: ``lifecycle`` and ``config`` (the config component). Output: ``component``."""
+
+    lifecycle = providers.Dependency(instance_of=Lifecycle)
+    config: providers.Dependency[config_def.Component] = providers.Dependency()
+    provides = providers.Singleton(
+        new_component, providers.Factory(Requires, lifecycle=lifecycle, config=config)
+    )
+    component = provides.provided.comp

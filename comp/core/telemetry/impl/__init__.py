@@ -1,0 +1,131 @@
+"""Implementation of the telemetry component.
+
+The component owns one OpenTelemetry SDK ``MeterProvider`` (never the global one). When
+``telemetry.enabled`` is true its metrics are served in Prometheus text format at
+``http://127.0.0.1:<telemetry.port>/metrics`` between the lifecycle's start and stop; when false the
+provider is OpenTelemetry's no-op one and no port is opened.
+
+Each instance has its own ``prometheus_client.CollectorRegistry``: the exporter's reader accepts the
+registry to register its collector in, so nothing touches prometheus_client's global ``REGISTRY`` and
+several instances live side by side in one process.
+
+Names in ``/metrics``: every character outside ``[a-zA-Z0-9:]`` becomes ``_``
+(``remote_agent_registry.registered`` → ``remote_agent_registry_registered``); monotonic counters get
+the Prometheus ``_total`` suffix (``configstream.updates_sent`` → ``configstream_updates_sent_total``);
+up-down counters and gauges are gauges without suffix; an instrument unit is appended as a suffix
+unless the name already ends with it (unit ``s`` → ``_seconds``). No ``target_info`` metric and no
+``otel_scope_*`` labels are exported: the name's namespace already says where a metric comes from.
+Histograms use OpenTelemetry's default buckets (meant for milliseconds) unless the instrument is
+created with ``explicit_bucket_boundaries_advisory``: pass boundaries for histograms in seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import Meter, MeterProvider, NoOpMeterProvider
+from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
+from prometheus_client import CollectorRegistry
+
+from comp.core.config import def_ as config_def
+from comp.core.telemetry.impl.endpoint import METRICS_PATH, MetricsEndpoint, MetricsEndpointError
+from pkg.config.errors import ConfigValueError
+from pkg.util.lifecycle import Hook, Lifecycle
+
+__all__ = [
+    "HOST",
+    "METRICS_PATH",
+    "MetricsEndpointError",
+    "Provides",
+    "Requires",
+    "Telemetry",
+    "new_component",
+]
+
+_log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+_MAX_PORT = 65535
+
+
+@dataclass(frozen=True)
+class Requires:
+    lifecycle: Lifecycle
+    config: config_def.Component
+
+
+@dataclass(frozen=True)
+class Provides:
+    """``comp`` is the concrete :class:`Telemetry`, so a binary can read the bound port."""
+
+    comp: Telemetry
+
+
+class Telemetry:
+    """A MeterProvider owned by the component, optionally served at ``/metrics`` on loopback."""
+
+    def __init__(self, *, enabled: bool, port: int) -> None:
+        if not 0 <= port <= _MAX_PORT:
+            raise ConfigValueError("telemetry.port", port, f"a port number between 0 and {_MAX_PORT}")
+        self._enabled = enabled
+        self._endpoint: MetricsEndpoint | None = None
+        self._provider: MeterProvider
+        if enabled:
+            registry = CollectorRegistry(auto_describe=False)
+            reader = PrometheusMetricReader(
+                disable_target_info=True, scope_info_enabled=False, registry=registry
+            )
+            # Nothing to flush at exit (Prometheus pulls), so no atexit hook per instance.
+            self._provider = SdkMeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+            self._endpoint = MetricsEndpoint(registry, HOST, port)
+        else:
+            self._provider = NoOpMeterProvider()
+
+    @property
+    def meter_provider(self) -> MeterProvider:
+        return self._provider
+
+    def meter(self, namespace: str) -> Meter:
+        """A meter for one namespace (the SDK hands out one meter per namespace)."""
+        return self._provider.get_meter(namespace)
+
+    @property
+    def enabled(self) -> bool:
+        """``telemetry.enabled`` as read at construction."""
+        return self._enabled
+
+    @property
+    def port(self) -> int | None:
+        """The bound port while serving (the real one when configured with 0), else None."""
+        return None if self._endpoint is None else self._endpoint.port
+
+    @property
+    def url(self) -> str | None:
+        """``http://127.0.0.1:<port>/metrics`` while serving, else None."""
+        return None if self._endpoint is None else self._endpoint.url
+
+    async def start(self) -> None:
+        """Open the endpoint (when enabled). Raises MetricsEndpointError naming the address."""
+        if self._endpoint is None:
+            _log.info("telemetry disabled: no metrics endpoint")
+            return
+        await asyncio.to_thread(self._endpoint.start)
+        _log.info("telemetry: serving Prometheus metrics at %s", self._endpoint.url)
+
+    async def stop(self) -> None:
+        """Close the endpoint and free its port."""
+        if self._endpoint is not None:
+            await asyncio.to_thread(self._endpoint.stop)
+
+
+def new_component(requires: Requires) -> Provides:
+    """Build the telemetry component from ``telemetry.enabled`` and ``telemetry.port``."""
+    telemetry = Telemetry(
+        enabled=requires.config.get_bool("telemetry.enabled"),
+        port=requires.config.get_int("telemetry.port"),
+    )
+    requires.lifecycle.append(Hook("telemetry", on_start=telemetry.start, on_stop=telemetry.stop))
+    return Provides(comp=telemetry)

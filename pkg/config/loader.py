@@ -1,0 +1,158 @@
+"""Building the core agent's config: declared defaults, the YAML file, ``DD_*`` variables, the CLI.
+
+Usage::
+
+    config = build_config(default_schema(), Path("/etc/datadog-agent/datadog.yaml"), os.environ,
+                          {"log_level": "debug"})
+
+Errors name what was wrong: :class:`ConfigFileError` for a file that cannot be read or parsed (with
+the line where YAML says), :class:`ConfigValueError` for a value of the wrong type, whose ``origin``
+names the file and line, or the environment variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pkg.config.errors import ConfigFileError, ConfigKeyError
+from pkg.config.model import LayeredConfig
+from pkg.config.schema import Schema, default_schema
+from pkg.config.sources import Source
+from pkg.config.tree import join_key
+
+__all__ = ["ENV_PREFIX", "build_config", "env_var_name", "read_environment", "read_yaml_file"]
+
+ENV_PREFIX = "DD_"
+
+
+def build_config(
+    schema: Schema | None = None,
+    config_file: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> LayeredConfig:
+    """A config with the schema's defaults, then the file (source ``file``), the environment
+    (``environment-variable``) and the overrides (``cli``). Nothing is read from ``os.environ`` unless
+    it is passed. Raises ConfigFileError or ConfigValueError; no half-built config escapes.
+    """
+    schema = schema if schema is not None else default_schema()
+    path = Path(config_file) if config_file is not None else None
+    file_settings = read_yaml_file(path, schema) if path is not None else {}
+    env_settings = read_environment(environ, schema) if environ is not None else {}
+    cli_settings: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        cli_settings.update(schema.prepare(key, value, origin="command line"))
+    config = LayeredConfig(schema, config_file=path)
+    config.set_many(file_settings, Source.FILE)
+    config.set_many(env_settings, Source.ENVIRONMENT_VARIABLE)
+    config.set_many(cli_settings, Source.CLI)
+    return config
+
+
+def env_var_name(key: str) -> str:
+    """``DD_`` + the key in upper case with dots as underscores (``log_level`` -> ``DD_LOG_LEVEL``)."""
+    return ENV_PREFIX + key.upper().replace(".", "_")
+
+
+def read_environment(environ: Mapping[str, str], schema: Schema) -> dict[str, Any]:
+    """Validated values of declared keys from ``DD_*`` variables (canonical name first, then aliases).
+
+    Empty variables are ignored, as the Go agent does.
+    """
+    settings: dict[str, Any] = {}
+    for spec in schema:
+        for name in schema.names(spec.key):
+            var = env_var_name(name)
+            text = environ.get(var)
+            if text is None or text == "":
+                continue
+            settings[spec.key] = schema.validate(spec.key, text, origin=f"environment variable {var}")
+            break
+    return settings
+
+
+def read_yaml_file(path: Path, schema: Schema) -> dict[str, Any]:
+    """Validated leaves of a YAML config file (canonical keys). Null values are skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigFileError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    data, lines = _parse_yaml(text, str(path))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"the value {data!r}"
+        raise ConfigFileError(
+            str(path), f"top level must be a mapping of settings, not {kind}", line=lines.get("")
+        )
+    settings: dict[str, Any] = {}
+    for raw_key, value in _leaves(data, "", schema, path, lines):
+        if value is None:
+            continue
+        line = lines.get(raw_key)
+        origin = f"{path}:{line}" if line is not None else str(path)
+        key = schema.canonical(raw_key)
+        settings[key] = schema.validate(key, value, origin=origin)
+    return settings
+
+
+def _leaves(
+    value: Mapping[Any, Any], prefix: str, schema: Schema, path: Path, lines: dict[str, int]
+) -> list[tuple[str, Any]]:
+    """(dotted key as written, lower-cased; value) of every leaf. Raises ConfigFileError on a bad key."""
+    out: list[tuple[str, Any]] = []
+    for name, child in value.items():
+        raw = join_key(prefix, str(name).lower())
+        try:
+            key = schema.canonical(raw)
+        except ConfigKeyError:
+            line = lines.get(raw, lines.get(prefix))
+            raise ConfigFileError(str(path), f"invalid key {raw!r}", line=line) from None
+        if isinstance(child, Mapping) and not schema.is_leaf(key):
+            out.extend(_leaves(child, raw, schema, path, lines))
+        else:
+            out.append((raw, child))
+    return out
+
+
+def _parse_yaml(text: str, where: str) -> tuple[Any, dict[str, int]]:
+    """The document and the 1-based line of each mapping key path (lower-cased, dotted)."""
+    loader: yaml.SafeLoader | None = None
+    try:
+        loader = yaml.SafeLoader(text)  # checks every character of a str up front
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines = {"": node.start_mark.line + 1}
+        _record_lines(node, "", lines)
+        return loader.construct_document(node), lines
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        reason = f"invalid YAML: {exc.problem or exc.context or exc}"
+        raise ConfigFileError(where, reason, line=None if mark is None else mark.line + 1) from exc
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        reason = f"invalid YAML: unacceptable character #x{exc.character:04x}"
+        raise ConfigFileError(where, reason, line=line) from exc
+    except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML error of str input is one of the above
+        raise ConfigFileError(where, f"invalid YAML: {exc}") from exc
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _record_lines(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            continue
+        path = join_key(prefix, str(key_node.value).lower())
+        lines.setdefault(path, key_node.start_mark.line + 1)
+        _record_lines(value_node, path, lines)

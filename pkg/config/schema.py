@@ -1,0 +1,375 @@
+"""Declared config keys: type, default, old names (aliases), secrecy; validation of incoming values.
+
+Validation uses pydantic TypeAdapters in lax mode, because environment variables and the command line
+send text: "5001" is a valid int, "false" a valid bool, "a, b c" a valid list of strings. A validated
+value is stored in its plain form (int, bool, float, str, list, dict); a duration keeps the value it
+was given ("30s" or 30) once it is known to parse. Integers stay Python ints of any size (the wire may
+carry big ones as decimal text; that is the stream's business).
+
+Undeclared keys are accepted with any plain value (None, bool, int, float, str, list, mapping), except
+where they would replace a group of declared keys (``remote_agent: 5``) or sit under a declared key.
+
+Usage::
+
+    schema = default_schema()
+    schema.declare(KeySpec("my_binary.batch_size", ValueType.INT, 100, minimum=1))
+    schema.canonical("Config_Stream.Sleep_Interval")   # "remote_agent.configstream.sleep_interval"
+    schema.validate("cmd_port", "5001")                 # 5001
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import PurePath
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, ConfigDict, PlainValidator, TypeAdapter, ValidationError
+
+from pkg.config.coerce import parse_list_text, parse_mapping_text
+from pkg.config.durations import DURATION_EXPECTED, format_duration, parse_duration
+from pkg.config.errors import ConfigKeyError, ConfigValueError
+from pkg.config.tree import flatten
+
+__all__ = ["LOG_LEVELS", "KeySpec", "Schema", "ValueType", "default_schema", "plain_value"]
+
+LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", "off")
+_SECRET_SUFFIXES = ("api_key", "app_key", "password", "passphrase", "secret")
+
+
+class ValueType(StrEnum):
+    """The type of a declared key."""
+
+    STRING = "str"
+    INT = "int"
+    BOOL = "bool"
+    FLOAT = "float"
+    DURATION = "duration"
+    STRING_LIST = "list[str]"
+    STRING_MAP = "dict[str, str]"
+    MAP = "dict[str, Any]"
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One declared key.
+
+    ``aliases``: old full names accepted for the key. ``choices``: allowed values of a string key,
+    compared case-insensitively. ``minimum``/``maximum``: bounds of a number, or of a duration in
+    seconds. ``secret``: the value must never be shown.
+    """
+
+    key: str
+    type: ValueType
+    default: Any
+    aliases: tuple[str, ...] = ()
+    secret: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    description: str = ""
+
+    @property
+    def expected(self) -> str:
+        """What a valid value looks like, for error messages."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices) + " (any case)"
+        text = _EXPECTED[self.type]
+        if self.minimum is not None and self.maximum is not None:
+            return f"{text} between {_num(self.minimum)} and {_num(self.maximum)}"
+        if self.minimum is not None:
+            return f"{text} of at least {_num(self.minimum)}"
+        if self.maximum is not None:
+            return f"{text} of at most {_num(self.maximum)}"
+        return text
+
+
+def _num(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else str(bound)
+
+
+def _duration(value: Any) -> Any:
+    parse_duration(value)  # raises ConfigValueError (a ValueError) on bad input
+    return value.strip() if isinstance(value, str) else value
+
+
+def _list_from_text(value: Any) -> Any:
+    return parse_list_text(value) if isinstance(value, str) else value
+
+
+def _mapping_from_text(value: Any) -> Any:
+    return parse_mapping_text(value) if isinstance(value, str) else value
+
+
+_TEXT = ConfigDict(coerce_numbers_to_str=True, allow_inf_nan=False)
+_ADAPTERS: dict[ValueType, TypeAdapter[Any]] = {
+    ValueType.STRING: TypeAdapter(str, config=_TEXT),
+    ValueType.INT: TypeAdapter(int),
+    ValueType.BOOL: TypeAdapter(bool),
+    ValueType.FLOAT: TypeAdapter(float, config=_TEXT),
+    ValueType.DURATION: TypeAdapter(Annotated[Any, PlainValidator(_duration)]),
+    ValueType.STRING_LIST: TypeAdapter(Annotated[list[str], BeforeValidator(_list_from_text)], config=_TEXT),
+    ValueType.STRING_MAP: TypeAdapter(
+        Annotated[dict[str, str], BeforeValidator(_mapping_from_text)], config=_TEXT
+    ),
+    ValueType.MAP: TypeAdapter(Annotated[dict[str, Any], BeforeValidator(_mapping_from_text)], config=_TEXT),
+}
+_EXPECTED = {
+    ValueType.STRING: "a string",
+    ValueType.INT: "an integer",
+    ValueType.BOOL: "a boolean (true or false)",
+    ValueType.FLOAT: "a number",
+    ValueType.DURATION: DURATION_EXPECTED,
+    ValueType.STRING_LIST: "a list of strings (or comma/space separated text)",
+    ValueType.STRING_MAP: "a mapping of strings to strings",
+    ValueType.MAP: "a mapping",
+}
+_PLAIN_EXPECTED = "a plain value (None, bool, number, string, list or mapping)"
+
+
+def plain_value(key: str, value: Any, *, origin: str | None = None) -> Any:
+    """A fresh copy of ``value`` in plain form; tuples become lists, paths and durations text.
+
+    Raises ConfigValueError on anything else (objects, sets, non-finite floats).
+    """
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+    elif isinstance(value, PurePath):
+        return str(value)
+    elif isinstance(value, timedelta):
+        return format_duration(value)
+    elif isinstance(value, list | tuple):
+        return [plain_value(key, item, origin=origin) for item in value]
+    elif isinstance(value, Mapping):
+        return {str(k): plain_value(key, v, origin=origin) for k, v in value.items()}
+    raise ConfigValueError(key, value, _PLAIN_EXPECTED, origin=origin)
+
+
+class Schema:
+    """A set of declared keys and alias rules. Extend it with :meth:`declare` before a config uses it."""
+
+    def __init__(
+        self, specs: Iterable[KeySpec] = (), *, prefix_aliases: Mapping[str, str] | None = None
+    ) -> None:
+        self._specs: dict[str, KeySpec] = {}
+        self._aliases: dict[str, str] = {}
+        self._prefix_aliases: dict[str, str] = {}
+        self._groups: set[str] = set()  # proper prefixes of declared keys ("remote_agent", ...)
+        self._frozen = False
+        self._lock = threading.Lock()
+        for old, new in (prefix_aliases or {}).items():
+            self.alias_prefix(old, new)
+        for spec in specs:
+            self.declare(spec)
+
+    # -- declaring ------------------------------------------------------------------------------
+
+    def declare(self, spec: KeySpec) -> None:
+        """Add a key. Raises ValueError on a clash (same key or alias, a key nested in another's)."""
+        with self._lock:
+            self._check_open()
+            key = self._normalize(spec.key)
+            aliases = tuple(self._normalize(a) for a in spec.aliases)
+            for name in (key, *aliases):
+                if name in self._specs or name in self._aliases:
+                    raise ValueError(f"config key {name!r} is already declared")
+                if self._resolve_prefix(name) != name:
+                    raise ValueError(f"config key {name!r} lies under an alias prefix")
+            for other in self._specs:
+                if other.startswith(key + ".") or key.startswith(other + "."):
+                    raise ValueError(f"config key {key!r} cannot nest with declared key {other!r}")
+            spec = replace(spec, key=key, aliases=aliases)
+            spec = replace(spec, default=self._check(spec, spec.default, origin="declared default"))
+            self._specs[key] = spec
+            for alias in aliases:
+                self._aliases[alias] = key
+            parts = key.split(".")
+            self._groups.update(".".join(parts[:i]) for i in range(1, len(parts)))
+
+    def alias_prefix(self, old: str, new: str) -> None:
+        """Accept every key under ``old.`` as the same key under ``new.``."""
+        with self._lock:
+            self._check_open()
+            self._prefix_aliases[self._normalize(old)] = self._normalize(new)
+
+    def freeze(self) -> None:
+        """Refuse further declarations (a config built on this schema relies on it staying the same)."""
+        self._frozen = True
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    def copy(self) -> Schema:
+        """An unfrozen copy, to extend."""
+        clone = Schema(prefix_aliases=self._prefix_aliases)
+        clone._specs = dict(self._specs)
+        clone._aliases = dict(self._aliases)
+        clone._groups = set(self._groups)
+        return clone
+
+    def _check_open(self) -> None:
+        if self._frozen:
+            raise RuntimeError("the schema is in use by a config: declare keys before building the config")
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def canonical(self, key: str) -> str:
+        """The stored form of ``key``: lower case, aliases resolved. Raises ConfigKeyError if malformed."""
+        name = self._normalize(key)
+        return self._aliases.get(name) or self._resolve_prefix(name)
+
+    def spec(self, key: str) -> KeySpec | None:
+        """The declaration of ``key`` (any accepted name), or None."""
+        return self._specs.get(self.canonical(key))
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.spec(key) is not None
+
+    def __iter__(self) -> Iterator[KeySpec]:
+        return iter(list(self._specs.values()))
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def names(self, key: str) -> tuple[str, ...]:
+        """Every accepted name of a declared key: the key, its aliases, its names under old prefixes."""
+        spec = self.spec(key)
+        if spec is None:
+            return (self.canonical(key),)
+        names = [spec.key, *spec.aliases]
+        for old, new in self._prefix_aliases.items():
+            if spec.key.startswith(new + "."):
+                names.append(old + spec.key[len(new) :])
+        return tuple(names)
+
+    def is_leaf(self, key: str) -> bool:
+        """True for a declared key: its value is one leaf, even a mapping."""
+        return key in self._specs
+
+    def is_secret(self, key: str) -> bool:
+        """Declared secret, or an undeclared key whose last name looks like a credential."""
+        spec = self.spec(key)
+        if spec is not None:
+            return spec.secret
+        return self.canonical(key).rsplit(".", 1)[-1].endswith(_SECRET_SUFFIXES)
+
+    def defaults(self) -> dict[str, Any]:
+        """Every declared key with a fresh copy of its default."""
+        return {key: plain_value(key, spec.default) for key, spec in self._specs.items()}
+
+    # -- validating -----------------------------------------------------------------------------
+
+    def validate(self, key: str, value: Any, *, origin: str | None = None) -> Any:
+        """The stored form of ``value`` for ``key``; ConfigValueError naming key, value, expected type."""
+        name = self.canonical(key)
+        spec = self._specs.get(name)
+        if spec is None:
+            self._check_undeclared(name, value, origin)
+            return plain_value(name, value, origin=origin)
+        return self._check(spec, value, origin=origin)
+
+    def prepare(self, key: str, value: Any, *, origin: str | None = None) -> dict[str, Any]:
+        """Validated leaves for setting ``key`` to ``value``: a mapping on an undeclared key is flattened."""
+        name = self.canonical(key)
+        if isinstance(value, Mapping) and not self.is_leaf(name):
+            leaves = flatten(value, name, canonical=self.canonical, is_leaf=self.is_leaf)
+        else:
+            leaves = {name: value}
+        return {leaf: self.validate(leaf, v, origin=origin) for leaf, v in leaves.items()}
+
+    def _check(self, spec: KeySpec, value: Any, *, origin: str | None) -> Any:
+        plain = plain_value(spec.key, value, origin=origin)
+        if isinstance(plain, bool) and spec.type in (ValueType.INT, ValueType.FLOAT, ValueType.DURATION):
+            raise ConfigValueError(spec.key, value, spec.expected, origin=origin)
+        try:
+            result = _ADAPTERS[spec.type].validate_python(plain)
+        except (ValidationError, ValueError):
+            raise ConfigValueError(spec.key, value, spec.expected, origin=origin) from None
+        if spec.choices and str(result).lower() not in {c.lower() for c in spec.choices}:
+            raise ConfigValueError(spec.key, value, spec.expected, origin=origin)
+        if spec.minimum is not None or spec.maximum is not None:
+            number = parse_duration(result).total_seconds() if spec.type is ValueType.DURATION else result
+            if (spec.minimum is not None and number < spec.minimum) or (
+                spec.maximum is not None and number > spec.maximum
+            ):
+                raise ConfigValueError(spec.key, value, spec.expected, origin=origin)
+        return result
+
+    def _check_undeclared(self, name: str, value: Any, origin: str | None) -> None:
+        """An undeclared leaf may not replace a group of declared keys, nor sit under a declared key."""
+        if name in self._groups:
+            raise ConfigValueError(
+                name, value, f"a mapping ({name!r} groups declared settings)", origin=origin
+            )
+        parts = name.split(".")
+        for i in range(1, len(parts)):
+            parent = ".".join(parts[:i])
+            if parent in self._specs:
+                raise ConfigValueError(
+                    name, value, f"no setting under {parent!r}, which is a setting itself", origin=origin
+                )
+
+    @staticmethod
+    def _normalize(key: str) -> str:
+        if not isinstance(key, str):
+            raise ConfigKeyError(key)
+        name = key.strip().lower()
+        if not name or "" in name.split("."):
+            raise ConfigKeyError(key)
+        return name
+
+    def _resolve_prefix(self, name: str) -> str:
+        for old, new in self._prefix_aliases.items():
+            if name == old or name.startswith(old + "."):
+                return new + name[len(old) :]
+        return name
+
+
+def default_schema() -> Schema:
+    """A fresh schema with the keys of the core agent and its config stream (SPEC section 5)."""
+    return Schema(
+        _CORE_KEYS,
+        prefix_aliases={
+            "remote_agent_registry": "remote_agent.registry",
+            "config_stream": "remote_agent.configstream",
+        },
+    )
+
+
+_CORE_KEYS = (
+    KeySpec("cmd_host", ValueType.STRING, "localhost", description="IPC gRPC listen host"),
+    KeySpec(
+        "cmd_port",
+        ValueType.INT,
+        5001,
+        minimum=0,
+        maximum=65535,
+        description="IPC gRPC listen port (0: any free)",
+    ),
+    KeySpec("auth_token_file_path", ValueType.STRING, "", description="bearer token file; '': beside config"),
+    KeySpec("ipc_cert_file_path", ValueType.STRING, "", description="mTLS cert+key; '': beside the token"),
+    KeySpec("remote_agent.registry.enabled", ValueType.BOOL, True, description="remote agent registry on"),
+    KeySpec("remote_agent.registry.idle_timeout", ValueType.DURATION, "30s", minimum=0),
+    KeySpec("remote_agent.registry.recommended_refresh_interval", ValueType.DURATION, "10s", minimum=0),
+    KeySpec("remote_agent.configstream.sleep_interval", ValueType.DURATION, "10ms", minimum=0),
+    KeySpec("remote_agent.configstream.history_size", ValueType.INT, 10000, minimum=0),
+    KeySpec("remote_agent.configstream.queue_size", ValueType.INT, 1000, minimum=1),
+    KeySpec("log_level", ValueType.STRING, "info", choices=LOG_LEVELS),
+    KeySpec("log_file", ValueType.STRING, "", description="log file path; '': no file"),
+    KeySpec("log_to_console", ValueType.BOOL, True),
+    KeySpec("api_key", ValueType.STRING, "", secret=True),
+    KeySpec("site", ValueType.STRING, "datadoghq.com"),
+    KeySpec("hostname", ValueType.STRING, ""),
+    KeySpec("tags", ValueType.STRING_LIST, []),
+    KeySpec("logs_config.enabled", ValueType.BOOL, False),
+    KeySpec("telemetry.enabled", ValueType.BOOL, True, description="Prometheus /metrics on loopback"),
+    KeySpec("telemetry.port", ValueType.INT, 5000, minimum=0, maximum=65535),
+)

@@ -1,0 +1,181 @@
+"""The shared typed getters, fed the way the remote side feeds them: protobuf-like values."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from pkg.config.errors import ConfigValueError
+from pkg.config.getters import TypedGetters
+from pkg.config.tree import subtree
+
+
+class DictReader(TypedGetters):
+    """A reader over flat leaves, as the remote side keeps them."""
+
+    def __init__(self, leaves: dict[str, Any]) -> None:
+        self.leaves = leaves
+
+    def get(self, key: str) -> Any:
+        if key in self.leaves:
+            return self.leaves[key]
+        return subtree(self.leaves.items(), key)
+
+
+def reader(value: Any) -> DictReader:
+    return DictReader({"k": value})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("text", "text"),
+        (5001, "5001"),
+        (5001.0, "5001"),  # a wire double of an integer prints as one
+        (1.5, "1.5"),
+        (True, "true"),
+        (False, "false"),
+        (timedelta(seconds=90), "1m30s"),
+        (None, ""),
+    ],
+)
+def test_get_string(value: Any, expected: str) -> None:
+    assert reader(value).get_string("k") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (42, 42),
+        (42.0, 42),
+        ("42", 42),
+        (" -7 ", -7),
+        ("42.0", 42),
+        ("1e3", 1000),
+        ("18446744073709551615", 18446744073709551615),  # big ints travel as decimal text
+        (None, 0),
+    ],
+)
+def test_get_int(value: Any, expected: int) -> None:
+    result = reader(value).get_int("k")
+    assert result == expected and type(result) is int
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, True),
+        (False, False),
+        ("true", True),
+        ("FALSE", False),
+        ("1", True),
+        ("0", False),
+        ("yes", True),
+        ("off", False),
+        (1.0, True),
+        (0, False),
+        (None, False),
+    ],
+)
+def test_get_bool(value: Any, expected: bool) -> None:
+    assert reader(value).get_bool("k") is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(1.5, 1.5), (2, 2.0), ("2.5", 2.5), (" -1e2 ", -100.0), (None, 0.0)]
+)
+def test_get_float(value: Any, expected: float) -> None:
+    result = reader(value).get_float("k")
+    assert result == expected and type(result) is float
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("10ms", timedelta(milliseconds=10)),
+        (30.0, timedelta(seconds=30)),
+        ("30", timedelta(seconds=30)),
+        (None, timedelta(0)),
+    ],
+)
+def test_get_duration(value: Any, expected: timedelta) -> None:
+    assert reader(value).get_duration("k") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (["a", "b"], ["a", "b"]),
+        ([1.0, 2.5, True], ["1", "2.5", "true"]),
+        ("a,b c", ["a", "b", "c"]),
+        (" a , b ,, ", ["a", "b"]),
+        ("[x, 'y z']", ["x", "y z"]),
+        ("", []),
+        (None, []),
+    ],
+)
+def test_get_string_list(value: Any, expected: list[str]) -> None:
+    assert reader(value).get_string_list("k") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"a": 1}, {"a": 1}),
+        ({1: "x"}, {"1": "x"}),
+        ('{"a": "b"}', {"a": "b"}),
+        ("a: 1", {"a": 1}),
+        ("  ", {}),
+        (None, {}),
+    ],
+)
+def test_get_string_map(value: Any, expected: dict[str, Any]) -> None:
+    assert reader(value).get_string_map("k") == expected
+
+
+def test_a_prefix_reads_as_nested_leaves() -> None:
+    config = DictReader({"logs_config.enabled": True, "logs_config.batch.size": 5.0, "other": 1})
+    assert config.get_string_map("logs_config") == {"enabled": True, "batch": {"size": 5.0}}
+    assert config.get_int("logs_config.batch.size") == 5
+    assert config.get_string("absent") == ""
+
+
+@pytest.mark.parametrize(
+    ("getter", "value", "expected"),
+    [
+        ("get_int", 1.5, "an integer"),
+        ("get_int", "12abc", "an integer"),
+        ("get_int", True, "an integer"),
+        ("get_int", float("inf"), "an integer"),
+        ("get_int", "1e99999", "an integer"),
+        ("get_int", [1], "an integer"),
+        ("get_bool", "maybe", "a boolean"),
+        ("get_bool", 2, "a boolean"),
+        ("get_bool", [True], "a boolean"),
+        ("get_float", "1.2.3", "a number"),
+        ("get_float", "nan", "a number"),
+        ("get_float", True, "a number"),
+        ("get_float", 10**400, "a number"),
+        ("get_float", {"a": 1}, "a number"),
+        ("get_string", [1, 2], "a string"),
+        ("get_string", {"a": 1}, "a string"),
+        ("get_duration", "soon", "a duration"),
+        ("get_string_list", 5, "a list of strings"),
+        ("get_string_list", [[1]], "a list of strings"),
+        ("get_string_list", "[a, b", "a list"),
+        ("get_string_list", "[", "a list"),
+        ("get_string_map", 5, "a mapping"),
+        ("get_string_map", "- a", "a mapping"),
+        ("get_string_map", "{", "a mapping"),
+    ],
+)
+def test_wrong_type_names_key_value_and_expected(getter: str, value: Any, expected: str) -> None:
+    config = DictReader({"some.key": value})
+    with pytest.raises(ConfigValueError) as info:
+        getattr(config, getter)("some.key")
+    message = str(info.value)
+    assert "'some.key'" in message
+    assert repr(value) in message
+    assert f"expected {expected}" in message
