@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import grpc
 
-__all__ = ["AUTH_METADATA_KEY", "Component", "IpcPaths"]
+__all__ = ["AUTH_METADATA_KEY", "Component", "IpcPaths", "Params"]
 
 AUTH_METADATA_KEY = "authorization"
 
@@ -23,6 +23,17 @@ class IpcPaths:
 
     auth_token: Path
     ipc_cert: Path
+
+
+@dataclass(frozen=True)
+class Params:
+    """Inputs of the IPC component.
+
+    ``state_dir``: where the auth token (and so the certificate) lives when the config names neither
+    path and there is no config file to sit beside.
+    """
+
+    state_dir: Path | None = None
 
 
 @runtime_checkable
