@@ -1,0 +1,260 @@
+"""The remote agent registry: sessions, refreshes, idle eviction and their telemetry."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TypeVar
+
+from opentelemetry.metrics import Meter
+
+from comp.core.config import def_ as config_def
+from comp.core.remoteagentregistry.def_ import (
+    EvictionCallback,
+    InvalidRegistrationError,
+    RegistryDisabledError,
+    RemoteAgent,
+)
+
+__all__ = [
+    "DEFAULT_IDLE_TIMEOUT_SECS",
+    "DEFAULT_REFRESH_INTERVAL_SECS",
+    "ENABLED_KEY",
+    "IDLE_TIMEOUT_KEY",
+    "REFRESH_INTERVAL_KEY",
+    "TELEMETRY_NAMESPACE",
+    "RemoteAgentRegistry",
+]
+
+_log = logging.getLogger(__name__)
+
+ENABLED_KEY = "remote_agent.registry.enabled"
+IDLE_TIMEOUT_KEY = "remote_agent.registry.idle_timeout"
+REFRESH_INTERVAL_KEY = "remote_agent.registry.recommended_refresh_interval"
+DEFAULT_IDLE_TIMEOUT_SECS = 30.0
+DEFAULT_REFRESH_INTERVAL_SECS = 10.0
+TELEMETRY_NAMESPACE = "remote_agent_registry"
+_MAX_UINT32 = 2**32 - 1
+
+_T = TypeVar("_T")
+
+
+class _Metrics:
+    """The registry's instruments (names prefixed with the namespace, as Prometheus shows them)."""
+
+    def __init__(self, meter: Meter) -> None:
+        p = TELEMETRY_NAMESPACE
+        self.registered = meter.create_gauge(f"{p}.registered", description="Remote agents registered now")
+        self.registered_error = meter.create_counter(
+            f"{p}.registered_error", description="Registrations refused"
+        )
+        self.updated = meter.create_counter(f"{p}.updated", description="Successful session refreshes")
+        self.updated_error = meter.create_counter(
+            f"{p}.updated_error", description="Refreshes refused (unknown session, registry disabled)"
+        )
+        self.action_duration = meter.create_histogram(
+            f"{p}.action_duration_seconds", unit="s", description="Duration of registry actions, by action"
+        )
+        self.action_error = meter.create_counter(f"{p}.action_error", description="Failed actions, by action")
+        self.evicted = meter.create_counter(f"{p}.evicted", description="Sessions removed for idleness")
+
+
+class RemoteAgentRegistry:
+    """Implements the registry ``Component``. Thread-safe; eviction runs on the event loop.
+
+    ``clock`` gives the ``registered_at``/``last_seen`` readings and the idleness check (monotonic
+    seconds). ``enabled`` is read once, at construction; the idle timeout at every check, so a runtime
+    change applies at the next check.
+    """
+
+    def __init__(
+        self,
+        config: config_def.Component,
+        meter: Meter,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        check_interval: float = 1.0,
+    ) -> None:
+        if check_interval <= 0:
+            raise ValueError(f"check_interval must be positive, got {check_interval!r}")
+        self._config = config
+        self._clock = clock
+        self._check_interval = check_interval
+        self._enabled = self._read(ENABLED_KEY, config.get_bool, True)
+        self._metrics = _Metrics(meter)
+        self._lock = threading.Lock()
+        self._agents: dict[str, RemoteAgent] = {}
+        self._callbacks: dict[int, EvictionCallback] = {}
+        self._callback_ids = itertools.count()
+        self._task: asyncio.Task[None] | None = None
+        if self._enabled:
+            self._metrics.registered.set(0)
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    def register(
+        self,
+        pid: str,
+        flavor: str,
+        display_name: str,
+        api_endpoint_uri: str = "",
+        services: tuple[str, ...] = (),
+    ) -> tuple[str, int]:
+        started = time.perf_counter()
+        try:
+            if not self._enabled:
+                raise RegistryDisabledError()
+            name = display_name.strip()
+            if not name:
+                raise InvalidRegistrationError(
+                    f"display_name must not be empty or blank (got {display_name!r}, pid {pid!r}, "
+                    f"flavor {flavor!r})"
+                )
+            refresh_secs = self._refresh_interval_secs()
+            now = self._clock()
+            agent = RemoteAgent(
+                session_id=str(uuid.uuid4()),
+                pid=pid,
+                flavor=flavor,
+                display_name=name,
+                api_endpoint_uri=api_endpoint_uri,
+                services=tuple(services),
+                registered_at=now,
+                last_seen=now,
+            )
+            with self._lock:
+                self._agents[agent.session_id] = agent
+                self._metrics.registered.set(len(self._agents))
+        except (RegistryDisabledError, InvalidRegistrationError):
+            self._metrics.registered_error.add(1)
+            self._metrics.action_error.add(1, {"action": "register"})
+            raise
+        finally:
+            self._metrics.action_duration.record(time.perf_counter() - started, {"action": "register"})
+        _log.info("remote agent registered: %r (flavor %r, pid %s)", name, flavor, pid)
+        return agent.session_id, refresh_secs
+
+    def refresh(self, session_id: str) -> bool:
+        started = time.perf_counter()
+        try:
+            if not self._enabled:
+                self._metrics.updated_error.add(1)
+                self._metrics.action_error.add(1, {"action": "refresh"})
+                raise RegistryDisabledError()
+            with self._lock:
+                agent = self._agents.get(session_id)
+                if agent is not None:
+                    self._agents[session_id] = replace(agent, last_seen=self._clock())
+            if agent is None:
+                self._metrics.updated_error.add(1)
+                self._metrics.action_error.add(1, {"action": "refresh"})
+                return False
+            self._metrics.updated.add(1)
+            return True
+        finally:
+            self._metrics.action_duration.record(time.perf_counter() - started, {"action": "refresh"})
+
+    def get(self, session_id: str) -> RemoteAgent | None:
+        with self._lock:
+            return self._agents.get(session_id)
+
+    def list(self) -> builtins.list[RemoteAgent]:
+        with self._lock:
+            return builtins.list(self._agents.values())
+
+    def on_evict(self, callback: EvictionCallback) -> Callable[[], None]:
+        with self._lock:
+            key = next(self._callback_ids)
+            self._callbacks[key] = callback
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._callbacks.pop(key, None)
+
+        return unsubscribe
+
+    def evict_idle(self) -> builtins.list[str]:
+        """Remove the agents not refreshed for the idle timeout, tell the callbacks; the evicted ids.
+
+        Called every ``check_interval`` seconds by the task the start hook launches; callable directly.
+        """
+        timeout = self._idle_timeout_secs()
+        now = self._clock()
+        with self._lock:
+            evicted = [a for a in self._agents.values() if now - a.last_seen > timeout]
+            for agent in evicted:
+                del self._agents[agent.session_id]
+            if evicted:
+                self._metrics.registered.set(len(self._agents))
+            callbacks = builtins.list(self._callbacks.values())
+        if evicted:
+            self._metrics.evicted.add(len(evicted))
+        for agent in evicted:
+            _log.info(
+                "remote agent %r (flavor %r, pid %s) evicted: not refreshed for %.0fs",
+                agent.display_name,
+                agent.flavor,
+                agent.pid,
+                now - agent.last_seen,
+            )
+            for callback in callbacks:
+                try:
+                    callback(agent.session_id)
+                except Exception:
+                    _log.exception("eviction callback %r failed", callback)
+        return [a.session_id for a in evicted]
+
+    async def start(self) -> None:
+        """Start the periodic eviction (only when enabled)."""
+        if self._enabled and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._evict_periodically(), name="remote agent registry eviction"
+            )
+
+    async def stop(self) -> None:
+        """Stop the periodic eviction."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+
+    async def _evict_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._check_interval)
+            try:
+                self.evict_idle()
+            except Exception:  # never let one bad check end the eviction for good
+                _log.exception("remote agent eviction check failed")
+
+    def _refresh_interval_secs(self) -> int:
+        secs = self._positive_secs(REFRESH_INTERVAL_KEY, DEFAULT_REFRESH_INTERVAL_SECS)
+        return min(max(1, int(secs)), _MAX_UINT32)
+
+    def _idle_timeout_secs(self) -> float:
+        return self._positive_secs(IDLE_TIMEOUT_KEY, DEFAULT_IDLE_TIMEOUT_SECS)
+
+    def _positive_secs(self, key: str, default: float) -> float:
+        secs = self._read(key, lambda k: self._config.get_duration(k).total_seconds(), default)
+        if secs <= 0:
+            _log.warning("%s is %ss, expected a positive duration; using %ss", key, secs, default)
+            return default
+        return secs
+
+    def _read(self, key: str, getter: Callable[[str], _T], default: _T) -> _T:
+        """``getter(key)``, or ``default`` when the key is absent or its value is invalid (logged)."""
+        try:
+            if self._config.get(key) is None:
+                return default
+            return getter(key)
+        except config_def.ConfigError as exc:
+            _log.warning("%s; using %r", exc, default)
+            return default
