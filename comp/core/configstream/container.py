@@ -1,0 +1,25 @@
+"""Dependency-injection wiring of the config stream producer."""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from comp.core.config import def_ as config_def
+from comp.core.configstream.impl import Requires, new_component
+from comp.core.telemetry import def_ as telemetry_def
+from pkg.util.lifecycle import Lifecycle
+
+__all__ = ["ConfigStreamContainer"]
+
+
+class ConfigStreamContainer(containers.DeclarativeContainer):
+    """Inputs: ``lifecycle``, ``config``, ``telemetry``. Output: ``component``."""
+
+    lifecycle = providers.Dependency(instance_of=Lifecycle)
+    config: providers.Dependency[config_def.Component] = providers.Dependency()
+    telemetry: providers.Dependency[telemetry_def.Component] = providers.Dependency()
+    provides = providers.Singleton(
+        new_component,
+        providers.Factory(Requires, lifecycle=lifecycle, config=config, telemetry=telemetry),
+    )
+    component = provides.provided.comp

@@ -1,0 +1,78 @@
+"""Implementation of the config stream producer (see :mod:`.producer` for how it works).
+
+Tunables, read once at construction (an undeclared key falls back to its default):
+
+- ``remote_agent.configstream.history_size`` (10000): updates kept to catch up lagging subscribers
+  (0: a lagging subscriber always gets a fresh snapshot).
+- ``remote_agent.configstream.queue_size`` (1000): events queued per subscriber before it is marked
+  lagging.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from comp.core.config import def_ as config_def
+from comp.core.configstream.def_ import Component
+from comp.core.configstream.impl.metrics import TELEMETRY_NAMESPACE, ResyncCause, StreamMetrics
+from comp.core.configstream.impl.producer import DEFAULT_ORIGIN, ConfigStreamProducer
+from comp.core.configstream.impl.subscription import StreamSubscription
+from comp.core.telemetry import def_ as telemetry_def
+from pkg.config.errors import ConfigValueError
+from pkg.util.lifecycle import Hook, Lifecycle
+
+__all__ = [
+    "DEFAULT_HISTORY_SIZE",
+    "DEFAULT_ORIGIN",
+    "DEFAULT_QUEUE_SIZE",
+    "HISTORY_SIZE_KEY",
+    "QUEUE_SIZE_KEY",
+    "TELEMETRY_NAMESPACE",
+    "ConfigStreamProducer",
+    "Provides",
+    "Requires",
+    "ResyncCause",
+    "StreamSubscription",
+    "new_component",
+]
+
+HISTORY_SIZE_KEY = "remote_agent.configstream.history_size"
+DEFAULT_HISTORY_SIZE = 10_000
+QUEUE_SIZE_KEY = "remote_agent.configstream.queue_size"
+DEFAULT_QUEUE_SIZE = 1_000
+
+
+@dataclass(frozen=True)
+class Requires:
+    lifecycle: Lifecycle
+    config: config_def.Component
+    telemetry: telemetry_def.Component
+
+
+@dataclass(frozen=True)
+class Provides:
+    comp: Component
+
+
+def new_component(requires: Requires) -> Provides:
+    """Build the producer; its start hook listens to the config, its stop hook closes every stream.
+
+    Raises ConfigValueError when a tunable is out of range.
+    """
+    producer = ConfigStreamProducer(
+        requires.config,
+        StreamMetrics(requires.telemetry.meter(TELEMETRY_NAMESPACE)),
+        history_size=_int_at_least(requires.config, HISTORY_SIZE_KEY, DEFAULT_HISTORY_SIZE, 0),
+        queue_size=_int_at_least(requires.config, QUEUE_SIZE_KEY, DEFAULT_QUEUE_SIZE, 1),
+    )
+    requires.lifecycle.append(Hook("config stream", on_start=producer.start, on_stop=producer.stop))
+    return Provides(comp=producer)
+
+
+def _int_at_least(config: config_def.Component, key: str, default: int, minimum: int) -> int:
+    if config.get(key) is None:
+        return default
+    value = config.get_int(key)
+    if value < minimum:
+        raise ConfigValueError(key, value, f"an integer >= {minimum}")
+    return value

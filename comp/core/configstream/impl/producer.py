@@ -1,0 +1,216 @@
+"""The config stream producer: fans config changes out to subscribers.
+
+How a change travels:
+
+1. The config calls :meth:`ConfigStreamProducer._on_config_change` on the writer's thread, which
+   only hands the change to the event loop (``call_soon_threadsafe``): the writer never waits.
+2. On the loop the change becomes one serialized ``ConfigEvent`` (converted once, whatever the
+   number of subscribers), is appended to the shared history and offered to each subscriber.
+3. A subscriber queues it if it is the next id for it and its queue has room; a full queue marks it
+   lagging; an id that does not follow its cursor (a missed or out-of-order change) makes it resync.
+4. When a subscriber has drained its queue, :meth:`ConfigStreamProducer.replenish` serves what is due:
+   a snapshot (built once per sequence id and shared), or the updates a lagging subscriber missed,
+   from the history while it still holds them, else a snapshot.
+
+Memory is bounded whatever a subscriber does: ``queue_size`` references per subscriber, plus the
+history (``history_size`` events) and one cached snapshot, shared by all.
+
+A value that cannot be converted is sent as null, with its key and source (in snapshots and updates
+alike), logged and counted in ``configstream.conversion_errors``: never a crash, never a missing key,
+and never a hole in the sequence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from comp.core.config import def_ as config_def
+from comp.core.configstream.def_ import EventKind, StreamEvent
+from comp.core.configstream.impl.metrics import ResyncCause, StreamMetrics
+from comp.core.configstream.impl.subscription import StreamSubscription
+from pkg.config.change import ConfigChange
+from pkg.protoconv.configevents import snapshot_event, update_event
+from pkg.protoconv.values import ValueConversionError
+
+__all__ = ["DEFAULT_ORIGIN", "ConfigStreamProducer"]
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_ORIGIN = "core-agent"
+
+
+class ConfigStreamProducer:
+    """Implements ``def_.Component``. Everything but the config callback runs on one event loop.
+
+    Subscribing before :meth:`start` or after :meth:`stop` gives a closed subscription whose
+    ``events()`` ends at once.
+    """
+
+    def __init__(
+        self, config: config_def.Component, metrics: StreamMetrics, *, history_size: int, queue_size: int
+    ) -> None:
+        if history_size < 0 or queue_size < 1:
+            raise ValueError(f"need history_size >= 0 and queue_size >= 1, got {history_size}, {queue_size}")
+        self._config = config
+        self._metrics = metrics
+        self._queue_size = queue_size
+        self._history: deque[StreamEvent] = deque(maxlen=history_size)
+        self._subscriptions: dict[int, StreamSubscription] = {}
+        self._ids = itertools.count(1)
+        self._snapshot: StreamEvent | None = None
+        self._last_sequence_id = 0
+        self._origin: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._unsubscribe_config: Callable[[], None] | None = None
+        self._running = False
+
+    @property
+    def origin(self) -> str:
+        """Base name of the config file used, else ``core-agent``."""
+        if self._origin is None:
+            path = self._config.config_file_used()
+            self._origin = path.name if path is not None else DEFAULT_ORIGIN
+        return self._origin
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscriptions)
+
+    @property
+    def queue_size(self) -> int:
+        return self._queue_size
+
+    @property
+    def history_size(self) -> int:
+        return self._history.maxlen or 0
+
+    @property
+    def history_length(self) -> int:
+        """Updates held in the history now (at most :attr:`history_size`)."""
+        return len(self._history)
+
+    @property
+    def last_sequence_id(self) -> int:
+        """Id of the last change handled on the loop."""
+        return self._last_sequence_id
+
+    def subscribe(self, name: str) -> StreamSubscription:
+        """A new subscription; its first event is a snapshot."""
+        subscription = StreamSubscription(next(self._ids), name, self, self._metrics, self._queue_size)
+        if not self._running:
+            subscription.close()
+            return subscription
+        self._subscriptions[subscription.id] = subscription
+        self._metrics.subscribers.set(len(self._subscriptions))
+        _log.debug("config stream: %s subscribed (id %d)", name, subscription.id)
+        return subscription
+
+    async def start(self) -> None:
+        """Capture the loop and listen to the config."""
+        self._loop = asyncio.get_running_loop()
+        self._last_sequence_id = self._config.sequence_id
+        self._running = True
+        self._unsubscribe_config = self._config.on_update(self._on_config_change)
+        self._metrics.subscribers.set(0)
+
+    async def stop(self) -> None:
+        """Stop listening to the config and close every subscription."""
+        self._running = False
+        if self._unsubscribe_config is not None:
+            self._unsubscribe_config()
+            self._unsubscribe_config = None
+        for subscription in list(self._subscriptions.values()):
+            subscription.close()
+        self._history.clear()
+        self._snapshot = None
+        self._loop = None
+
+    # --- called by subscriptions (on the loop) ---
+
+    def remove(self, subscription: StreamSubscription) -> None:
+        if self._subscriptions.pop(subscription.id, None) is not None:
+            self._metrics.subscribers.set(len(self._subscriptions))
+            _log.debug("config stream: %s unsubscribed (id %d)", subscription.name, subscription.id)
+
+    def replenish(self, subscription: StreamSubscription) -> None:
+        if subscription.cursor is None:
+            snapshot = self._current_snapshot()
+            subscription.queue.append(snapshot)
+            subscription.cursor = snapshot.sequence_id
+            return
+        if not subscription.lagging:
+            return
+        history = self._history
+        wanted = subscription.cursor + 1
+        if history and history[0].sequence_id <= wanted <= history[-1].sequence_id:
+            # The history holds consecutive ids: the wanted event's index follows from its id.
+            start = wanted - history[0].sequence_id
+            subscription.queue.extend(itertools.islice(history, start, start + self._queue_size))
+            subscription.cursor = subscription.queue[-1].sequence_id
+            if subscription.cursor == history[-1].sequence_id:
+                subscription.lagging = False
+                self._metrics.catch_ups.add(1)
+                _log.info("config stream subscriber %s caught up from history", subscription.name)
+        elif history and wanted > history[-1].sequence_id:
+            subscription.lagging = False  # nothing was missed after all
+        else:
+            _log.warning(
+                "config stream subscriber %s fell out of the history (needs %d): sending a snapshot",
+                subscription.name,
+                wanted,
+            )
+            subscription.resync(ResyncCause.FELL_BEHIND)
+            self.replenish(subscription)
+
+    # --- config changes ---
+
+    def _on_config_change(self, change: ConfigChange) -> None:
+        """Runs on the writer's thread, whichever it is: hand over to the loop and return."""
+        loop = self._loop
+        if loop is None or not self._running:
+            return
+        try:
+            loop.call_soon_threadsafe(self._publish, change)
+        except RuntimeError:  # the loop is closed: the stream is shutting down
+            _log.debug("config stream: change %d arrived after the loop closed", change.sequence_id)
+
+    def _publish(self, change: ConfigChange) -> None:
+        if not self._running:
+            return
+        sequence_id = change.sequence_id
+        if sequence_id <= self._last_sequence_id:
+            # Late (out of order): whoever needed it saw the gap and was sent a snapshot.
+            _log.debug("config stream: ignoring change %d, already past it", sequence_id)
+            return
+        self._last_sequence_id = sequence_id
+        if not self._subscriptions:
+            self._history.clear()  # nobody to catch up: a new subscriber starts with a snapshot
+            return
+        payload = update_event(self.origin, change, self._on_conversion_error).SerializeToString()
+        event = StreamEvent(EventKind.UPDATE, sequence_id, payload)
+        if self._history and self._history[-1].sequence_id != sequence_id - 1:
+            self._history.clear()  # keep ids consecutive: a catch-up never spans a missing change
+        self._history.append(event)
+        for subscription in list(self._subscriptions.values()):
+            subscription.offer(event)
+
+    def _current_snapshot(self) -> StreamEvent:
+        cached = self._snapshot
+        if cached is not None and cached.sequence_id == self._config.sequence_id:
+            return cached
+        settings, sequence_id = self._config.flattened_with_sequence_id()
+        if cached is not None and cached.sequence_id == sequence_id:
+            return cached
+        payload = snapshot_event(self.origin, sequence_id, settings, self._on_conversion_error)
+        snapshot = StreamEvent(EventKind.SNAPSHOT, sequence_id, payload.SerializeToString())
+        self._snapshot = snapshot
+        self._metrics.snapshot_builds.add(1)
+        return snapshot
+
+    def _on_conversion_error(self, key: str, error: ValueConversionError) -> None:
+        self._metrics.conversion_errors.add(1, {"key": key})
+        _log.error("config stream: setting %r is sent as null: %s", key, error)

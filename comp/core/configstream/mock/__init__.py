@@ -1,0 +1,173 @@
+"""A test double of the config stream producer: tests push events to subscribers by hand.
+
+Usage in the tests of a transport or a consumer::
+
+    stream = MockConfigStream(snapshot={"log_level": Setting("info", Source.FILE)})
+    ...                                        # code under test subscribes
+    async with asyncio.timeout(5):
+        await stream.wait_for_subscribers(1)
+    stream.push_update(ConfigChange("log_level", "info", "debug", Source.AGENT_RUNTIME, 1))
+    stream.close_all()                         # every events() iteration ends
+
+Payloads are real serialized ``datadog.model.v1.ConfigEvent`` messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+
+from comp.core.configstream.def_ import EventKind, StreamEvent
+from pkg.config.change import ConfigChange, Setting
+from pkg.protoconv.configevents import snapshot_event, update_event
+
+__all__ = ["MockConfigStream", "MockSubscription", "new_mock"]
+
+
+class MockSubscription:
+    """Implements ``Subscription`` with an unbounded queue filled by :class:`MockConfigStream`."""
+
+    def __init__(self, sub_id: int, name: str, owner: MockConfigStream) -> None:
+        self._id = sub_id
+        self._name = name
+        self._owner = owner
+        self._queue: deque[StreamEvent] = deque()
+        self._wakeup = asyncio.Event()
+        self._delivery = asyncio.Event()
+        self._closed = False
+        self.delivered: list[StreamEvent] = []
+        """Events handed out by ``events()``, in order."""
+
+    @property
+    def id(self) -> int:
+        return self._id
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def put(self, event: StreamEvent) -> None:
+        """Queue ``event`` for this subscription only (ignored once closed)."""
+        if not self._closed:
+            self._queue.append(event)
+            self._wakeup.set()
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        try:
+            while True:
+                if self._queue:
+                    event = self._queue.popleft()
+                    self.delivered.append(event)
+                    self._delivery.set()
+                    yield event
+                    continue
+                if self._closed:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+        finally:
+            self.close()
+
+    async def wait_delivered(self, count: int) -> None:
+        """Wait until ``events()`` has handed out ``count`` events (wrap in ``asyncio.timeout``)."""
+        while len(self.delivered) < count:
+            self._delivery.clear()
+            await self._delivery.wait()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.clear()
+        self._wakeup.set()
+        self._owner._removed(self)
+
+
+class MockConfigStream:
+    """Implements the config stream ``Component``; nothing is produced unless a test pushes it.
+
+    With ``snapshot``, every new subscription first receives a snapshot of those settings at
+    ``sequence_id``, like the real producer.
+    """
+
+    def __init__(
+        self,
+        snapshot: Mapping[str, Setting] | None = None,
+        *,
+        sequence_id: int = 0,
+        origin: str = "core-agent",
+    ) -> None:
+        self._origin = origin
+        self._initial = None if snapshot is None else self._snapshot_event(snapshot, sequence_id)
+        self._ids = itertools.count(1)
+        self._open: dict[int, MockSubscription] = {}
+        self._changed = asyncio.Event()
+        self.subscriptions: list[MockSubscription] = []
+        """Every subscription made, open or closed, in order."""
+
+    @property
+    def origin(self) -> str:
+        return self._origin
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._open)
+
+    def subscribe(self, name: str) -> MockSubscription:
+        subscription = MockSubscription(next(self._ids), name, self)
+        self._open[subscription.id] = subscription
+        self.subscriptions.append(subscription)
+        if self._initial is not None:
+            subscription.put(self._initial)
+        self._changed.set()
+        return subscription
+
+    def push(self, event: StreamEvent) -> None:
+        """Queue ``event`` for every open subscription."""
+        for subscription in list(self._open.values()):
+            subscription.put(event)
+
+    def push_snapshot(self, settings: Mapping[str, Setting], sequence_id: int) -> StreamEvent:
+        """Push a snapshot of ``settings`` at ``sequence_id``; returns the event."""
+        event = self._snapshot_event(settings, sequence_id)
+        self.push(event)
+        return event
+
+    def push_update(self, change: ConfigChange) -> StreamEvent:
+        """Push an update for ``change``; returns the event."""
+        payload = update_event(self._origin, change).SerializeToString()
+        event = StreamEvent(EventKind.UPDATE, change.sequence_id, payload)
+        self.push(event)
+        return event
+
+    def close_all(self) -> None:
+        """Close every open subscription (their ``events()`` end), as the producer's stop does."""
+        for subscription in list(self._open.values()):
+            subscription.close()
+
+    async def wait_for_subscribers(self, count: int) -> None:
+        """Wait until exactly ``count`` subscriptions are open (wrap in ``asyncio.timeout``)."""
+        while len(self._open) != count:
+            self._changed.clear()
+            await self._changed.wait()
+
+    def _removed(self, subscription: MockSubscription) -> None:
+        if self._open.pop(subscription.id, None) is not None:
+            self._changed.set()
+
+    def _snapshot_event(self, settings: Mapping[str, Setting], sequence_id: int) -> StreamEvent:
+        payload = snapshot_event(self._origin, sequence_id, settings).SerializeToString()
+        return StreamEvent(EventKind.SNAPSHOT, sequence_id, payload)
+
+
+def new_mock(
+    snapshot: Mapping[str, Setting] | None = None, *, sequence_id: int = 0, origin: str = "core-agent"
+) -> MockConfigStream:
+    """A :class:`MockConfigStream`; see its docstring."""
+    return MockConfigStream(snapshot, sequence_id=sequence_id, origin=origin)

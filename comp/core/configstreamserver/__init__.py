@@ -1,0 +1,1 @@
+"""The ``StreamConfigEvents`` handler: the config stream over gRPC for registered remote agents."""

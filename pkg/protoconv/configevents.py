@@ -1,0 +1,99 @@
+"""``datadog.model.v1.ConfigEvent`` messages from config changes and snapshots.
+
+A value that cannot be converted (see :mod:`pkg.protoconv.values`) does not stop the event: the
+setting is sent with a null value, its key and its source, and ``on_error(key, error)`` is called so
+that the caller logs and counts it. The key is thus never a silent hole in a snapshot, and an update
+keeps its place in the sequence (skipping it would look like a gap and force a resync).
+
+Sequence ids are ``int32`` on the wire. :func:`wire_sequence_id` keeps the low 32 bits as a signed
+number, like the Go agent's ``int32(id)`` conversion: after 2**31 - 1 changes a client sees one
+discontinuity, resyncs, and then follows the wrapped ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from pkg.config.change import ConfigChange, Setting
+from pkg.proto.gen.datadog.model.v1 import configstream_pb2
+from pkg.protoconv.values import ValueConversionError, fill_value
+
+__all__ = [
+    "ConversionErrorHandler",
+    "setting_message",
+    "snapshot_event",
+    "update_event",
+    "wire_sequence_id",
+]
+
+ConversionErrorHandler = Callable[[str, ValueConversionError], None]
+"""Called with the key and the error of a value sent as null because it cannot be converted."""
+
+
+def wire_sequence_id(sequence_id: int) -> int:
+    """``sequence_id`` as the wire's ``int32``: its low 32 bits, signed."""
+    low = sequence_id & 0xFFFF_FFFF
+    return low - 2**32 if low >= 2**31 else low
+
+
+def setting_message(
+    target: configstream_pb2.ConfigSetting,
+    key: str,
+    value: object,
+    source: str,
+    *,
+    unset_source: str = "",
+    on_error: ConversionErrorHandler | None = None,
+) -> None:
+    """Fill ``target`` (a new or repeated-field ``ConfigSetting``) in place."""
+    target.key = key
+    target.source = source
+    if unset_source:
+        target.unset_source = unset_source
+    try:
+        fill_value(target.value, value, path=key)
+    except ValueConversionError as exc:  # fill_value left a null value in place
+        if on_error is not None:
+            on_error(key, exc)
+
+
+def update_event(
+    origin: str, change: ConfigChange, on_error: ConversionErrorHandler | None = None
+) -> configstream_pb2.ConfigEvent:
+    """A ``ConfigEvent`` holding a ``ConfigUpdate`` for one change.
+
+    ``source`` is the new effective source ("" when no source holds the key any more); an unset
+    carries ``unset_source`` and the new effective value (null when none is left).
+    """
+    event = configstream_pb2.ConfigEvent()
+    update = event.update
+    update.origin = origin
+    update.sequence_id = wire_sequence_id(change.sequence_id)
+    setting_message(
+        update.setting,
+        change.key,
+        change.new,
+        str(change.source) if change.source is not None else "",
+        unset_source=str(change.unset_source) if change.unset_source is not None else "",
+        on_error=on_error,
+    )
+    return event
+
+
+def snapshot_event(
+    origin: str,
+    sequence_id: int,
+    settings: Mapping[str, Setting],
+    on_error: ConversionErrorHandler | None = None,
+) -> configstream_pb2.ConfigEvent:
+    """A ``ConfigEvent`` holding a ``ConfigSnapshot`` of ``settings``, sorted by key."""
+    event = configstream_pb2.ConfigEvent()
+    snapshot = event.snapshot
+    snapshot.origin = origin
+    snapshot.sequence_id = wire_sequence_id(sequence_id)
+    snapshot.SetInParent()  # an empty configuration is still a snapshot
+    entries = snapshot.settings
+    for key in sorted(settings):
+        setting = settings[key]
+        setting_message(entries.add(), key, setting.value, str(setting.source), on_error=on_error)
+    return event

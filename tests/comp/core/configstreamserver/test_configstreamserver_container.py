@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from comp.core.config.mock import new_mock as new_config_mock
+from comp.core.configstream.mock import MockConfigStream
+from comp.core.configstreamserver.container import ConfigStreamServerContainer
+from comp.core.configstreamserver.def_ import Component
+from comp.core.configstreamserver.impl import (
+    DEFAULT_SLEEP_INTERVAL,
+    SERVICE_NAME,
+    ConfigStreamHandler,
+    Requires,
+    new_component,
+)
+from comp.core.remoteagentregistry.mock import MockRemoteAgentRegistry
+from pkg.config.schema import Schema
+from pkg.util.lifecycle import Lifecycle
+
+
+def test_container_provides_the_handler_and_its_grpc_service() -> None:
+    lifecycle = Lifecycle()
+    container = ConfigStreamServerContainer(
+        lifecycle=lifecycle,
+        config=new_config_mock({"remote_agent.configstream.sleep_interval": "250ms"}),
+        configstream=MockConfigStream(),
+        registry=MockRemoteAgentRegistry(),
+    )
+    component = container.component()
+    assert isinstance(component, Component)
+    assert isinstance(component, ConfigStreamHandler)
+    assert component.sleep_interval == 0.25
+    assert container.grpc_service().names == (SERVICE_NAME,) == ("datadog.api.v1.AgentSecure",)
+    assert lifecycle.hook_names == ["config stream server"]
+
+
+def test_sleep_interval_falls_back_when_the_key_is_undeclared() -> None:
+    comp = new_component(
+        Requires(Lifecycle(), new_config_mock(schema=Schema()), MockConfigStream(), MockRemoteAgentRegistry())
+    ).comp
+    assert isinstance(comp, ConfigStreamHandler)
+    assert comp.sleep_interval == DEFAULT_SLEEP_INTERVAL

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import pytest
+
+from pkg.config.change import ConfigChange, Setting
+from pkg.config.sources import Source
+from pkg.proto.gen.datadog.model.v1 import configstream_pb2
+from pkg.protoconv.configevents import snapshot_event, update_event, wire_sequence_id
+from pkg.protoconv.values import ValueConversionError, from_value
+
+
+def _parse(event: configstream_pb2.ConfigEvent) -> configstream_pb2.ConfigEvent:
+    return configstream_pb2.ConfigEvent.FromString(event.SerializeToString())
+
+
+@pytest.mark.parametrize(
+    ("sequence_id", "wire"),
+    [(0, 0), (7, 7), (2**31 - 1, 2**31 - 1), (2**31, -(2**31)), (2**32, 0), (2**32 + 5, 5)],
+)
+def test_wire_sequence_id_keeps_the_low_32_bits_signed(sequence_id: int, wire: int) -> None:
+    assert wire_sequence_id(sequence_id) == wire
+
+
+def test_update_event_for_a_set() -> None:
+    change = ConfigChange("log_level", "info", "debug", Source.AGENT_RUNTIME, 12)
+    event = _parse(update_event("datadog.yaml", change))
+    assert event.WhichOneof("event") == "update"
+    assert event.update.origin == "datadog.yaml"
+    assert event.update.sequence_id == 12
+    setting = event.update.setting
+    assert (setting.key, setting.source, setting.unset_source) == ("log_level", "agent-runtime", "")
+    assert from_value(setting.value) == "debug"
+
+
+def test_update_event_for_an_unset_carries_unset_source_and_the_fallback_value() -> None:
+    change = ConfigChange("log_level", "debug", "warn", Source.FILE, 3, unset_source=Source.AGENT_RUNTIME)
+    setting = _parse(update_event("core-agent", change)).update.setting
+    assert (setting.source, setting.unset_source) == ("file", "agent-runtime")
+    assert from_value(setting.value) == "warn"
+
+
+def test_update_event_for_an_unset_with_nothing_left_is_null_without_source() -> None:
+    change = ConfigChange("extra", 1, None, None, 4, unset_source=Source.CLI)
+    setting = _parse(update_event("core-agent", change)).update.setting
+    assert setting.HasField("value")
+    assert setting.value.WhichOneof("kind") == "null_value"
+    assert (setting.source, setting.unset_source) == ("", "cli")
+
+
+def test_snapshot_event_lists_every_setting_sorted() -> None:
+    settings = {
+        "site": Setting("datadoghq.com", Source.DEFAULT),
+        "api_key": Setting("abc", Source.ENVIRONMENT_VARIABLE),
+        "tags": Setting(["a", "b"], Source.FILE),
+    }
+    event = _parse(snapshot_event("datadog.yaml", 9, settings))
+    assert event.WhichOneof("event") == "snapshot"
+    assert (event.snapshot.origin, event.snapshot.sequence_id) == ("datadog.yaml", 9)
+    assert [(s.key, s.source, from_value(s.value)) for s in event.snapshot.settings] == [
+        ("api_key", "environment-variable", "abc"),
+        ("site", "default", "datadoghq.com"),
+        ("tags", "file", ["a", "b"]),
+    ]
+
+
+def test_an_empty_snapshot_is_still_a_snapshot() -> None:
+    event = _parse(snapshot_event("core-agent", 0, {}))
+    assert event.WhichOneof("event") == "snapshot"
+    assert event.snapshot.origin == "core-agent"
+
+
+def test_unconvertible_values_are_sent_as_null_and_reported() -> None:
+    errors: list[tuple[str, ValueConversionError]] = []
+    settings = {"good": Setting(1, Source.FILE), "bad": Setting({"x": b"raw"}, Source.FILE)}
+    event = _parse(snapshot_event("core-agent", 1, settings, lambda k, e: errors.append((k, e))))
+    by_key = {s.key: s for s in event.snapshot.settings}
+    assert by_key["bad"].source == "file"
+    assert by_key["bad"].value.WhichOneof("kind") == "null_value"
+    assert from_value(by_key["good"].value) == 1
+    assert [(key, err.path) for key, err in errors] == [("bad", "bad.x")]
+
+    errors.clear()
+    change = ConfigChange("bad", None, object(), Source.AGENT_RUNTIME, 2)
+    update = _parse(update_event("core-agent", change, lambda k, e: errors.append((k, e)))).update
+    assert update.sequence_id == 2
+    assert update.setting.value.WhichOneof("kind") == "null_value"
+    assert [key for key, _ in errors] == ["bad"]
