@@ -1,0 +1,96 @@
+"""The root container of ``sample-remote-agent``: local config, log, telemetry, config stream consumer.
+
+The local configuration (``-c FILE`` or the defaults, ``DD_*`` variables, flags at source ``cli``)
+gives the logging and telemetry settings and the core agent's address; the IPC client parameters are
+derived from it and the flags; the consumer streams the core agent's configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from comp.core.config import def_ as config_def
+from comp.core.config.container import ConfigContainer
+from comp.core.configstreamconsumer import def_ as consumer_def
+from comp.core.configstreamconsumer.container import ConfigStreamConsumerContainer
+from comp.core.log import def_ as log_def
+from comp.core.log.container import LogContainer
+from comp.core.telemetry import def_ as telemetry_def
+from comp.core.telemetry.container import TelemetryContainer
+from pkg.util.lifecycle import Lifecycle
+from sample_remote_agent.options import FLAVOR, Options, resolve_address, resolve_ipc_paths
+
+__all__ = ["Parts", "SampleRemoteAgentContainer", "build_parts", "consumer_params", "local_config_params"]
+
+
+def local_config_params(options: Options, environ: Mapping[str, str] | None = None) -> config_def.Params:
+    """``-c FILE`` (or none), the environment, and telemetry as the flags say (disabled by default)."""
+    overrides: dict[str, Any] = {"telemetry.enabled": options.telemetry_port is not None}
+    if options.telemetry_port is not None:
+        overrides["telemetry.port"] = options.telemetry_port
+    return config_def.Params(
+        config_file=options.config_file,
+        environ=os.environ if environ is None else environ,
+        overrides=overrides,
+    )
+
+
+def consumer_params(
+    options: Options, config: config_def.Component, environ: Mapping[str, str] | None = None
+) -> consumer_def.Params:
+    """The consumer's address, IPC files and identity, from the flags and the local configuration."""
+    paths = resolve_ipc_paths(options, config, config.config_file_used(), environ)
+    return consumer_def.Params(
+        ipc_address=resolve_address(options, config),
+        auth_token_file=paths.auth_token,
+        cert_file=paths.ipc_cert,
+        name=options.name,
+        flavor=FLAVOR,
+        display_name=options.name,
+        ready_timeout=options.wait_timeout,
+    )
+
+
+class SampleRemoteAgentContainer(containers.DeclarativeContainer):
+    """Inputs: ``options``, and ``environ`` (default ``os.environ``). Everything else is built from them."""
+
+    options = providers.Dependency(instance_of=Options)
+    environ: providers.Provider[Mapping[str, str]] = providers.Object(os.environ)
+    lifecycle = providers.Singleton(Lifecycle)
+    config_params = providers.Singleton(local_config_params, options, environ)
+    config = providers.Container(ConfigContainer, params=config_params)
+    log = providers.Container(LogContainer, lifecycle=lifecycle, config=config.component)
+    telemetry = providers.Container(TelemetryContainer, lifecycle=lifecycle, config=config.component)
+    ipc_client_params = providers.Singleton(consumer_params, options, config.component, environ)
+    configstreamconsumer = providers.Container(
+        ConfigStreamConsumerContainer,
+        lifecycle=lifecycle,
+        telemetry=telemetry.component,
+        params=ipc_client_params,
+    )
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The built components, in the order their lifecycle hooks run."""
+
+    lifecycle: Lifecycle
+    config: config_def.Component
+    log: log_def.Component
+    telemetry: telemetry_def.Component
+    consumer: consumer_def.Component
+    consumer_params: consumer_def.Params
+
+
+def build_parts(container: SampleRemoteAgentContainer) -> Parts:
+    """Construct every component (log first, so that it starts first). Raises on bad input."""
+    config: config_def.Component = container.config.component()
+    log: log_def.Component = container.log.component()
+    telemetry: telemetry_def.Component = container.telemetry.component()
+    consumer: consumer_def.Component = container.configstreamconsumer.component()
+    return Parts(container.lifecycle(), config, log, telemetry, consumer, container.ipc_client_params())

@@ -1,0 +1,179 @@
+"""Command-line flags of ``sample-remote-agent`` and where its core agent and IPC files are.
+
+Explicit flags win. Otherwise everything is resolved as ``core-agent`` resolves it:
+
+- the address is ``cmd_host:cmd_port`` of the local configuration: ``-c FILE`` if given (else the
+  defaults, ``localhost:5001``), with ``DD_*`` environment variables on top;
+- ``--state-dir DIR``: the auth token and the certificate live in DIR;
+- else with ``-c FILE``: ``auth_token_file_path`` / ``ipc_cert_file_path`` of FILE, by default
+  ``auth_token`` beside FILE and ``ipc_cert.pem`` beside the token;
+- else the core agent's default state directory (``$XDG_STATE_HOME/core-agent``, else
+  ``~/.local/state/core-agent``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pkg.config.reader import Reader
+from pkg.ipc import IpcFilePaths, resolve_ipc_file_paths
+
+__all__ = [
+    "DEFAULT_NAME",
+    "DEFAULT_WAIT_TIMEOUT",
+    "FLAVOR",
+    "PROG",
+    "Options",
+    "build_parser",
+    "default_state_dir",
+    "parse_options",
+    "resolve_address",
+    "resolve_ipc_paths",
+]
+
+PROG = "sample-remote-agent"
+FLAVOR = "sample-remote-agent"
+DEFAULT_NAME = "sample-remote-agent"
+DEFAULT_WAIT_TIMEOUT = 30.0
+STATE_DIR_NAME = "core-agent"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Parsed flags (None: not given)."""
+
+    config_file: Path | None = None
+    state_dir: Path | None = None
+    ipc_address: str | None = None
+    auth_token_file: Path | None = None
+    cert_file: Path | None = None
+    name: str = DEFAULT_NAME
+    wait_timeout: float = DEFAULT_WAIT_TIMEOUT
+    telemetry_port: int | None = None
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="A remote agent that streams its configuration from the core agent, follows its "
+        "log_level live and prints every change it sees. Stops cleanly on SIGINT or SIGTERM.",
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        dest="config_file",
+        type=Path,
+        metavar="FILE",
+        help="the core agent's datadog.yaml (address and IPC files are read from it)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="directory of the core agent's auth token and IPC certificate",
+    )
+    parser.add_argument(
+        "--ipc-address",
+        metavar="HOST:PORT",
+        help="core agent IPC address (default: cmd_host:cmd_port, localhost:5001)",
+    )
+    parser.add_argument("--auth-token-file", type=Path, metavar="FILE", help="auth token file")
+    parser.add_argument("--cert-file", type=Path, metavar="FILE", help="IPC certificate file")
+    parser.add_argument(
+        "--name", default=DEFAULT_NAME, help=f"name shown by the core agent (default: {DEFAULT_NAME})"
+    )
+    parser.add_argument(
+        "--wait-timeout",
+        type=_positive_seconds,
+        default=DEFAULT_WAIT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up when no configuration arrived after this long (default: {DEFAULT_WAIT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--telemetry-port",
+        type=_port,
+        metavar="PORT",
+        help="serve Prometheus metrics on 127.0.0.1:PORT (default: telemetry disabled)",
+    )
+    return parser
+
+
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    """Parse the command line; exits with status 2 and a usage message on bad flags."""
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    if not ns.name.strip():
+        parser.error("--name must not be blank")
+    return Options(
+        config_file=ns.config_file,
+        state_dir=ns.state_dir,
+        ipc_address=ns.ipc_address,
+        auth_token_file=ns.auth_token_file,
+        cert_file=ns.cert_file,
+        name=ns.name,
+        wait_timeout=ns.wait_timeout,
+        telemetry_port=ns.telemetry_port,
+    )
+
+
+def default_state_dir(environ: Mapping[str, str]) -> Path:
+    """The core agent's default state directory (``$XDG_STATE_HOME/core-agent``, else
+    ``~/.local/state/core-agent``)."""
+    xdg = environ.get("XDG_STATE_HOME", "").strip()
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
+    return base / STATE_DIR_NAME
+
+
+def resolve_address(options: Options, config: Reader) -> str:
+    """``--ipc-address``, else ``cmd_host:cmd_port`` of the local configuration."""
+    if options.ipc_address:
+        return options.ipc_address
+    host = config.get_string("cmd_host").strip() or "localhost"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{config.get_int('cmd_port')}"
+
+
+def resolve_ipc_paths(
+    options: Options, config: Reader, config_file: Path | None, environ: Mapping[str, str] | None = None
+) -> IpcFilePaths:
+    """The auth token and certificate files, by the rules of the module docstring.
+
+    Raises :class:`pkg.ipc.IpcError` when nothing locates the token.
+    """
+    env = os.environ if environ is None else environ
+    if options.state_dir is not None:
+        return resolve_ipc_file_paths(options.auth_token_file, options.cert_file, state_dir=options.state_dir)
+    if config_file is not None:
+        return resolve_ipc_file_paths(
+            options.auth_token_file or config.get_string("auth_token_file_path"),
+            options.cert_file or config.get_string("ipc_cert_file_path"),
+            config_file=config_file,
+        )
+    return resolve_ipc_file_paths(
+        options.auth_token_file, options.cert_file, state_dir=default_state_dir(env)
+    )

@@ -1,0 +1,203 @@
+"""Definition of the config stream consumer, the remote-agent side of the config stream.
+
+The consumer registers with the core agent's remote agent registry, streams its effective
+configuration (a snapshot, then ordered updates) and keeps a local view of it::
+
+    await consumer.start()                       # also run as a lifecycle hook
+    await consumer.wait_ready(5.0)               # NotReadyError after 5 s, naming address and cause
+    level = consumer.reader().get_string("log_level")
+    async for change in consumer.subscribe(prefix="logs_config."):
+        print(change.key, change.new, change.source)
+
+While the core agent cannot be reached the last good view keeps answering; the consumer reconnects
+with exponential backoff and jitter, and on reconnect reports the keys that changed meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from pkg.config.reader import Reader
+from pkg.config.sources import Source
+from pkg.ipc import ClientMaterial
+
+__all__ = [
+    "DEFAULT_IPC_ADDRESS",
+    "BackoffPolicy",
+    "ChangeEvent",
+    "Component",
+    "ConsumerState",
+    "ConsumerStats",
+    "NotReadyError",
+    "Params",
+    "Reader",
+    "Source",
+    "Subscription",
+]
+
+DEFAULT_IPC_ADDRESS = "localhost:5001"
+
+
+class ConsumerState(StrEnum):
+    """``connecting``: registering or waiting for a stream's snapshot; ``ready``: the view follows a
+    live stream; ``disconnected``: no stream (waiting to retry, or stopped), the last view answers."""
+
+    CONNECTING = "connecting"
+    READY = "ready"
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """A change of one key's effective value in the view.
+
+    ``old`` / ``new`` are None when the key was absent before / is absent now; ``source`` is the
+    source of the new value (None when the key disappeared).
+    """
+
+    key: str
+    old: Any
+    new: Any
+    source: Source | None
+
+
+class NotReadyError(TimeoutError):
+    """No snapshot arrived in time; the message says where the consumer connects and why it failed."""
+
+
+@runtime_checkable
+class Subscription(Protocol):
+    """An async iterator of :class:`ChangeEvent`; ends when closed or when the consumer stops."""
+
+    def __aiter__(self) -> Subscription: ...
+
+    async def __anext__(self) -> ChangeEvent: ...
+
+    def close(self) -> None:
+        """Unsubscribe; idempotent. Events already pending are still delivered, then iteration ends."""
+        ...
+
+
+@dataclass(frozen=True)
+class BackoffPolicy:
+    """Delays between reconnection attempts.
+
+    The n-th consecutive retry waits ``min(cap, initial * multiplier**n)`` reduced by a random part
+    of up to ``jitter`` of it (so a delay never exceeds ``cap``). A stream that stayed up for
+    ``healthy_reset`` seconds starts the sequence again from ``initial``.
+    """
+
+    initial: float = 0.5
+    multiplier: float = 2.0
+    cap: float = 30.0
+    jitter: float = 0.2
+    healthy_reset: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.initial > 0:
+            raise ValueError(f"invalid backoff initial delay: {self.initial!r}, expected a number > 0")
+        if not self.multiplier >= 1:
+            raise ValueError(f"invalid backoff multiplier: {self.multiplier!r}, expected a number >= 1")
+        if not self.cap >= self.initial:
+            raise ValueError(
+                f"invalid backoff cap: {self.cap!r}, expected a number >= the initial delay {self.initial!r}"
+            )
+        if not 0 <= self.jitter < 1:
+            raise ValueError(f"invalid backoff jitter: {self.jitter!r}, expected a fraction in [0, 1)")
+        if not self.healthy_reset >= 0:
+            raise ValueError(f"invalid backoff healthy_reset: {self.healthy_reset!r}, expected seconds >= 0")
+
+
+@dataclass(frozen=True)
+class Params:
+    """Inputs of the consumer.
+
+    Credentials: ``material`` when given, else read from ``auth_token_file`` and ``cert_file`` at
+    every connection attempt (the core agent creates them at its first start, so a
+    remote agent may start first). ``name`` is sent in the stream request; ``flavor`` and
+    ``display_name`` at registration. ``refresh_interval``: seconds between session refreshes (None:
+    the interval the core recommends; 0: never refresh). ``rpc_timeout`` bounds each registration or
+    refresh call; ``ready_timeout`` is the default of :meth:`Component.wait_ready`;
+    ``subscriber_queue_size`` is the number of events a subscriber may have pending before its
+    changes are coalesced by key.
+    """
+
+    ipc_address: str = DEFAULT_IPC_ADDRESS
+    auth_token_file: Path | None = None
+    cert_file: Path | None = None
+    material: ClientMaterial | None = None
+    name: str = "remote-agent"
+    flavor: str = "remote-agent"
+    display_name: str = "Remote Agent"
+    backoff: BackoffPolicy = BackoffPolicy()
+    refresh_interval: float | None = None
+    rpc_timeout: float = 5.0
+    ready_timeout: float = 30.0
+    subscriber_queue_size: int = 1024
+
+
+@dataclass(frozen=True)
+class ConsumerStats:
+    """Counters since start (also exported as telemetry in namespace ``configstream_consumer``).
+
+    ``reconnect_delays``: the backoff delays chosen (the last 1000), oldest first. ``last_error``: why
+    the last connection attempt or stream failed.
+    """
+
+    registrations: int
+    reconnects: int
+    snapshots: int
+    updates: int
+    gaps: int
+    stale_events_dropped: int
+    subscriber_overflows: int
+    invalid_settings: int
+    reconnect_delays: tuple[float, ...]
+    last_error: str | None
+
+
+@runtime_checkable
+class Component(Protocol):
+    """A streamed, read-only view of the core agent's effective configuration."""
+
+    async def start(self) -> None:
+        """Begin connecting in the background; returns at once. Idempotent."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop streaming and end every subscription. Idempotent."""
+        ...
+
+    async def wait_ready(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the API
+        """Return once a snapshot has been applied; raise :class:`NotReadyError` after ``timeout``
+        seconds (default ``Params.ready_timeout``)."""
+        ...
+
+    def reader(self) -> Reader:
+        """Typed getters over the current view (empty until the first snapshot)."""
+        ...
+
+    def subscribe(self, keys: Collection[str] | None = None, prefix: str | None = None) -> Subscription:
+        """Changes of the keys in ``keys`` or starting with ``prefix`` (all keys when neither is given),
+        from this call on, in order. Ends when the consumer stops. The first snapshot is the initial
+        state (read it with :meth:`reader`); a later one (after a reconnect or a resync) publishes one
+        event per key that differs from the previous view. A subscriber that falls more than
+        ``Params.subscriber_queue_size`` events behind gets its further changes coalesced by key (one
+        event per key from the oldest pending ``old`` to the latest ``new``): values in between may be
+        skipped, the latest value of every key never is."""
+        ...
+
+    @property
+    def state(self) -> ConsumerState: ...
+
+    @property
+    def sequence_id(self) -> int:
+        """Sequence id of the last applied event (-1 before the first snapshot)."""
+        ...
+
+    @property
+    def stats(self) -> ConsumerStats: ...

@@ -1,0 +1,71 @@
+"""Implementation of the config stream consumer.
+
+Modules: :mod:`.consumer` (connection loop and event application), :mod:`.view` (immutable views and
+their reader), :mod:`.subscriptions` (fan-out with bounded queues), :mod:`.backoff`, :mod:`.session`
+(registration and error wording), :mod:`.metrics` (telemetry).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+
+from comp.core.configstreamconsumer.def_ import Component, Params
+from comp.core.configstreamconsumer.impl.backoff import Backoff, RandomSource
+from comp.core.configstreamconsumer.impl.consumer import SESSION_ID_METADATA_KEY, Clock, StreamConsumer
+from comp.core.configstreamconsumer.impl.metrics import NAMESPACE, ConsumerMetrics
+from comp.core.configstreamconsumer.impl.subscriptions import KeyFilter, SubscriptionHub
+from comp.core.configstreamconsumer.impl.view import ViewHolder, ViewReader, diff_views
+from comp.core.telemetry import def_ as telemetry_def
+from pkg.util.lifecycle import Hook, Lifecycle
+
+__all__ = [
+    "NAMESPACE",
+    "SESSION_ID_METADATA_KEY",
+    "Backoff",
+    "KeyFilter",
+    "Provides",
+    "Requires",
+    "StreamConsumer",
+    "SubscriptionHub",
+    "ViewHolder",
+    "ViewReader",
+    "diff_views",
+    "new_component",
+]
+
+
+@dataclass(frozen=True)
+class Requires:
+    """``rand`` (values in [0, 1)) draws the backoff jitter and ``clock`` measures healthy periods:
+    both are replaceable so tests can check delays without waiting for them."""
+
+    lifecycle: Lifecycle
+    telemetry: telemetry_def.Component
+    params: Params
+    rand: RandomSource = field(default=random.random)
+    clock: Clock = field(default=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Provides:
+    """``comp`` is the concrete :class:`StreamConsumer`."""
+
+    comp: StreamConsumer
+
+
+def _check_component(consumer: StreamConsumer) -> Component:
+    return consumer
+
+
+def new_component(requires: Requires) -> Provides:
+    """Build the consumer; it connects when the lifecycle starts and disconnects when it stops.
+
+    Raises ValueError naming the parameter when ``params`` cannot work (no credentials, ...).
+    """
+    consumer = StreamConsumer(
+        requires.params, ConsumerMetrics(requires.telemetry), rand=requires.rand, clock=requires.clock
+    )
+    requires.lifecycle.append(Hook("configstream consumer", on_start=consumer.start, on_stop=consumer.stop))
+    return Provides(comp=consumer)

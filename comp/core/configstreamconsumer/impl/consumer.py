@@ -1,0 +1,372 @@
+"""The consumer: register, stream, apply, refresh the session, reconnect.
+
+One background task runs connection attempts in a loop. An attempt loads the IPC material, opens a
+fresh channel (inside the running loop; a fresh one so that grpc's own reconnection backoff never
+adds to ours), registers when there is no session, then streams while a second task refreshes the
+session. Any failure ends the attempt: the reason is recorded, the state becomes ``disconnected``
+(the last view keeps answering) and the next attempt waits for the backoff delay.
+
+Ordering rules: the first event of every stream must be a snapshot; a snapshot is accepted whatever
+its sequence id (a restarted core agent starts a new id space) and replaces the view at once; an
+update whose id is not last+1 is a gap (counted; the stream is dropped and the next one starts with a
+snapshot); an update whose id is at or below the last one is stale (counted and dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Collection
+from typing import NoReturn
+
+import grpc
+
+from comp.core.configstreamconsumer.def_ import (
+    ConsumerState,
+    ConsumerStats,
+    NotReadyError,
+    Params,
+    Reader,
+    Subscription,
+)
+from comp.core.configstreamconsumer.impl.backoff import Backoff, RandomSource
+from comp.core.configstreamconsumer.impl.metrics import ConsumerMetrics
+from comp.core.configstreamconsumer.impl.session import (
+    DEFAULT_REFRESH_SECONDS,
+    SESSION_LOST_CODES,
+    RegistryClient,
+    describe_rpc_error,
+)
+from comp.core.configstreamconsumer.impl.subscriptions import SubscriptionHub
+from comp.core.configstreamconsumer.impl.view import ViewHolder, ViewReader, parse_source
+from pkg.config.change import Setting
+from pkg.config.sources import Source
+from pkg.ipc import (
+    ClientMaterial,
+    IpcError,
+    auth_metadata,
+    client_credentials,
+    load_client_material,
+    secure_channel,
+)
+from pkg.proto.gen.datadog.api.v1 import api_pb2_grpc
+from pkg.proto.gen.datadog.model.v1 import configstream_pb2
+from pkg.protoconv.values import from_value
+
+__all__ = ["SESSION_ID_METADATA_KEY", "StreamConsumer"]
+
+_log = logging.getLogger(__name__)
+
+SESSION_ID_METADATA_KEY = "session_id"
+_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Wire sequence ids are int32 and wrap after 2**31 - 1: a jump that far back is a gap, not staleness.
+_WRAP_DISTANCE = 2**30
+_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES)]
+
+Clock = Callable[[], float]
+
+
+class _AttemptError(Exception):
+    """Ends one connection attempt; the message is the reason shown to users."""
+
+
+class _SessionLostError(_AttemptError):
+    """The registry no longer knows our session: register again."""
+
+
+class StreamConsumer:
+    """Implements the consumer ``Component``. Use from one event loop; ``reader()`` from any thread."""
+
+    def __init__(
+        self,
+        params: Params,
+        metrics: ConsumerMetrics,
+        rand: RandomSource,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        _check_params(params)
+        self._params = params
+        self._metrics = metrics
+        self._clock = clock
+        self._backoff = Backoff(params.backoff, rand)
+        self._holder = ViewHolder()
+        self._reader = ViewReader(self._holder)
+        self._hub = SubscriptionHub(params.subscriber_queue_size, on_overflow=metrics.overflow)
+        self._state = ConsumerState.DISCONNECTED
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._session_id: str | None = None
+        self._refresh_interval = DEFAULT_REFRESH_SECONDS
+        self._started_at = 0.0
+        self._live_since: float | None = None
+        self._synced = False  # the current stream has delivered its snapshot
+        self._last_error: str | None = None
+        metrics.state(self._state)
+
+    # --- Component -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        self._started_at = self._clock()
+        self._set_state(ConsumerState.CONNECTING)
+        self._task = asyncio.create_task(self._run(), name=f"configstream consumer {self._params.name}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._hub.close()
+        self._set_state(ConsumerState.DISCONNECTED)
+
+    async def wait_ready(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the API
+        limit = self._params.ready_timeout if timeout is None else timeout
+        if self._ready.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._ready.wait(), limit)
+        except TimeoutError:
+            raise NotReadyError(
+                f"config stream not ready after {float(limit)}s: {self._not_ready_reason()}"
+            ) from None
+
+    def reader(self) -> Reader:
+        return self._reader
+
+    def subscribe(self, keys: Collection[str] | None = None, prefix: str | None = None) -> Subscription:
+        return self._hub.subscribe(keys, prefix)
+
+    @property
+    def state(self) -> ConsumerState:
+        return self._state
+
+    @property
+    def sequence_id(self) -> int:
+        return self._holder.sequence_id
+
+    @property
+    def stats(self) -> ConsumerStats:
+        return self._metrics.stats(tuple(self._backoff.delays))
+
+    # --- connection loop -------------------------------------------------------------------------
+
+    def _not_ready_reason(self) -> str:
+        if self._task is None and not self._ready.is_set():
+            return f"the consumer was not started (core agent at {self._params.ipc_address})"
+        if self._last_error is not None:
+            return self._last_error
+        return f"still connecting to core agent at {self._params.ipc_address}"
+
+    def _set_state(self, state: ConsumerState) -> None:
+        if state != self._state:
+            _log.debug("config stream: %s -> %s", self._state.value, state.value)
+        self._state = state
+        self._metrics.state(state)
+
+    async def _run(self) -> None:
+        address = self._params.ipc_address
+        while True:
+            self._set_state(ConsumerState.CONNECTING)
+            self._live_since = None
+            try:
+                await self._attempt()
+                reason = f"core agent at {address} ended the stream"
+            except _SessionLostError as exc:
+                self._session_id = None
+                reason = str(exc)
+            except _AttemptError as exc:
+                reason = str(exc)
+            except grpc.RpcError as exc:
+                if isinstance(exc, grpc.aio.AioRpcError) and exc.code() in SESSION_LOST_CODES:
+                    self._session_id = None
+                reason = describe_rpc_error(address, exc)
+            except IpcError as exc:
+                reason = f"cannot connect to core agent at {address}: {exc}"
+            except Exception as exc:  # a bug must not end the loop: report it and retry
+                _log.exception("config stream: unexpected error")
+                reason = f"unexpected error with core agent at {address}: {exc!r}"
+            self._last_error = reason
+            self._metrics.failure(reason)
+            self._set_state(ConsumerState.DISCONNECTED)
+            if self._live_since is not None:
+                self._backoff.note_healthy_for(self._clock() - self._live_since)
+            delay = self._backoff.next_delay()
+            self._metrics.reconnect_delay(delay)
+            level = logging.WARNING if self._ready.is_set() else logging.INFO
+            _log.log(level, "config stream: %s; retrying in %.2fs", reason, delay)
+            await asyncio.sleep(delay)
+            self._metrics.reconnect()
+
+    def _material(self) -> ClientMaterial:
+        p = self._params
+        if p.material is not None:
+            return p.material
+        assert p.auth_token_file is not None and p.cert_file is not None  # checked at construction
+        return load_client_material(p.auth_token_file, p.cert_file)
+
+    async def _attempt(self) -> None:
+        p = self._params
+        material = self._material()
+        credentials = client_credentials(material.cert_pem, material.key_pem)
+        async with secure_channel(p.ipc_address, credentials, _CHANNEL_OPTIONS) as channel:
+            registry = RegistryClient(channel, material.token, p.rpc_timeout)
+            if self._session_id is None:
+                session_id, recommended = await registry.register(p.flavor, p.display_name)
+                self._session_id = session_id
+                self._refresh_interval = float(recommended) or DEFAULT_REFRESH_SECONDS
+                self._metrics.registration()
+                _log.debug("config stream: registered with session %s", session_id)
+            session_id = self._session_id
+            metadata = (*auth_metadata(material.token), (SESSION_ID_METADATA_KEY, session_id))
+            stub = api_pb2_grpc.AgentSecureStub(channel)
+            call = stub.StreamConfigEvents(
+                configstream_pb2.ConfigStreamRequest(name=p.name), metadata=metadata
+            )
+            reading = asyncio.create_task(self._read(call))
+            refreshing = asyncio.create_task(self._keep_session(registry, session_id))
+            try:
+                done, _ = await asyncio.wait({reading, refreshing}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                call.cancel()
+                for task in (reading, refreshing):
+                    task.cancel()
+                await asyncio.gather(reading, refreshing, return_exceptions=True)
+            for task in done:
+                task.result()  # raises the failure that ended the attempt
+
+    async def _keep_session(self, registry: RegistryClient, session_id: str) -> None:
+        interval = self._params.refresh_interval
+        if interval is None:
+            interval = self._refresh_interval
+        if interval <= 0:
+            await asyncio.Event().wait()  # refreshing disabled: wait until cancelled
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await registry.refresh(session_id)
+            except grpc.aio.AioRpcError as exc:
+                reason = describe_rpc_error(self._params.ipc_address, exc)
+                if exc.code() in SESSION_LOST_CODES:
+                    raise _SessionLostError(f"session refresh failed: {reason}") from exc
+                _log.warning("config stream: session refresh failed: %s", reason)
+
+    async def _read(
+        self,
+        call: grpc.aio.UnaryStreamCall[configstream_pb2.ConfigStreamRequest, configstream_pb2.ConfigEvent],
+    ) -> None:
+        self._synced = False
+        async for event in call:
+            kind = event.WhichOneof("event")
+            if kind == "snapshot":
+                self._apply_snapshot(event.snapshot)
+            elif kind == "update":
+                self._apply_update(event.update)
+            else:
+                _log.warning("config stream: ignored an event of unknown kind")
+
+    # --- applying events -------------------------------------------------------------------------
+
+    def _apply_snapshot(self, snapshot: configstream_pb2.ConfigSnapshot) -> None:
+        settings: dict[str, Setting] = {}
+        for wire in snapshot.settings:
+            converted = self._convert(wire)
+            if converted is not None:
+                settings[wire.key] = converted
+        first = not self._ready.is_set()
+        changes = self._holder.replace(settings, snapshot.sequence_id)
+        self._synced = True
+        self._live_since = self._clock()
+        self._metrics.snapshot(snapshot.sequence_id)
+        self._set_state(ConsumerState.READY)
+        if first:
+            self._metrics.first_snapshot(self._clock() - self._started_at)
+            self._ready.set()
+            _log.info(
+                "config stream: snapshot received from core agent at %s (%d settings, sequence id %d)",
+                self._params.ipc_address,
+                len(settings),
+                snapshot.sequence_id,
+            )
+            return  # the initial view is read with reader(), not announced as changes
+        _log.info(
+            "config stream: resynchronised (%d settings, sequence id %d, %d changed)",
+            len(settings),
+            snapshot.sequence_id,
+            len(changes),
+        )
+        self._hub.publish(changes)
+
+    def _apply_update(self, update: configstream_pb2.ConfigUpdate) -> None:
+        seq, last = update.sequence_id, self._holder.sequence_id
+        if not self._synced:
+            self._gap(f"update {seq} received before any snapshot")
+        if seq <= last and last - seq < _WRAP_DISTANCE:
+            self._metrics.stale()
+            _log.debug("config stream: dropped stale update %d (last applied %d)", seq, last)
+            return
+        if seq != last + 1:
+            self._gap(f"sequence gap: expected update {last + 1}, received {seq}")
+        wire = update.setting
+        converted: Setting | None
+        if _removes_key(wire):
+            converted = None
+        else:
+            converted = self._convert(wire)
+            if converted is None:
+                # Unreadable: advance the sequence id anyway (the core will not resend it) and keep
+                # the previous value, which the next snapshot corrects.
+                self._holder.apply(wire.key, self._holder.view.get(wire.key), seq)
+                self._metrics.update(seq)
+                return
+        change = self._holder.apply(wire.key, converted, seq)
+        self._metrics.update(seq)
+        if change is not None:
+            self._hub.publish((change,))
+
+    def _gap(self, reason: str) -> NoReturn:
+        self._metrics.gap()
+        raise _AttemptError(f"{reason}; resynchronising with a new stream")
+
+    def _convert(self, wire: configstream_pb2.ConfigSetting) -> Setting | None:
+        """The view's setting for a wire setting, or None (logged and counted) when unreadable."""
+        if not wire.key:
+            self._metrics.invalid_setting()
+            _log.error("config stream: skipped a setting without a key (source %r)", wire.source)
+            return None
+        try:
+            value = from_value(wire.value) if wire.HasField("value") else None
+        except (ValueError, TypeError) as exc:
+            self._metrics.invalid_setting()
+            _log.error("config stream: skipped setting %r: cannot read its value: %s", wire.key, exc)
+            return None
+        return Setting(value, parse_source(wire.source) or Source.UNKNOWN)
+
+
+def _removes_key(wire: configstream_pb2.ConfigSetting) -> bool:
+    """An unset that left no source holding the key: null value, no source (or the removed one)."""
+    if not wire.unset_source:
+        return False
+    is_null = not wire.HasField("value") or wire.value.WhichOneof("kind") in (None, "null_value")
+    return is_null and wire.source in ("", wire.unset_source)
+
+
+def _check_params(params: Params) -> None:
+    if not params.ipc_address.strip():
+        raise ValueError("invalid config stream consumer ipc_address: empty, expected host:port")
+    if params.material is None and (params.auth_token_file is None or params.cert_file is None):
+        raise ValueError(
+            "config stream consumer needs the IPC auth token and certificate: "
+            "give auth_token_file and cert_file, or material"
+        )
+    if not params.display_name.strip():
+        raise ValueError("invalid config stream consumer display_name: blank, expected a name")
+    if params.rpc_timeout <= 0:
+        raise ValueError(f"invalid config stream consumer rpc_timeout: {params.rpc_timeout!r}, expected > 0")
+    if params.refresh_interval is not None and params.refresh_interval < 0:
+        raise ValueError(
+            f"invalid config stream consumer refresh_interval: {params.refresh_interval!r}, expected >= 0"
+        )

@@ -1,0 +1,135 @@
+"""The consumer's view of the core agent's config: immutable snapshots swapped by reference.
+
+Every change builds a new mapping and then replaces the reference in one assignment, so a reader
+(on any thread) sees either the whole previous view or the whole next one, never half a snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from comp.core.configstreamconsumer.def_ import ChangeEvent
+from pkg.config.change import Setting
+from pkg.config.getters import TypedGetters
+from pkg.config.sources import Source
+from pkg.config.tree import subtree
+
+__all__ = ["ViewHolder", "ViewReader", "diff_views", "parse_source", "same_setting"]
+
+_log = logging.getLogger(__name__)
+_warned_sources: set[str] = set()
+
+View = Mapping[str, Setting]
+
+
+def parse_source(name: str) -> Source | None:
+    """The :class:`Source` named ``name``; None for ""; ``unknown`` (logged once) for a name this
+    version does not know, so that a newer core agent's sources never break the stream."""
+    if not name:
+        return None
+    try:
+        return Source(name)
+    except ValueError:
+        if name not in _warned_sources:
+            _warned_sources.add(name)
+            _log.warning("config stream: unknown config source %r, treated as %r", name, Source.UNKNOWN.value)
+        return Source.UNKNOWN
+
+
+def same_setting(a: Setting | None, b: Setting | None) -> bool:
+    """Equal values of the same type from the same source (1 == 1.0 == True in Python, but a change
+    of type is a change)."""
+    return a == b and type(None if a is None else a.value) is type(None if b is None else b.value)
+
+
+def diff_views(old: View, new: View) -> list[ChangeEvent]:
+    """One event per key whose value or source differs, sorted by key."""
+    events: list[ChangeEvent] = []
+    for key in sorted(old.keys() | new.keys()):
+        before, after = old.get(key), new.get(key)
+        if same_setting(before, after):
+            continue
+        events.append(
+            ChangeEvent(
+                key,
+                None if before is None else before.value,
+                None if after is None else after.value,
+                None if after is None else after.source,
+            )
+        )
+    return events
+
+
+class ViewHolder:
+    """Holds the current view and the sequence id of the last event applied to it."""
+
+    def __init__(self) -> None:
+        self._view: View = MappingProxyType({})
+        self._sequence_id = -1
+
+    @property
+    def view(self) -> View:
+        return self._view
+
+    @property
+    def sequence_id(self) -> int:
+        return self._sequence_id
+
+    def replace(self, settings: dict[str, Setting], sequence_id: int) -> list[ChangeEvent]:
+        """Swap in a whole new view (``settings`` must not be used by the caller afterwards)."""
+        old = self._view
+        self._view = MappingProxyType(settings)
+        self._sequence_id = sequence_id
+        return diff_views(old, self._view)
+
+    def apply(self, key: str, setting: Setting | None, sequence_id: int) -> ChangeEvent | None:
+        """Set (or, with None, remove) one key; the event, or None when nothing visible changed."""
+        old = self._view
+        before = old.get(key)
+        self._sequence_id = sequence_id
+        if same_setting(before, setting):
+            return None
+        settings = dict(old)
+        if setting is None:
+            del settings[key]
+        else:
+            settings[key] = setting
+        self._view = MappingProxyType(settings)
+        return ChangeEvent(
+            key,
+            None if before is None else before.value,
+            None if setting is None else setting.value,
+            None if setting is None else setting.source,
+        )
+
+
+class ViewReader(TypedGetters):
+    """The :class:`pkg.config.reader.Reader` of a view; always reads the holder's current view."""
+
+    def __init__(self, holder: ViewHolder) -> None:
+        self._holder = holder
+
+    def get(self, key: str) -> Any:
+        view = self._holder.view
+        key = key.lower()
+        setting = view.get(key)
+        if setting is not None:
+            return setting.value
+        return subtree(((k, s.value) for k, s in view.items()), key)
+
+    def get_source(self, key: str) -> Source | None:
+        setting = self._holder.view.get(key.lower())
+        return None if setting is None else setting.source
+
+    def is_set(self, key: str) -> bool:
+        return self.get_source(key) not in (None, Source.DEFAULT)
+
+    def all_settings(self) -> dict[str, Any]:
+        return {key: setting.value for key, setting in self._holder.view.items()}
+
+    def all_settings_with_sources(self) -> dict[str, Setting]:
+        """Every leaf with its source (what the core's ``flattened_with_sequence_id`` gives)."""
+        return dict(self._holder.view)

@@ -1,0 +1,130 @@
+"""Flags of sample-remote-agent and where its core agent and IPC files are resolved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from comp.core.config.container import ConfigContainer
+from comp.core.config.def_ import Params as ConfigParams
+from pkg.ipc import IpcFilePaths
+from sample_remote_agent.container import consumer_params, local_config_params
+from sample_remote_agent.options import (
+    DEFAULT_NAME,
+    DEFAULT_WAIT_TIMEOUT,
+    Options,
+    default_state_dir,
+    parse_options,
+    resolve_address,
+    resolve_ipc_paths,
+)
+
+
+def _config(config_file: Path | None = None, environ: dict[str, str] | None = None) -> object:
+    container = ConfigContainer(params=ConfigParams(config_file=config_file, environ=environ or {}))
+    return container.component()
+
+
+def test_defaults() -> None:
+    options = parse_options([])
+    assert options == Options(name=DEFAULT_NAME, wait_timeout=DEFAULT_WAIT_TIMEOUT)
+
+
+def test_every_flag() -> None:
+    options = parse_options(
+        [
+            "-c", "/etc/dd/datadog.yaml", "--state-dir", "/s", "--ipc-address", "127.0.0.1:6000",
+            "--auth-token-file", "/t", "--cert-file", "/c", "--name", "probe", "--wait-timeout", "2.5",
+            "--telemetry-port", "0",
+        ]
+    )  # fmt: skip
+    assert options == Options(
+        config_file=Path("/etc/dd/datadog.yaml"),
+        state_dir=Path("/s"),
+        ipc_address="127.0.0.1:6000",
+        auth_token_file=Path("/t"),
+        cert_file=Path("/c"),
+        name="probe",
+        wait_timeout=2.5,
+        telemetry_port=0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--wait-timeout", "0"], "positive number of seconds"),
+        (["--wait-timeout", "soon"], "expected a number of seconds"),
+        (["--telemetry-port", "70000"], "port number 0-65535"),
+        (["--name", " "], "--name must not be blank"),
+    ],
+)
+def test_bad_flags_exit_2_with_a_message(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        parse_options(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_address_from_the_flag_or_the_local_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "datadog.yaml"
+    cfg.write_text("cmd_host: 127.0.0.1\ncmd_port: 6123\n")
+    assert resolve_address(Options(), _config()) == "localhost:5001"  # type: ignore[arg-type]
+    assert resolve_address(Options(), _config(cfg)) == "127.0.0.1:6123"  # type: ignore[arg-type]
+    assert resolve_address(Options(), _config(environ={"DD_CMD_PORT": "7001"})) == "localhost:7001"  # type: ignore[arg-type]
+    assert resolve_address(Options(ipc_address="h:1"), _config(cfg)) == "h:1"  # type: ignore[arg-type]
+    v6 = _config(environ={"DD_CMD_HOST": "::1"})
+    assert resolve_address(Options(), v6) == "[::1]:5001"  # type: ignore[arg-type]
+
+
+def test_ipc_paths_like_the_core_agent(tmp_path: Path) -> None:
+    cfg = tmp_path / "etc" / "datadog.yaml"
+    cfg.parent.mkdir()
+    cfg.write_text("log_level: info\n")
+    env = {"XDG_STATE_HOME": str(tmp_path / "xdg")}
+    state = tmp_path / "xdg" / "core-agent"
+    # No -c: the core agent's default state directory.
+    assert resolve_ipc_paths(Options(), _config(), None, env) == IpcFilePaths(  # type: ignore[arg-type]
+        state / "auth_token", state / "ipc_cert.pem"
+    )
+    # -c FILE: beside the file.
+    assert resolve_ipc_paths(Options(config_file=cfg), _config(cfg), cfg, env) == IpcFilePaths(  # type: ignore[arg-type]
+        cfg.parent / "auth_token", cfg.parent / "ipc_cert.pem"
+    )
+    # -c FILE naming the paths.
+    named = tmp_path / "named.yaml"
+    named.write_text(f"auth_token_file_path: {tmp_path}/tok\nipc_cert_file_path: {tmp_path}/cert.pem\n")
+    assert resolve_ipc_paths(Options(config_file=named), _config(named), named, env) == IpcFilePaths(  # type: ignore[arg-type]
+        tmp_path / "tok", tmp_path / "cert.pem"
+    )
+    # --state-dir wins over the file; explicit files win over everything.
+    assert resolve_ipc_paths(Options(state_dir=tmp_path / "s"), _config(named), named, env) == IpcFilePaths(  # type: ignore[arg-type]
+        tmp_path / "s" / "auth_token", tmp_path / "s" / "ipc_cert.pem"
+    )
+    explicit = Options(auth_token_file=tmp_path / "t", cert_file=tmp_path / "c", state_dir=tmp_path / "s")
+    assert resolve_ipc_paths(explicit, _config(), None, env) == IpcFilePaths(tmp_path / "t", tmp_path / "c")  # type: ignore[arg-type]
+
+
+def test_default_state_dir_without_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_state_dir({}) == tmp_path / ".local" / "state" / "core-agent"
+
+
+def test_local_config_disables_telemetry_unless_a_port_is_given() -> None:
+    assert local_config_params(Options(), {}).overrides == {"telemetry.enabled": False}
+    assert local_config_params(Options(telemetry_port=9100), {}).overrides == {
+        "telemetry.enabled": True,
+        "telemetry.port": 9100,
+    }
+
+
+def test_consumer_params(tmp_path: Path) -> None:
+    options = Options(state_dir=tmp_path, name="probe", wait_timeout=3.0)
+    params = consumer_params(options, _config(environ={"DD_CMD_PORT": "6002"}), {})  # type: ignore[arg-type]
+    assert params.ipc_address == "localhost:6002"
+    assert (params.auth_token_file, params.cert_file) == (tmp_path / "auth_token", tmp_path / "ipc_cert.pem")
+    assert (params.name, params.display_name, params.flavor) == ("probe", "probe", "sample-remote-agent")
+    assert params.ready_timeout == 3.0
