@@ -7,7 +7,14 @@ keeps its place in the sequence (skipping it would look like a gap and force a r
 
 Sequence ids are ``int32`` on the wire. :func:`wire_sequence_id` keeps the low 32 bits as a signed
 number, like the Go agent's ``int32(id)`` conversion: after 2**31 - 1 changes a client sees one
-discontinuity, resyncs, and then follows the wrapped ids.
+discontinuity, resyncs, and then follows the wrapped ids. :func:`sequence_id_from_wire` maps a wire id
+a client sends back (to resume) to the internal id it stands for.
+
+Resume extension: a snapshot sent to a client that asked for the extension carries
+``ConfigSnapshot.epoch`` (field 100). :func:`snapshot_epoch_suffix` gives the bytes that, appended to
+a serialized snapshot ``ConfigEvent``, set that field: a parser merges repeated occurrences of an
+embedded message field (the oneof member ``snapshot`` included), so the concatenation parses as the
+full snapshot plus its epoch, and the snapshot sent to other clients is left byte-for-byte as is.
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ from pkg.protoconv.values import ValueConversionError, fill_value
 
 __all__ = [
     "ConversionErrorHandler",
+    "sequence_id_from_wire",
     "setting_message",
+    "snapshot_epoch_suffix",
     "snapshot_event",
     "update_event",
     "wire_sequence_id",
@@ -34,6 +43,15 @@ def wire_sequence_id(sequence_id: int) -> int:
     """``sequence_id`` as the wire's ``int32``: its low 32 bits, signed."""
     low = sequence_id & 0xFFFF_FFFF
     return low - 2**32 if low >= 2**31 else low
+
+
+def sequence_id_from_wire(wire_id: int, near: int) -> int:
+    """The internal id nearest to ``near`` whose wire form is ``wire_id``.
+
+    The answer lies within ``[near - 2**31, near + 2**31)``: ids are compared in the wire's int32
+    space, so a resume point is found across a wrap of the wire ids.
+    """
+    return near + wire_sequence_id(wire_id - near)
 
 
 def setting_message(
@@ -97,3 +115,16 @@ def snapshot_event(
         setting = settings[key]
         setting_message(entries.add(), key, setting.value, str(setting.source), on_error=on_error)
     return event
+
+
+def snapshot_epoch_suffix(epoch: str) -> bytes:
+    """Bytes to append to a serialized snapshot ``ConfigEvent`` so that it carries ``epoch``.
+
+    The result is a serialized ``ConfigEvent`` holding a snapshot with only ``epoch`` set: parsing
+    ``payload + suffix`` merges both snapshots (embedded message fields merge) into the original one
+    with ``epoch`` set. Appending to an update ``ConfigEvent`` would turn it into a snapshot: don't.
+    """
+    event = configstream_pb2.ConfigEvent()
+    event.snapshot.epoch = epoch
+    event.snapshot.SetInParent()
+    return event.SerializeToString()

@@ -5,7 +5,13 @@ import pytest
 from pkg.config.change import ConfigChange, Setting
 from pkg.config.sources import Source
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
-from pkg.protoconv.configevents import snapshot_event, update_event, wire_sequence_id
+from pkg.protoconv.configevents import (
+    sequence_id_from_wire,
+    snapshot_epoch_suffix,
+    snapshot_event,
+    update_event,
+    wire_sequence_id,
+)
 from pkg.protoconv.values import ValueConversionError, from_value
 
 
@@ -85,3 +91,46 @@ def test_unconvertible_values_are_sent_as_null_and_reported() -> None:
     assert update.sequence_id == 2
     assert update.setting.value.WhichOneof("kind") == "null_value"
     assert [key for key, _ in errors] == ["bad"]
+
+
+@pytest.mark.parametrize(
+    ("wire_id", "near", "expected"),
+    [
+        (5, 5, 5),
+        (3, 5, 3),
+        (9, 5, 9),
+        (2**31 - 3, 2**31 + 2, 2**31 - 3),  # a point before the wrap, seen after it
+        (-(2**31), 2**31 + 2, 2**31),
+        (-(2**31) + 2, 2**31 - 3, 2**31 + 2),  # ahead, across the wrap
+        (7, 2**32 + 10, 2**32 + 7),  # a second wrap
+    ],
+)
+def test_sequence_id_from_wire_is_the_nearest_id_with_that_wire_form(
+    wire_id: int, near: int, expected: int
+) -> None:
+    result = sequence_id_from_wire(wire_id, near)
+    assert result == expected
+    assert wire_sequence_id(result) == wire_id
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"log_level": Setting("info", Source.FILE), "tags": Setting(["a", {"b": None}], Source.CLI)}],
+)
+def test_the_epoch_suffix_merges_into_a_serialized_snapshot(settings: dict[str, Setting]) -> None:
+    base = snapshot_event("datadog.yaml", 12, settings)
+    payload = base.SerializeToString() + snapshot_epoch_suffix("0123abcd")
+    parsed = configstream_pb2.ConfigEvent.FromString(payload)
+    expected = configstream_pb2.ConfigEvent()
+    expected.CopyFrom(base)
+    expected.snapshot.epoch = "0123abcd"
+    assert parsed == expected
+    assert parsed.snapshot.epoch == "0123abcd"
+    assert len(parsed.snapshot.settings) == len(settings)
+    assert parsed.SerializeToString() == expected.SerializeToString()
+
+
+def test_the_epoch_suffix_alone_is_a_snapshot_holding_only_the_epoch() -> None:
+    parsed = configstream_pb2.ConfigEvent.FromString(snapshot_epoch_suffix("e"))
+    assert parsed.WhichOneof("event") == "snapshot"
+    assert (parsed.snapshot.epoch, parsed.snapshot.origin, len(parsed.snapshot.settings)) == ("e", "", 0)

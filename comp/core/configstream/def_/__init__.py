@@ -7,6 +7,12 @@ messages, built once and shared by every subscriber; a transport writes the byte
 A subscriber that does not keep up never blocks the config writer or the other subscribers: it is
 marked lagging and later caught up from a bounded history, or sent a fresh snapshot when it fell
 out of that history.
+
+Resume extension: the producer's ``epoch`` names its sequence id space (ids restart with the process).
+A subscriber that passes ``resume=(epoch, sequence_id)`` receives snapshots carrying that epoch
+(``ConfigSnapshot.epoch``); when the epoch is the producer's and every update after ``sequence_id`` is
+still held, it receives no snapshot at all, only those updates and then live ones. A subscriber that
+passes no ``resume`` receives exactly what the Go agent sends.
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["Component", "EventKind", "StreamEvent", "Subscription"]
+__all__ = ["Component", "EventKind", "ResumePoint", "StreamEvent", "Subscription"]
 
 
 class EventKind(StrEnum):
@@ -31,6 +37,17 @@ class StreamEvent:
     kind: EventKind
     sequence_id: int
     payload: bytes
+
+
+class ResumePoint(NamedTuple):
+    """Where a reconnecting subscriber stands, as ``ConfigStreamRequest.resume_from`` carries it.
+
+    ``epoch``: the one received with the last snapshot ("" for none yet: the subscriber only says it
+    speaks the extension). ``sequence_id``: the last id applied, as the wire's int32.
+    """
+
+    epoch: str
+    sequence_id: int
 
 
 @runtime_checkable
@@ -62,8 +79,19 @@ class Component(Protocol):
         ...
 
     @property
+    def epoch(self) -> str:
+        """Random id of this producer's sequence id space, fixed for its lifetime."""
+        ...
+
+    @property
     def subscriber_count(self) -> int: ...
 
-    def subscribe(self, name: str) -> Subscription:
-        """A new subscription; its first event is a snapshot."""
+    def subscribe(self, name: str, *, resume: tuple[str, int] | None = None) -> Subscription:
+        """A new subscription; its first event is a snapshot, unless it resumes.
+
+        ``resume``: a :class:`ResumePoint` (or an ``(epoch, sequence_id)`` tuple). With it, snapshots
+        carry the epoch, and when the epoch is this producer's and the history holds every update
+        after ``sequence_id`` (or none happened), the subscription starts with those updates instead
+        of a snapshot. Without it, snapshots carry no epoch.
+        """
         ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opentelemetry.metrics import Meter
 
-__all__ = ["TELEMETRY_NAMESPACE", "ResyncCause", "StreamMetrics"]
+__all__ = ["TELEMETRY_NAMESPACE", "ResumeRefusal", "ResyncCause", "StreamMetrics"]
 
 TELEMETRY_NAMESPACE = "configstream"
 
@@ -16,6 +16,17 @@ class ResyncCause:
     """An update arrived whose id is not the subscriber's last + 1 (missed or out-of-order change)."""
     FELL_BEHIND = "fell_behind"
     """A lagging subscriber's next update is no longer in the history."""
+
+
+class ResumeRefusal:
+    """Values of the ``cause`` attribute of ``configstream.resume_refused``."""
+
+    EPOCH = "epoch"
+    """The resume point names another sequence id space (the core agent restarted since)."""
+    HISTORY = "history"
+    """Some update after the resume point is no longer in the history."""
+    FUTURE = "future"
+    """The resume point is past the last change this producer knows of."""
 
 
 class StreamMetrics:
@@ -49,6 +60,13 @@ class StreamMetrics:
         )
         self.conversion_errors = meter.create_counter(
             f"{p}.conversion_errors", description="Values sent as null as they cannot be converted, by key"
+        )
+        self.resumes = meter.create_counter(
+            f"{p}.resumes", description="Subscriptions resumed after their resume point, without a snapshot"
+        )
+        self.resume_refused = meter.create_counter(
+            f"{p}.resume_refused",
+            description="Resume points refused (answered with a snapshot), by cause (epoch, history, future)",
         )
         self.snapshot_builds = meter.create_counter(
             f"{p}.snapshot_builds", description="Snapshots built (one per sequence id, shared by subscribers)"

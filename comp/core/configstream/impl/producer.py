@@ -12,8 +12,18 @@ How a change travels:
    a snapshot (built once per sequence id and shared), or the updates a lagging subscriber missed,
    from the history while it still holds them, else a snapshot.
 
+Resume (an extension, only for subscribers that pass ``resume``): ``epoch``, a random id drawn at
+construction, names this process's sequence id space. A subscriber whose resume point has this epoch
+and whose missed updates are all in the history starts with its cursor at that point and no
+snapshot: it is served the missed updates from the history like a lagging subscriber, then live ones.
+The history is kept while nobody is subscribed, so that a client that reconnects can resume.
+Snapshots for these subscribers carry the epoch: the shared snapshot's bytes with
+``snapshot_epoch_suffix(epoch)`` appended (protobuf merges the two), built once per snapshot. Unlike
+setting the field and serializing again, this costs one copy instead of a second conversion, and the
+snapshot sent to every other subscriber stays exactly the Go agent's.
+
 Memory is bounded whatever a subscriber does: ``queue_size`` references per subscriber, plus the
-history (``history_size`` events) and one cached snapshot, shared by all.
+history (``history_size`` events) and one cached snapshot (and its epoch-carrying copy), shared by all.
 
 A value that cannot be converted is sent as null, with its key and source (in snapshots and updates
 alike), logged and counted in ``configstream.conversion_errors``: never a crash, never a missing key,
@@ -25,15 +35,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable
 
 from comp.core.config import def_ as config_def
 from comp.core.configstream.def_ import EventKind, StreamEvent
-from comp.core.configstream.impl.metrics import ResyncCause, StreamMetrics
+from comp.core.configstream.impl.metrics import ResumeRefusal, ResyncCause, StreamMetrics
 from comp.core.configstream.impl.subscription import StreamSubscription
 from pkg.config.change import ConfigChange
-from pkg.protoconv.configevents import snapshot_event, update_event
+from pkg.protoconv.configevents import (
+    sequence_id_from_wire,
+    snapshot_epoch_suffix,
+    snapshot_event,
+    update_event,
+)
 from pkg.protoconv.values import ValueConversionError
 
 __all__ = ["DEFAULT_ORIGIN", "ConfigStreamProducer"]
@@ -62,6 +78,9 @@ class ConfigStreamProducer:
         self._subscriptions: dict[int, StreamSubscription] = {}
         self._ids = itertools.count(1)
         self._snapshot: StreamEvent | None = None
+        self._epoch = uuid.uuid4().hex
+        self._epoch_suffix = snapshot_epoch_suffix(self._epoch)
+        self._snapshot_with_epoch: tuple[StreamEvent, StreamEvent] | None = None  # (shared, with epoch)
         self._last_sequence_id = 0
         self._origin: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -75,6 +94,11 @@ class ConfigStreamProducer:
             path = self._config.config_file_used()
             self._origin = path.name if path is not None else DEFAULT_ORIGIN
         return self._origin
+
+    @property
+    def epoch(self) -> str:
+        """Random id (uuid4 hex) of this producer's sequence id space."""
+        return self._epoch
 
     @property
     def subscriber_count(self) -> int:
@@ -98,12 +122,16 @@ class ConfigStreamProducer:
         """Id of the last change handled on the loop."""
         return self._last_sequence_id
 
-    def subscribe(self, name: str) -> StreamSubscription:
-        """A new subscription; its first event is a snapshot."""
-        subscription = StreamSubscription(next(self._ids), name, self, self._metrics, self._queue_size)
+    def subscribe(self, name: str, *, resume: tuple[str, int] | None = None) -> StreamSubscription:
+        """A new subscription; its first event is a snapshot, unless it resumes (see ``def_``)."""
+        subscription = StreamSubscription(
+            next(self._ids), name, self, self._metrics, self._queue_size, with_epoch=resume is not None
+        )
         if not self._running:
             subscription.close()
             return subscription
+        if resume is not None and resume[0]:
+            self._resume(subscription, resume[0], resume[1])
         self._subscriptions[subscription.id] = subscription
         self._metrics.subscribers.set(len(self._subscriptions))
         _log.debug("config stream: %s subscribed (id %d)", name, subscription.id)
@@ -126,7 +154,7 @@ class ConfigStreamProducer:
         for subscription in list(self._subscriptions.values()):
             subscription.close()
         self._history.clear()
-        self._snapshot = None
+        self._snapshot = self._snapshot_with_epoch = None
         self._loop = None
 
     # --- called by subscriptions (on the loop) ---
@@ -139,7 +167,7 @@ class ConfigStreamProducer:
     def replenish(self, subscription: StreamSubscription) -> None:
         if subscription.cursor is None:
             snapshot = self._current_snapshot()
-            subscription.queue.append(snapshot)
+            subscription.queue.append(self._with_epoch(snapshot) if subscription.with_epoch else snapshot)
             subscription.cursor = snapshot.sequence_id
             return
         if not subscription.lagging:
@@ -153,10 +181,13 @@ class ConfigStreamProducer:
             subscription.cursor = subscription.queue[-1].sequence_id
             if subscription.cursor == history[-1].sequence_id:
                 subscription.lagging = False
-                self._metrics.catch_ups.add(1)
-                _log.info("config stream subscriber %s caught up from history", subscription.name)
+                if subscription.resuming:
+                    subscription.resuming = False  # counted as a resume, not as a catch-up
+                else:
+                    self._metrics.catch_ups.add(1)
+                    _log.info("config stream subscriber %s caught up from history", subscription.name)
         elif history and wanted > history[-1].sequence_id:
-            subscription.lagging = False  # nothing was missed after all
+            subscription.lagging = subscription.resuming = False  # nothing was missed after all
         else:
             _log.warning(
                 "config stream subscriber %s fell out of the history (needs %d): sending a snapshot",
@@ -165,6 +196,51 @@ class ConfigStreamProducer:
             )
             subscription.resync(ResyncCause.FELL_BEHIND)
             self.replenish(subscription)
+
+    def _resume(self, subscription: StreamSubscription, epoch: str, wire_id: int) -> None:
+        """Start ``subscription`` after ``wire_id`` without a snapshot, if the history allows it."""
+        refusal: str | None = None
+        cursor = 0
+        if epoch != self._epoch:
+            refusal = ResumeRefusal.EPOCH
+        else:
+            # The config may be ahead of the loop (changes on their way here), and a snapshot may
+            # have been taken there: any id up to the config's is one this producer handed out.
+            newest = max(self._config.sequence_id, self._last_sequence_id)
+            cursor = sequence_id_from_wire(wire_id, newest)
+            if cursor > newest:
+                refusal = ResumeRefusal.FUTURE
+            elif cursor < self._last_sequence_id and not self._history_holds(cursor + 1):
+                refusal = ResumeRefusal.HISTORY
+        if refusal is not None:
+            self._metrics.resume_refused.add(1, {"cause": refusal})
+            _log.info(
+                "config stream subscriber %s cannot resume after %d (%s): sending a snapshot",
+                subscription.name,
+                wire_id,
+                refusal,
+            )
+            return
+        subscription.cursor = cursor
+        # Missed updates come from the history once events() asks, like for a lagging subscriber;
+        # changes still on their way to the loop are offered as usual.
+        subscription.lagging = subscription.resuming = cursor < self._last_sequence_id
+        self._metrics.resumes.add(1)
+        _log.info(
+            "config stream subscriber %s resumes after %d (%d updates missed)",
+            subscription.name,
+            wire_id,
+            max(self._last_sequence_id - cursor, 0),
+        )
+
+    def _history_holds(self, first: int) -> bool:
+        """Whether the history holds every update from ``first`` to the last one handled."""
+        history = self._history
+        return (
+            bool(history)
+            and history[0].sequence_id <= first
+            and history[-1].sequence_id == self._last_sequence_id
+        )
 
     # --- config changes ---
 
@@ -187,9 +263,7 @@ class ConfigStreamProducer:
             _log.debug("config stream: ignoring change %d, already past it", sequence_id)
             return
         self._last_sequence_id = sequence_id
-        if not self._subscriptions:
-            self._history.clear()  # nobody to catch up: a new subscriber starts with a snapshot
-            return
+        # Kept even while nobody is subscribed: a client that reconnects may resume from it.
         payload = update_event(self.origin, change, self._on_conversion_error).SerializeToString()
         event = StreamEvent(EventKind.UPDATE, sequence_id, payload)
         if self._history and self._history[-1].sequence_id != sequence_id - 1:
@@ -210,6 +284,15 @@ class ConfigStreamProducer:
         self._snapshot = snapshot
         self._metrics.snapshot_builds.add(1)
         return snapshot
+
+    def _with_epoch(self, snapshot: StreamEvent) -> StreamEvent:
+        """``snapshot`` carrying the epoch, built once per shared snapshot."""
+        cached = self._snapshot_with_epoch
+        if cached is not None and cached[0] is snapshot:
+            return cached[1]
+        variant = StreamEvent(EventKind.SNAPSHOT, snapshot.sequence_id, snapshot.payload + self._epoch_suffix)
+        self._snapshot_with_epoch = (snapshot, variant)
+        return variant
 
     def _on_conversion_error(self, key: str, error: ValueConversionError) -> None:
         self._metrics.conversion_errors.add(1, {"key": key})

@@ -39,19 +39,31 @@ class StreamSubscription:
       (at first, and after a resync was decided).
     - ``lagging``: its queue was full when an update came; later updates are not queued, the cursor
       stays put, and the history or a snapshot fills the gap once the queue is drained.
+    - ``resuming``: it resumed after a reconnect and the updates it missed come from the history; it
+      is ``lagging`` too (same delivery), but updates not queued meanwhile are not counted as dropped.
+    - ``with_epoch``: it asked for the resume extension; its snapshots carry the producer's epoch.
     """
 
     def __init__(
-        self, sub_id: int, name: str, hub: SubscriptionHub, metrics: StreamMetrics, queue_size: int
+        self,
+        sub_id: int,
+        name: str,
+        hub: SubscriptionHub,
+        metrics: StreamMetrics,
+        queue_size: int,
+        *,
+        with_epoch: bool = False,
     ) -> None:
         self._id = sub_id
         self._name = name
         self._hub = hub
         self._metrics = metrics
         self._queue_size = queue_size
+        self.with_epoch = with_epoch
         self.queue: deque[StreamEvent] = deque()
         self.cursor: int | None = None
         self.lagging = False
+        self.resuming = False
         self._closed = False
         self._wakeup = asyncio.Event()
 
@@ -77,9 +89,10 @@ class StreamSubscription:
         if self._closed or self.cursor is None:
             return  # a snapshot is due: it will include this change
         if event.sequence_id <= self.cursor:
-            return  # already covered by a snapshot
+            return  # already covered by a snapshot or by the resume point
         if self.lagging:
-            self._metrics.dropped_updates.add(1)
+            if not self.resuming:
+                self._metrics.dropped_updates.add(1)
             return
         if event.sequence_id != self.cursor + 1:
             _log.warning(
@@ -112,7 +125,7 @@ class StreamSubscription:
         self._metrics.resyncs.add(1, {"cause": cause})
         self.queue.clear()
         self.cursor = None
-        self.lagging = False
+        self.lagging = self.resuming = False
         self._wakeup.set()
 
     async def events(self) -> AsyncIterator[StreamEvent]:

@@ -9,19 +9,22 @@ Usage in the tests of a transport or a consumer::
     stream.push_update(ConfigChange("log_level", "info", "debug", Source.AGENT_RUNTIME, 1))
     stream.close_all()                         # every events() iteration ends
 
-Payloads are real serialized ``datadog.model.v1.ConfigEvent`` messages.
+Payloads are real serialized ``datadog.model.v1.ConfigEvent`` messages. The mock never resumes: a
+subscription made with ``resume`` records it (``subscription.resume``) and gets the initial snapshot
+carrying the mock's ``epoch``, like the producer; pushed events are delivered as they are.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 
-from comp.core.configstream.def_ import EventKind, StreamEvent
+from comp.core.configstream.def_ import EventKind, ResumePoint, StreamEvent
 from pkg.config.change import ConfigChange, Setting
-from pkg.protoconv.configevents import snapshot_event, update_event
+from pkg.protoconv.configevents import snapshot_epoch_suffix, snapshot_event, update_event
 
 __all__ = ["MockConfigStream", "MockSubscription", "new_mock"]
 
@@ -29,10 +32,14 @@ __all__ = ["MockConfigStream", "MockSubscription", "new_mock"]
 class MockSubscription:
     """Implements ``Subscription`` with an unbounded queue filled by :class:`MockConfigStream`."""
 
-    def __init__(self, sub_id: int, name: str, owner: MockConfigStream) -> None:
+    def __init__(
+        self, sub_id: int, name: str, owner: MockConfigStream, resume: ResumePoint | None = None
+    ) -> None:
         self._id = sub_id
         self._name = name
         self._owner = owner
+        self.resume = resume
+        """The resume point given to ``subscribe``, if any."""
         self._queue: deque[StreamEvent] = deque()
         self._wakeup = asyncio.Event()
         self._delivery = asyncio.Event()
@@ -93,7 +100,7 @@ class MockConfigStream:
     """Implements the config stream ``Component``; nothing is produced unless a test pushes it.
 
     With ``snapshot``, every new subscription first receives a snapshot of those settings at
-    ``sequence_id``, like the real producer.
+    ``sequence_id``, like the real producer (carrying ``epoch`` for a subscription made with ``resume``).
     """
 
     def __init__(
@@ -102,8 +109,10 @@ class MockConfigStream:
         *,
         sequence_id: int = 0,
         origin: str = "core-agent",
+        epoch: str | None = None,
     ) -> None:
         self._origin = origin
+        self._epoch = epoch if epoch is not None else uuid.uuid4().hex
         self._initial = None if snapshot is None else self._snapshot_event(snapshot, sequence_id)
         self._ids = itertools.count(1)
         self._open: dict[int, MockSubscription] = {}
@@ -116,15 +125,24 @@ class MockConfigStream:
         return self._origin
 
     @property
+    def epoch(self) -> str:
+        return self._epoch
+
+    @property
     def subscriber_count(self) -> int:
         return len(self._open)
 
-    def subscribe(self, name: str) -> MockSubscription:
-        subscription = MockSubscription(next(self._ids), name, self)
+    def subscribe(self, name: str, *, resume: tuple[str, int] | None = None) -> MockSubscription:
+        point = None if resume is None else ResumePoint(*resume)
+        subscription = MockSubscription(next(self._ids), name, self, point)
         self._open[subscription.id] = subscription
         self.subscriptions.append(subscription)
         if self._initial is not None:
-            subscription.put(self._initial)
+            initial = self._initial
+            if point is not None:
+                payload = initial.payload + snapshot_epoch_suffix(self._epoch)
+                initial = StreamEvent(EventKind.SNAPSHOT, initial.sequence_id, payload)
+            subscription.put(initial)
         self._changed.set()
         return subscription
 
@@ -167,7 +185,11 @@ class MockConfigStream:
 
 
 def new_mock(
-    snapshot: Mapping[str, Setting] | None = None, *, sequence_id: int = 0, origin: str = "core-agent"
+    snapshot: Mapping[str, Setting] | None = None,
+    *,
+    sequence_id: int = 0,
+    origin: str = "core-agent",
+    epoch: str | None = None,
 ) -> MockConfigStream:
     """A :class:`MockConfigStream`; see its docstring."""
-    return MockConfigStream(snapshot, sequence_id=sequence_id, origin=origin)
+    return MockConfigStream(snapshot, sequence_id=sequence_id, origin=origin, epoch=epoch)

@@ -9,6 +9,10 @@ Checks, in this order (the Go agent's, with its messages):
 4. unknown to the registry → ``PERMISSION_DENIED`` "session_id '<id>' not found". The check is a
    ``refresh``: a stream that starts keeps its session alive like a refresh call.
 
+A request with ``resume_from`` (field 100, an extension) subscribes with that resume point: the
+producer then sends snapshots carrying its epoch and, when it can, only the updates the client
+missed instead of a snapshot. A request without it gets exactly the Go agent's stream.
+
 Then the subscriber's events are written with ``context.write``: the payloads are serialized once by
 the producer and written as they are (the method has no response serializer). ``context.write`` is
 what the server itself calls for each item of an async-generator handler, so writing directly saves
@@ -110,10 +114,20 @@ class ConfigStreamHandler:
     async def stream_config_events(self, request: ConfigStreamRequest, context: ConfigStreamContext) -> None:
         session_id = await self._authorize(request, context)
         name = request.name or session_id
-        subscription = self._configstream.subscribe(name)
+        resume = _resume_point(request)
+        subscription = self._configstream.subscribe(name, resume=resume)
         stream = _Stream(session_id, subscription)
         self._streams.setdefault(session_id, set()).add(stream)
-        _log.info("config stream: %s (session %s) subscribed", name, session_id)
+        if resume is None:
+            _log.info("config stream: %s (session %s) subscribed", name, session_id)
+        else:
+            _log.info(
+                "config stream: %s (session %s) subscribed, resuming from epoch %r sequence id %d",
+                name,
+                session_id,
+                resume.epoch,
+                resume.sequence_id,
+            )
         stream.writer = asyncio.create_task(self._write_events(stream, context), name=f"config stream {name}")
         try:
             subscription_ended = await stream.writer
@@ -207,6 +221,13 @@ def _session_id(request: ConfigStreamRequest, context: ConfigStreamContext) -> s
         if key == SESSION_ID_METADATA_KEY:
             return value if isinstance(value, str) else value.decode("utf-8", "replace")
     return request.session_id or None
+
+
+def _resume_point(request: ConfigStreamRequest) -> configstream_def.ResumePoint | None:
+    """The request's ``resume_from``; None when absent (a client without the extension)."""
+    if not request.HasField("resume_from"):
+        return None
+    return configstream_def.ResumePoint(request.resume_from.epoch, request.resume_from.sequence_id)
 
 
 def send_error_code(exc: BaseException) -> grpc.StatusCode | None:

@@ -2,85 +2,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from configstream_helpers import HeldConfig, View, counter, decode, handed_over, state_of, take
 
 from comp.core.config.mock import new_mock
-from comp.core.configstream.def_ import EventKind, StreamEvent
+from comp.core.configstream.def_ import EventKind
 from comp.core.configstream.impl import ConfigStreamProducer, Requires, StreamSubscription, new_component
 from comp.core.telemetry.mock import MockTelemetry
-from pkg.config.change import ConfigChange, UpdateCallback
 from pkg.config.model import LayeredConfig
 from pkg.config.sources import Source
-from pkg.proto.gen.datadog.model.v1 import configstream_pb2
-from pkg.protoconv.values import from_value, to_value
+from pkg.protoconv.values import from_value
 from pkg.util.lifecycle import Lifecycle
 
 RUNTIME = Source.AGENT_RUNTIME
 
 StartProducer = Callable[..., Awaitable[ConfigStreamProducer]]
 """The ``start_producer`` fixture: ``await start_producer(config, queue_size=..., history_size=...)``."""
-
-
-def decode(event: StreamEvent) -> configstream_pb2.ConfigEvent:
-    return configstream_pb2.ConfigEvent.FromString(event.payload)
-
-
-async def take(events: AsyncIterator[StreamEvent], count: int = 1) -> list[StreamEvent]:
-    async with asyncio.timeout(5):
-        return [await anext(events) for _ in range(count)]
-
-
-async def handed_over() -> None:
-    """Wait until the loop ran every callback this thread handed to it so far (FIFO order)."""
-    done = asyncio.Event()
-    asyncio.get_running_loop().call_soon_threadsafe(done.set)
-    async with asyncio.timeout(5):
-        await done.wait()
-
-
-class View:
-    """What a client rebuilds from the stream; checks that update ids follow each other."""
-
-    def __init__(self) -> None:
-        self.settings: dict[str, tuple[Any, str]] = {}
-        self.sequence_id: int | None = None
-        self.kinds: list[EventKind] = []
-
-    def apply(self, event: StreamEvent) -> None:
-        message = decode(event)
-        self.kinds.append(event.kind)
-        if message.WhichOneof("event") == "snapshot":
-            assert event.kind is EventKind.SNAPSHOT
-            self.settings = {s.key: (from_value(s.value), s.source) for s in message.snapshot.settings}
-            self.sequence_id = message.snapshot.sequence_id
-            return
-        update = message.update
-        assert event.kind is EventKind.UPDATE
-        assert self.sequence_id is not None, "an update came before any snapshot"
-        assert update.sequence_id == self.sequence_id + 1
-        self.sequence_id = update.sequence_id
-        if update.setting.source:
-            self.settings[update.setting.key] = (from_value(update.setting.value), update.setting.source)
-        else:
-            self.settings.pop(update.setting.key, None)
-
-    async def follow(self, events: AsyncIterator[StreamEvent], until: int) -> None:
-        async with asyncio.timeout(10):
-            while self.sequence_id != until:
-                self.apply(await anext(events))
-
-
-def state_of(config: LayeredConfig) -> dict[str, tuple[Any, str]]:
-    settings, _ = config.flattened_with_sequence_id()
-    return {k: (from_value(to_value(s.value)), str(s.source)) for k, s in settings.items()}
-
-
-def counter(telemetry: MockTelemetry, name: str, **attributes: Any) -> float:
-    return telemetry.value(f"configstream.{name}", **attributes) or 0
 
 
 async def test_first_event_is_a_snapshot_of_every_effective_setting(
@@ -282,31 +222,6 @@ async def test_history_size_zero_always_resyncs_lagging_subscribers(
     assert view.kinds == [EventKind.SNAPSHOT, EventKind.UPDATE, EventKind.SNAPSHOT]
     assert producer.history_length == 0
     assert counter(telemetry, "resyncs", cause="fell_behind") == 1
-
-
-class HeldConfig(LayeredConfig):
-    """A real config whose change notifications wait until the test releases them, in any order."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.held: dict[int, ConfigChange] = {}
-        self._listeners: list[UpdateCallback] = []
-
-    def on_update(self, callback: UpdateCallback) -> Callable[[], None]:
-        self._listeners.append(callback)
-        unsubscribe = super().on_update(lambda change: self.held.__setitem__(change.sequence_id, change))
-
-        def both() -> None:
-            unsubscribe()
-            self._listeners.remove(callback)
-
-        return both
-
-    def release(self, *sequence_ids: int) -> None:
-        for sequence_id in sequence_ids:
-            change = self.held.pop(sequence_id)
-            for listener in list(self._listeners):
-                listener(change)
 
 
 async def test_gap_sends_a_snapshot_and_late_changes_are_ignored(
