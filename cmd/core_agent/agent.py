@@ -1,0 +1,94 @@
+"""``core-agent run``: build the components, start them, serve until SIGINT/SIGTERM, stop them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from core_agent.container import CoreAgentContainer, build_root_container, new_root_container
+from core_agent.locations import Locations, resolve_locations
+from pkg.util.lifecycle import LifecycleError
+
+__all__ = ["StartupError", "run_agent", "serve"]
+
+_log = logging.getLogger("core_agent")
+PROG = "core-agent"
+# Errors raised by this project's code carry messages written for the operator.
+_OWN_PACKAGES = frozenset({"pkg", "comp", "core_agent"})
+
+
+class StartupError(Exception):
+    """The agent cannot start; the message names the cause (file, key, port...)."""
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line cause: the message of our own errors, the type too for anything unexpected."""
+    text = str(exc) or type(exc).__name__
+    own = type(exc).__module__.split(".")[0] in _OWN_PACKAGES
+    if own or isinstance(exc, (ValueError, OSError, RuntimeError, LookupError)):
+        return text
+    return f"{type(exc).__name__}: {text}"
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, _on_signal, stop, signum)
+
+
+def _on_signal(stop: asyncio.Event, signum: int) -> None:
+    if not stop.is_set():
+        _log.info("received %s, stopping", signal.Signals(signum).name)
+    stop.set()
+
+
+async def serve(container: CoreAgentContainer, locations: Locations, stop: asyncio.Event) -> None:
+    """Build and start every component, wait for ``stop``, then stop them in reverse order.
+
+    Raises StartupError when building or starting fails (what started is stopped first).
+    """
+    try:
+        parts = build_root_container(container)
+    except Exception as exc:  # building runs constructors that raise on bad config or secrets
+        raise StartupError(_describe(exc)) from exc
+    try:
+        await parts.lifecycle.start()
+    except LifecycleError as exc:
+        raise StartupError(_describe(exc)) from exc
+    try:
+        config_file = "embedded default" if locations.embedded else str(locations.config_file)
+        _log.info(
+            "core-agent pid %d: config %s, auth token %s, certificate %s",
+            os.getpid(),
+            config_file,
+            parts.ipc.paths.auth_token,
+            parts.ipc.paths.ipc_cert,
+        )
+        if locations.state_dir is not None:
+            _log.info("state directory: %s", locations.state_dir)
+        _log.info("serving on %s", parts.server.address)
+        await stop.wait()
+    finally:
+        await parts.lifecycle.stop()
+
+
+async def _main(locations: Locations) -> None:
+    stop = asyncio.Event()
+    _install_signal_handlers(stop)
+    container = new_root_container(locations)
+    await serve(container, locations, stop)
+
+
+def run_agent(config_file: Path | None, state_dir: Path | None) -> int:
+    """Run until SIGINT/SIGTERM; 0 after a clean stop, 1 with one line on stderr if startup fails."""
+    locations = resolve_locations(config_file, state_dir)
+    try:
+        asyncio.run(_main(locations))
+    except StartupError as exc:
+        sys.stderr.write(f"{PROG}: cannot start: {exc}\n")
+        return 1
+    return 0

@@ -1,0 +1,160 @@
+"""Client side of ``core-agent config ...`` and ``core-agent status``: one RPC to the running agent.
+
+Imported only when such a command runs; it never imports the agent's components.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import grpc
+
+from core_agent.locations import AgentEndpoint, LocationError, resolve_endpoint, resolve_locations
+from pkg.ipc import IpcError, auth_metadata, client_credentials, load_client_material, secure_channel
+from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
+from pkg.protoconv.values import from_value
+
+__all__ = ["ClientError", "format_value", "run_client_command"]
+
+PROG = "core-agent"
+
+
+class ClientError(Exception):
+    """A failure to report on stderr (one line, no traceback)."""
+
+
+def format_value(value: Any, *, quote_empty: bool = False) -> str:
+    """Text as is (``""`` for the empty text with ``quote_empty``); anything else as JSON."""
+    if isinstance(value, str):
+        return '""' if quote_empty and not value else value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        value = int(value)  # protobuf numbers are doubles: show 5001, not 5001.0
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _explain(error: grpc.aio.AioRpcError, endpoint: AgentEndpoint, timeout: float) -> str:
+    code, details = error.code(), error.details() or ""
+    if code == grpc.StatusCode.UNAVAILABLE:
+        if "connection refused" in details.lower():
+            return f"agent not running at {endpoint.address} (connection refused)"
+        hint = f"is {endpoint.ipc_cert} its certificate?"
+        return f"cannot reach the agent at {endpoint.address} ({hint}): {details}"
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"no answer from the agent at {endpoint.address} within {timeout:g}s"
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return f"the agent at {endpoint.address} refused the auth token from {endpoint.auth_token}: {details}"
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return f"the agent at {endpoint.address} does not serve runtime settings: {details}"
+    return details or code.name
+
+
+@dataclass(frozen=True)
+class _Connection:
+    stub: settings_pb2_grpc.SettingsAsyncStub
+    metadata: tuple[tuple[str, str], ...]
+
+
+@contextlib.asynccontextmanager
+async def _connect(endpoint: AgentEndpoint, deadline: float) -> AsyncIterator[_Connection]:
+    """A channel to the agent; RPC errors inside come out as ClientError with an explanation."""
+    material = load_client_material(endpoint.auth_token, endpoint.ipc_cert)
+    credentials = client_credentials(material.cert_pem, material.key_pem)
+    async with secure_channel(endpoint.address, credentials) as channel:
+        stub = settings_pb2_grpc.SettingsStub(channel)
+        try:
+            yield _Connection(stub, auth_metadata(material.token))
+        except grpc.aio.AioRpcError as exc:
+            raise ClientError(_explain(exc, endpoint, deadline)) from None
+
+
+def _print_list(response: settings_pb2.ListSettingsResponse, out: TextIO) -> None:
+    for setting in response.settings:
+        value = format_value(from_value(setting.value), quote_empty=True)
+        out.write(f"{setting.key} = {value} ({setting.source})\n")
+
+
+def _print_status(response: settings_pb2.StatusResponse, out: TextIO) -> None:
+    now = time.time()
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(response.started_unix))
+    rows = [
+        ("version", response.version or "unknown"),
+        ("pid", str(response.pid)),
+        ("listening on", response.listen_address),
+        ("started", f"{started} (up {_duration(now - response.started_unix)})"),
+        ("config file", response.config_file or "none"),
+        ("sequence id", str(response.sequence_id)),
+        ("stream subscribers", str(response.stream_subscribers)),
+        ("remote agents", str(len(response.remote_agents))),
+    ]
+    out.write("core-agent status\n")
+    for name, value in rows:
+        out.write(f"  {name + ':':<20}{value}\n")
+    for agent in response.remote_agents:
+        seen = _duration(max(0.0, now - agent.last_seen_unix))
+        out.write(
+            f"    - {agent.display_name} (flavor {agent.flavor}, pid {agent.pid}, "
+            f"session {agent.session_id}, last seen {seen} ago)\n"
+        )
+
+
+def _duration(seconds: float) -> str:
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+async def _execute(args: argparse.Namespace, endpoint: AgentEndpoint, out: TextIO) -> None:
+    timeout: float = args.timeout
+    action: str = args.action
+    async with _connect(endpoint, timeout) as conn:
+        stub, md = conn.stub, conn.metadata
+        if action == "list":
+            request = settings_pb2.ListSettingsRequest(prefix=args.prefix)
+            _print_list(await stub.ListSettings(request, metadata=md, timeout=timeout), out)
+        elif action == "get":
+            got = await stub.GetSetting(
+                settings_pb2.GetSettingRequest(key=args.key), metadata=md, timeout=timeout
+            )
+            if not got.found:
+                raise ClientError(f"{args.key!r} is not set")
+            text = format_value(from_value(got.setting.value))
+            out.write(f"{text} ({got.setting.source})\n" if args.source else f"{text}\n")
+        elif action == "set":
+            values = dict(zip(args.pairs[::2], args.pairs[1::2], strict=True))
+            request_set = settings_pb2.SetSettingsRequest(values=values)
+            changed = await stub.SetSettings(request_set, metadata=md, timeout=timeout)
+            out.write(f"set {', '.join(values)} at agent-runtime (sequence id {changed.sequence_id})\n")
+        elif action == "unset":
+            request_unset = settings_pb2.UnsetSettingRequest(key=args.key)
+            unset = await stub.UnsetSetting(request_unset, metadata=md, timeout=timeout)
+            out.write(f"unset {args.key} at agent-runtime (sequence id {unset.sequence_id})\n")
+        elif action == "status":
+            _print_status(await stub.Status(settings_pb2.StatusRequest(), metadata=md, timeout=timeout), out)
+        else:  # pragma: no cover - the parser only sets the actions above
+            raise ClientError(f"unknown action {action!r}")
+
+
+def run_client_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run one client subcommand; 0 on success, 1 with one line on stderr on failure."""
+    stdout = sys.stdout if out is None else out
+    stderr = sys.stderr if err is None else err
+    try:
+        endpoint = resolve_endpoint(resolve_locations(args.config, args.state_dir))
+        asyncio.run(_execute(args, endpoint, stdout))
+    except (ClientError, LocationError, IpcError) as exc:
+        stderr.write(f"{PROG}: {exc}\n")
+        return 1
+    return 0

@@ -1,0 +1,147 @@
+"""The ``core-agent`` command: run the agent, or talk to the running one.
+
+Usage::
+
+    core-agent run [-c FILE] [--state-dir DIR]
+    core-agent config list [PREFIX] | get KEY | set KEY VALUE [KEY VALUE ...] | unset KEY
+    core-agent status
+
+Every subcommand takes ``-c/--config FILE`` and ``--state-dir DIR`` (see :mod:`core_agent.locations`).
+Exit codes: 0 success, 1 failure (one message on stderr), 2 bad usage.
+
+grpc's own C-core logging is off (``GRPC_VERBOSITY=NONE``) unless the environment sets it: its
+failures reach the user as this program's messages.
+
+Only the standard library is imported here: grpc, the generated code and the components are
+imported by the subcommand that needs them, so client commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+PROG = "core-agent"
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="datadog.yaml to use (default: the configuration embedded in the package)",
+    )
+    common.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="directory of the auth token and the IPC certificate (default without -c: "
+        "$XDG_STATE_HOME/core-agent, else ~/.local/state/core-agent; with -c: beside the config file)",
+    )
+    return common
+
+
+def _client_options() -> argparse.ArgumentParser:
+    client = argparse.ArgumentParser(add_help=False, parents=[_common_options()])
+    client.add_argument(
+        "--timeout", type=float, default=5.0, metavar="SECONDS", help="give up after this long (default 5)"
+    )
+    return client
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``core-agent`` (every level answers ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="The core agent: serves its configuration to remote agents over IPC."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run",
+        parents=[_common_options()],
+        help="run the agent until SIGINT or SIGTERM",
+        description="Run the core agent in the foreground until SIGINT or SIGTERM. Logs go to stderr.",
+    )
+    run.set_defaults(handler=_run)
+
+    config = commands.add_parser(
+        "config",
+        help="read or change the running agent's settings",
+        description="Read or change the settings of the running agent (changes are not saved to the file).",
+    )
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    listing = config_commands.add_parser(
+        "list",
+        parents=[_client_options()],
+        help="print every effective setting with its source",
+        description="Print every effective setting as 'key = value (source)'; secrets are masked.",
+    )
+    listing.add_argument("prefix", nargs="?", default="", metavar="PREFIX", help="only keys starting with it")
+    listing.set_defaults(handler=_client, action="list")
+    get = config_commands.add_parser(
+        "get",
+        parents=[_client_options()],
+        help="print the effective value of a key",
+        description="Print the effective value of KEY (JSON for lists and maps); secrets are masked.",
+    )
+    get.add_argument("key", metavar="KEY")
+    get.add_argument("--source", action="store_true", help="also print the source of the value")
+    get.set_defaults(handler=_client, action="get")
+    setter = config_commands.add_parser(
+        "set",
+        parents=[_client_options()],
+        help="change settings at runtime (source agent-runtime)",
+        description="Set each KEY to VALUE at source 'agent-runtime'. VALUE is YAML ('10', 'true', "
+        "'[a, b]'); all values are checked before any is applied.",
+    )
+    setter.add_argument("pairs", nargs="+", metavar="KEY VALUE", help="one or more KEY VALUE pairs")
+    setter.set_defaults(handler=_client, action="set")
+    unset = config_commands.add_parser(
+        "unset",
+        parents=[_client_options()],
+        help="remove a runtime change",
+        description="Remove KEY from source 'agent-runtime'; the value falls back to the next source.",
+    )
+    unset.add_argument("key", metavar="KEY")
+    unset.set_defaults(handler=_client, action="unset")
+
+    status = commands.add_parser(
+        "status",
+        parents=[_client_options()],
+        help="show the running agent's status",
+        description="Show the running agent's address, version, sequence id and remote agents.",
+    )
+    status.set_defaults(handler=_client, action="status")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from core_agent.agent import run_agent
+
+    return run_agent(args.config, args.state_dir)
+
+
+def _client(args: argparse.Namespace) -> int:
+    from core_agent.client import run_client_command
+
+    return run_client_command(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``core-agent`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "action", None) == "set" and len(args.pairs) % 2:
+        parser.exit(2, f"{PROG} config set: error: expected KEY VALUE pairs, got {len(args.pairs)} words\n")
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # read when grpc is imported, just below
+    try:
+        code: int = args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    return code

@@ -1,0 +1,30 @@
+"""Dependency-injection wiring of the IPC gRPC server."""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from comp.api.grpcserver.impl import DEFAULT_STOP_GRACE_SECONDS, Requires, new_component
+from comp.core.config import def_ as config_def
+from comp.core.ipc import def_ as ipc_def
+from pkg.util.lifecycle import Lifecycle
+
+__all__ = ["GrpcServerContainer"]
+
+
+class GrpcServerContainer(containers.DeclarativeContainer):
+    """Inputs: ``lifecycle``, ``config``, ``ipc`` and ``services`` (a list of GrpcService)."""
+
+    lifecycle = providers.Dependency(instance_of=Lifecycle)
+    config: providers.Dependency[config_def.Component] = providers.Dependency()
+    ipc: providers.Dependency[ipc_def.Component] = providers.Dependency()
+    services = providers.Dependency(instance_of=list)
+    stop_grace = providers.Object(DEFAULT_STOP_GRACE_SECONDS)
+
+    provides = providers.Singleton(
+        new_component,
+        providers.Factory(
+            Requires, lifecycle=lifecycle, config=config, ipc=ipc, services=services, stop_grace=stop_grace
+        ),
+    )
+    component = provides.provided.comp

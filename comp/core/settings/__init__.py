@@ -1,0 +1,1 @@
+"""Runtime settings of the running core agent: read, change and status over IPC."""

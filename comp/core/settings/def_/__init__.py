@@ -1,0 +1,80 @@
+"""Definition of the runtime settings component.
+
+It reads and changes the core agent's configuration while it runs (changes go to source
+``agent-runtime``) and reports the agent's status. The gRPC service
+``configstream.settings.v1.Settings`` is a thin layer over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["AgentStatus", "Component", "RemoteAgentInfo", "SettingView", "SettingsValueError"]
+
+
+@dataclass(frozen=True, slots=True)
+class SettingView:
+    """An effective setting as shown to an operator: secrets have ``masked`` set and a masked value."""
+
+    key: str
+    value: Any
+    source: str
+    masked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteAgentInfo:
+    """A registered remote agent; ``last_seen_unix`` is wall-clock seconds since the epoch."""
+
+    session_id: str
+    display_name: str
+    flavor: str
+    pid: str
+    last_seen_unix: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatus:
+    """What ``core-agent status`` shows."""
+
+    started_unix: float
+    listen_address: str
+    sequence_id: int
+    remote_agents: tuple[RemoteAgentInfo, ...]
+    version: str
+    pid: int
+    config_file: str
+    stream_subscribers: int
+
+
+class SettingsValueError(ValueError):
+    """A value given to :meth:`Component.set_from_text` was refused; the message names key and value."""
+
+
+@runtime_checkable
+class Component(Protocol):
+    """Runtime access to the configuration of the running agent."""
+
+    def get(self, key: str) -> SettingView | None:
+        """The effective value of ``key`` (a prefix gives the nested leaves), or None when absent."""
+        ...
+
+    def list(self, prefix: str = "") -> tuple[list[SettingView], int]:
+        """Every effective leaf setting whose key starts with ``prefix``, sorted, and the sequence id."""
+        ...
+
+    def set_from_text(self, values: Mapping[str, str]) -> int:
+        """Parse each text as YAML and apply all at source ``agent-runtime``; all or nothing.
+
+        Raises SettingsValueError (and changes nothing) when a value does not fit its key.
+        Returns the sequence id after the change.
+        """
+        ...
+
+    def unset(self, key: str) -> int:
+        """Remove ``key`` from source ``agent-runtime``; returns the sequence id after the change."""
+        ...
+
+    def status(self) -> AgentStatus: ...

@@ -1,0 +1,66 @@
+"""Implementation of the runtime settings component and its gRPC service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+
+from comp.api.grpcserver.def_ import GrpcService
+from comp.core.config import def_ as config_def
+from comp.core.configstream import def_ as configstream_def
+from comp.core.remoteagentregistry import def_ as registry_def
+from comp.core.settings.def_ import Component
+from comp.core.settings.impl.runtime_settings import RuntimeSettings, mask_secret, parse_text_value
+from comp.core.settings.impl.service import SERVICE_NAME, SettingsService, grpc_service
+from pkg.util.lifecycle import Hook, Lifecycle
+
+__all__ = [
+    "SERVICE_NAME",
+    "Provides",
+    "Requires",
+    "RuntimeSettings",
+    "SettingsService",
+    "mask_secret",
+    "new_component",
+    "parse_text_value",
+]
+
+_DISTRIBUTION = "dd-configstream"
+
+
+@dataclass(frozen=True)
+class Requires:
+    """``registry`` and ``configstream`` are optional (their parts of the status stay empty).
+    ``listen_address`` returns the IPC server's bound address; None: ``cmd_host:cmd_port``."""
+
+    lifecycle: Lifecycle
+    config: config_def.Component
+    registry: registry_def.Component | None = None
+    configstream: configstream_def.Component | None = None
+    listen_address: Callable[[], str] | None = None
+
+
+@dataclass(frozen=True)
+class Provides:
+    comp: Component
+    grpc_service: GrpcService
+
+
+def _version() -> str:
+    try:
+        return metadata.version(_DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def new_component(requires: Requires) -> Provides:
+    settings = RuntimeSettings(
+        requires.config,
+        registry=requires.registry,
+        configstream=requires.configstream,
+        listen_address=requires.listen_address,
+        version=_version(),
+    )
+    requires.lifecycle.append(Hook("settings", on_start=settings.start))
+    return Provides(comp=settings, grpc_service=grpc_service(settings))

@@ -1,0 +1,162 @@
+"""Reads and changes the running agent's configuration; reports its status."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import yaml
+
+from comp.core.config import def_ as config_def
+from comp.core.configstream import def_ as configstream_def
+from comp.core.remoteagentregistry import def_ as registry_def
+from comp.core.settings.def_ import AgentStatus, RemoteAgentInfo, SettingsValueError, SettingView
+from pkg.config.errors import ConfigError, ConfigValueError
+from pkg.config.sources import Source
+
+__all__ = ["RuntimeSettings", "mask_secret", "parse_text_value"]
+
+_MASK = "********"
+_SHOWN_SUFFIX = 4
+_MIN_LEN_TO_SHOW_SUFFIX = 12
+
+
+def mask_secret(value: Any) -> str:
+    """``********`` followed by the last 4 characters of a long secret; empty stays empty."""
+    text = "" if value is None else str(value)
+    if not text:
+        return ""
+    if len(text) >= _MIN_LEN_TO_SHOW_SUFFIX:
+        return _MASK + text[-_SHOWN_SUFFIX:]
+    return _MASK
+
+
+def parse_text_value(text: str) -> Any:
+    """A value given as text: YAML (``10``, ``true``, ``[a, b]``, ``{k: v}``); text that is not
+    valid YAML, and the empty text, stay as they are."""
+    if not text.strip():
+        return text
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+class RuntimeSettings:
+    """The settings component. ``listen_address`` tells where the IPC server listens (resolved
+    lazily: the server is built after the services it serves)."""
+
+    def __init__(
+        self,
+        config: config_def.Component,
+        registry: registry_def.Component | None = None,
+        configstream: configstream_def.Component | None = None,
+        listen_address: Callable[[], str] | None = None,
+        version: str = "",
+    ) -> None:
+        self._config = config
+        self._registry = registry
+        self._configstream = configstream
+        self._listen_address = listen_address
+        self._version = version
+        self._started_unix = time.time()
+
+    async def start(self) -> None:
+        self._started_unix = time.time()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, key: str) -> SettingView | None:
+        value = self._config.get(key)
+        source = self._config.get_source(key)
+        if source is None and value is None:
+            return None
+        if isinstance(value, dict):
+            return SettingView(key, self._mask_tree(key, value), source.value if source else "")
+        if self._config.is_secret(key):
+            return SettingView(key, mask_secret(value), source.value if source else "", masked=True)
+        return SettingView(key, value, source.value if source else "")
+
+    def list(self, prefix: str = "") -> tuple[list[SettingView], int]:
+        settings, sequence_id = self._config.flattened_with_sequence_id()
+        views = []
+        for key in sorted(k for k in settings if k.startswith(prefix)):
+            setting = settings[key]
+            secret = self._config.is_secret(key)
+            value = mask_secret(setting.value) if secret else setting.value
+            views.append(SettingView(key, value, setting.source.value, masked=secret))
+        return views, sequence_id
+
+    def _mask_tree(self, prefix: str, tree: dict[str, Any]) -> dict[str, Any]:
+        masked: dict[str, Any] = {}
+        for name, value in tree.items():
+            key = f"{prefix}.{name}" if prefix else name
+            if isinstance(value, dict):
+                masked[name] = self._mask_tree(key, value)
+            else:
+                masked[name] = mask_secret(value) if self._config.is_secret(key) else value
+        return masked
+
+    # -- changing ----------------------------------------------------------------------------
+
+    def set_from_text(self, values: Mapping[str, str]) -> int:
+        if not values:
+            raise SettingsValueError("no setting given")
+        parsed = {key: parse_text_value(text) for key, text in values.items()}
+        # A text that YAML reads as another type ("123", "off") may still be meant as a string:
+        # when the key refuses the parsed value, try the text as given, once per key.
+        for _attempt in range(len(parsed) + 1):
+            try:
+                self._config.set_many(parsed, Source.AGENT_RUNTIME)
+            except ConfigValueError as exc:
+                key = exc.key
+                if key in values and not isinstance(parsed[key], str):
+                    parsed[key] = values[key]
+                    continue
+                raise SettingsValueError(str(exc)) from exc
+            except ConfigError as exc:
+                raise SettingsValueError(str(exc)) from exc
+            return self._config.sequence_id
+        raise SettingsValueError("the values were refused")  # pragma: no cover - the loop returns
+
+    def unset(self, key: str) -> int:
+        if not key:
+            raise SettingsValueError("no key given")
+        try:
+            self._config.unset_for_source(key, Source.AGENT_RUNTIME)
+        except ConfigError as exc:
+            raise SettingsValueError(str(exc)) from exc
+        return self._config.sequence_id
+
+    # -- status ------------------------------------------------------------------------------
+
+    def status(self) -> AgentStatus:
+        config_file = self._config.config_file_used()
+        return AgentStatus(
+            started_unix=self._started_unix,
+            listen_address=self._address(),
+            sequence_id=self._config.sequence_id,
+            remote_agents=self._remote_agents(),
+            version=self._version,
+            pid=os.getpid(),
+            config_file=str(config_file) if config_file is not None else "",
+            stream_subscribers=self._configstream.subscriber_count if self._configstream else 0,
+        )
+
+    def _address(self) -> str:
+        if self._listen_address is not None:
+            return self._listen_address()
+        return f"{self._config.get_string('cmd_host')}:{self._config.get_int('cmd_port')}"
+
+    def _remote_agents(self) -> tuple[RemoteAgentInfo, ...]:
+        if self._registry is None or not self._registry.enabled:
+            return ()
+        # last_seen is a monotonic reading: shift it onto the wall clock.
+        offset = time.time() - time.monotonic()
+        agents = sorted(self._registry.list(), key=lambda a: (a.display_name, a.session_id))
+        return tuple(
+            RemoteAgentInfo(a.session_id, a.display_name, a.flavor, a.pid, a.last_seen + offset)
+            for a in agents
+        )

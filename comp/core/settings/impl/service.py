@@ -1,0 +1,116 @@
+"""The ``configstream.settings.v1.Settings`` gRPC service over the settings component."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+from google.protobuf import struct_pb2
+
+from comp.api.grpcserver.def_ import GrpcService
+from comp.core.settings.def_ import Component, SettingsValueError, SettingView
+from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
+from pkg.protoconv.values import to_value
+
+__all__ = ["SERVICE_NAME", "SettingsService", "grpc_service"]
+
+SERVICE_NAME: str = settings_pb2.DESCRIPTOR.services_by_name["Settings"].full_name
+
+_log = logging.getLogger(__name__)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def _proto_value(key: str, value: Any) -> struct_pb2.Value:
+    try:
+        return to_value(value)
+    except Exception as exc:  # no abort inside: a value that cannot be converted is shown as text
+        _log.error(
+            "setting %r: cannot convert %r to a protobuf value (%s); sending its text", key, value, exc
+        )
+        return struct_pb2.Value(string_value=str(value))
+
+
+def _proto_setting(view: SettingView) -> settings_pb2.Setting:
+    return settings_pb2.Setting(
+        key=view.key, value=_proto_value(view.key, view.value), source=view.source, masked=view.masked
+    )
+
+
+class SettingsService(settings_pb2_grpc.SettingsServicer):
+    """Maps each RPC onto the component; bad input answers INVALID_ARGUMENT with the reason."""
+
+    def __init__(self, settings: Component) -> None:
+        self._settings = settings
+
+    async def GetSetting(  # noqa: N802 - names fixed by the proto
+        self, request: settings_pb2.GetSettingRequest, context: Context
+    ) -> settings_pb2.GetSettingResponse:
+        if not request.key:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no key given")
+        view = self._settings.get(request.key)
+        if view is None:
+            return settings_pb2.GetSettingResponse(found=False)
+        return settings_pb2.GetSettingResponse(setting=_proto_setting(view), found=True)
+
+    async def ListSettings(  # noqa: N802 - names fixed by the proto
+        self, request: settings_pb2.ListSettingsRequest, context: Context
+    ) -> settings_pb2.ListSettingsResponse:
+        views, sequence_id = self._settings.list(request.prefix)
+        return settings_pb2.ListSettingsResponse(
+            settings=[_proto_setting(v) for v in views], sequence_id=sequence_id
+        )
+
+    async def SetSettings(  # noqa: N802 - names fixed by the proto
+        self, request: settings_pb2.SetSettingsRequest, context: Context
+    ) -> settings_pb2.SetSettingsResponse:
+        try:
+            sequence_id = self._settings.set_from_text(dict(request.values))
+        except SettingsValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        _log.info("runtime settings changed: %s", ", ".join(sorted(request.values)))
+        return settings_pb2.SetSettingsResponse(sequence_id=sequence_id)
+
+    async def UnsetSetting(  # noqa: N802 - names fixed by the proto
+        self, request: settings_pb2.UnsetSettingRequest, context: Context
+    ) -> settings_pb2.UnsetSettingResponse:
+        try:
+            sequence_id = self._settings.unset(request.key)
+        except SettingsValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        _log.info("runtime setting removed: %s", request.key)
+        return settings_pb2.UnsetSettingResponse(sequence_id=sequence_id)
+
+    async def Status(  # noqa: N802 - names fixed by the proto
+        self, request: settings_pb2.StatusRequest, context: Context
+    ) -> settings_pb2.StatusResponse:
+        status = self._settings.status()
+        return settings_pb2.StatusResponse(
+            started_unix=status.started_unix,
+            listen_address=status.listen_address,
+            sequence_id=status.sequence_id,
+            remote_agents=[
+                settings_pb2.RemoteAgentStatus(
+                    display_name=a.display_name,
+                    flavor=a.flavor,
+                    pid=a.pid,
+                    last_seen_unix=a.last_seen_unix,
+                    session_id=a.session_id,
+                )
+                for a in status.remote_agents
+            ],
+            version=status.version,
+            pid=status.pid,
+            config_file=status.config_file,
+            stream_subscribers=status.stream_subscribers,
+        )
+
+
+def grpc_service(settings: Component) -> GrpcService:
+    """The contribution to the IPC gRPC server."""
+    servicer = SettingsService(settings)
+    return GrpcService(
+        names=(SERVICE_NAME,),
+        register=lambda server: settings_pb2_grpc.add_SettingsServicer_to_server(servicer, server),
+    )
