@@ -11,6 +11,11 @@ configuration (a snapshot, then ordered updates) and keeps a local view of it::
 
 While the core agent cannot be reached the last good view keeps answering; the consumer reconnects
 with exponential backoff and jitter, and on reconnect reports the keys that changed meanwhile.
+
+Resume (an extension of the wire contract): every stream request carries ``resume_from`` with the
+epoch of the last snapshot and the last applied sequence id. A core that supports it continues the
+view with the updates that were missed instead of a full snapshot; any other core (the Go agent)
+ignores the field and sends a snapshot as usual.
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ DEFAULT_IPC_ADDRESS = "localhost:5001"
 
 
 class ConsumerState(StrEnum):
-    """``connecting``: registering or waiting for a stream's snapshot; ``ready``: the view follows a
-    live stream; ``disconnected``: no stream (waiting to retry, or stopped), the last view answers."""
+    """``connecting``: registering, or waiting for a stream's snapshot (for a resumed stream: its first
+    update, or ``Params.resume_quiet_period`` without any event); ``ready``: the view follows a live
+    stream; ``disconnected``: no stream (waiting to retry, or stopped), the last view answers."""
 
     CONNECTING = "connecting"
     READY = "ready"
@@ -123,7 +129,10 @@ class Params:
     the interval the core recommends; 0: never refresh). ``rpc_timeout`` bounds each registration or
     refresh call; ``ready_timeout`` is the default of :meth:`Component.wait_ready`;
     ``subscriber_queue_size`` is the number of events a subscriber may have pending before its
-    changes are coalesced by key.
+    changes are coalesced by key. ``resume_quiet_period``: a core that resumes a stream with no
+    update missed sends nothing, so a resumed stream silent for that many seconds after the request
+    was sent is taken as live (a refused resume is answered at once with a snapshot, which replaces
+    the view whenever it comes).
     """
 
     ipc_address: str = DEFAULT_IPC_ADDRESS
@@ -138,6 +147,7 @@ class Params:
     rpc_timeout: float = 5.0
     ready_timeout: float = 30.0
     subscriber_queue_size: int = 1024
+    resume_quiet_period: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -145,7 +155,10 @@ class ConsumerStats:
     """Counters since start (also exported as telemetry in namespace ``configstream_consumer``).
 
     ``reconnect_delays``: the backoff delays chosen (the last 1000), oldest first. ``last_error``: why
-    the last connection attempt or stream failed.
+    the last connection attempt or stream failed. ``resumes``: streams that continued the view
+    without a snapshot; ``resumes_refused``: streams that asked to resume and began with a snapshot.
+    ``epoch``: the core's name of the view's sequence id space, from the last snapshot ("" when the
+    core sent none, or after a gap: the next stream then asks for a snapshot).
     """
 
     registrations: int
@@ -158,6 +171,9 @@ class ConsumerStats:
     invalid_settings: int
     reconnect_delays: tuple[float, ...]
     last_error: str | None
+    resumes: int = 0
+    resumes_refused: int = 0
+    epoch: str = ""
 
 
 @runtime_checkable
@@ -185,7 +201,8 @@ class Component(Protocol):
         """Changes of the keys in ``keys`` or starting with ``prefix`` (all keys when neither is given),
         from this call on, in order. Ends when the consumer stops. The first snapshot is the initial
         state (read it with :meth:`reader`); a later one (after a reconnect or a resync) publishes one
-        event per key that differs from the previous view. A subscriber that falls more than
+        event per key that differs from the previous view (a resumed stream publishes each missed update
+        instead, as it is applied). A subscriber that falls more than
         ``Params.subscriber_queue_size`` events behind gets its further changes coalesced by key (one
         event per key from the oldest pending ``old`` to the latest ``new``): values in between may be
         skipped, the latest value of every key never is."""

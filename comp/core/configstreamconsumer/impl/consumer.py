@@ -6,10 +6,17 @@ adds to ours), registers when there is no session, then streams while a second t
 session. Any failure ends the attempt: the reason is recorded, the state becomes ``disconnected``
 (the last view keeps answering) and the next attempt waits for the backoff delay.
 
-Ordering rules: the first event of every stream must be a snapshot; a snapshot is accepted whatever
-its sequence id (a restarted core agent starts a new id space) and replaces the view at once; an
-update whose id is not last+1 is a gap (counted; the stream is dropped and the next one starts with a
-snapshot); an update whose id is at or below the last one is stale (counted and dropped).
+Ordering rules: the first event of every stream must be a snapshot, unless the stream resumes; a
+snapshot is accepted whatever its sequence id (a restarted core agent starts a new id space) and
+replaces the view at once; an update whose id is not last+1 is a gap (counted; the stream is dropped
+and the next one starts with a snapshot); an update whose id is at or below the last one is stale
+(counted and dropped).
+
+Resume: every request carries ``resume_from``. Until a snapshot has named the core's epoch (and
+again after a snapshot without one, or a gap) its epoch is empty, which only says that the consumer
+speaks the extension; otherwise it holds that epoch and the last applied sequence id. On such a
+stream, a first update with id last+1 continues the view (a resume); a snapshot means the core
+refused and is applied as usual; silence for ``resume_quiet_period`` means nothing was missed.
 """
 
 from __future__ import annotations
@@ -101,7 +108,9 @@ class StreamConsumer:
         self._refresh_interval = DEFAULT_REFRESH_SECONDS
         self._started_at = 0.0
         self._live_since: float | None = None
-        self._synced = False  # the current stream has delivered its snapshot
+        self._synced = False  # the current stream has delivered its snapshot, or resumed
+        self._epoch = ""  # the core's epoch of the view's sequence ids ("": ask for a snapshot)
+        self._resuming_after: int | None = None  # the sequence id the current stream resumes after
         self._last_error: str | None = None
         metrics.state(self._state)
 
@@ -223,20 +232,40 @@ class StreamConsumer:
             session_id = self._session_id
             metadata = (*auth_metadata(material.token), (SESSION_ID_METADATA_KEY, session_id))
             stub = api_pb2_grpc.AgentSecureStub(channel)
-            call = stub.StreamConfigEvents(
-                configstream_pb2.ConfigStreamRequest(name=p.name), metadata=metadata
-            )
-            reading = asyncio.create_task(self._read(call))
-            refreshing = asyncio.create_task(self._keep_session(registry, session_id))
+            call = stub.StreamConfigEvents(self._stream_request(), metadata=metadata)
+            self._synced = False
+            tasks = {
+                asyncio.create_task(self._read(call)),
+                asyncio.create_task(self._keep_session(registry, session_id)),
+            }
+            if self._resuming_after is not None:
+                tasks.add(asyncio.create_task(self._await_quiet_resume(channel)))
             try:
-                done, _ = await asyncio.wait({reading, refreshing}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 call.cancel()
-                for task in (reading, refreshing):
+                for task in tasks:
                     task.cancel()
-                await asyncio.gather(reading, refreshing, return_exceptions=True)
+                await asyncio.gather(*tasks, return_exceptions=True)
             for task in done:
                 task.result()  # raises the failure that ended the attempt
+
+    def _stream_request(self) -> configstream_pb2.ConfigStreamRequest:
+        """The request of a new stream, with our resume point (see the module docstring)."""
+        epoch = self._epoch
+        self._resuming_after = self._holder.sequence_id if epoch else None
+        resume = configstream_pb2.ResumeFrom(epoch=epoch, sequence_id=self._resuming_after or 0)
+        return configstream_pb2.ConfigStreamRequest(name=self._params.name, resume_from=resume)
+
+    async def _await_quiet_resume(self, channel: grpc.aio.Channel) -> None:
+        """Take a resumed stream as live once it stayed silent for the quiet period after the channel
+        connected: a core that resumes with no update missed sends nothing (not even its headers,
+        which is why the call itself cannot tell). Runs until cancelled."""
+        await channel.channel_ready()
+        await asyncio.sleep(self._params.resume_quiet_period)
+        if not self._synced:
+            self._resume("no update was missed")
+        await asyncio.Event().wait()
 
     async def _keep_session(self, registry: RegistryClient, session_id: str) -> None:
         interval = self._params.refresh_interval
@@ -258,7 +287,6 @@ class StreamConsumer:
         self,
         call: grpc.aio.UnaryStreamCall[configstream_pb2.ConfigStreamRequest, configstream_pb2.ConfigEvent],
     ) -> None:
-        self._synced = False
         async for event in call:
             kind = event.WhichOneof("event")
             if kind == "snapshot":
@@ -277,7 +305,11 @@ class StreamConsumer:
             if converted is not None:
                 settings[wire.key] = converted
         first = not self._ready.is_set()
+        if not self._synced and self._resuming_after is not None:
+            self._metrics.resume_refused()
+            _log.debug("config stream: the core answered our resume point with a snapshot")
         changes = self._holder.replace(settings, snapshot.sequence_id)
+        self._set_epoch(snapshot.epoch)
         self._synced = True
         self._live_since = self._clock()
         self._metrics.snapshot(snapshot.sequence_id)
@@ -303,7 +335,11 @@ class StreamConsumer:
     def _apply_update(self, update: configstream_pb2.ConfigUpdate) -> None:
         seq, last = update.sequence_id, self._holder.sequence_id
         if not self._synced:
-            self._gap(f"update {seq} received before any snapshot")
+            if self._resuming_after is None:
+                self._gap(f"update {seq} received before any snapshot")
+            if seq != last + 1:
+                self._gap(f"resuming after update {last}: expected update {last + 1}, received {seq}")
+            self._resume(f"first update {seq}")
         if seq <= last and last - seq < _WRAP_DISTANCE:
             self._metrics.stale()
             _log.debug("config stream: dropped stale update %d (last applied %d)", seq, last)
@@ -327,8 +363,25 @@ class StreamConsumer:
         if change is not None:
             self._hub.publish((change,))
 
+    def _resume(self, how: str) -> None:
+        """The current stream continues the view from where the last one left it."""
+        self._synced = True
+        self._live_since = self._clock()
+        self._metrics.resume()
+        self._set_state(ConsumerState.READY)
+        _log.info(
+            "config stream: resumed after sequence id %d without a snapshot (%s)", self._resuming_after, how
+        )
+
+    def _set_epoch(self, epoch: str) -> None:
+        if epoch != self._epoch:
+            _log.debug("config stream: core epoch %r -> %r", self._epoch, epoch)
+        self._epoch = epoch
+        self._metrics.epoch(epoch)
+
     def _gap(self, reason: str) -> NoReturn:
         self._metrics.gap()
+        self._set_epoch("")  # the next stream asks for a snapshot instead of resuming
         raise _AttemptError(f"{reason}; resynchronising with a new stream")
 
     def _convert(self, wire: configstream_pb2.ConfigSetting) -> Setting | None:
@@ -366,6 +419,11 @@ def _check_params(params: Params) -> None:
         raise ValueError("invalid config stream consumer display_name: blank, expected a name")
     if params.rpc_timeout <= 0:
         raise ValueError(f"invalid config stream consumer rpc_timeout: {params.rpc_timeout!r}, expected > 0")
+    if not params.resume_quiet_period > 0:
+        raise ValueError(
+            "invalid config stream consumer resume_quiet_period: "
+            f"{params.resume_quiet_period!r}, expected seconds > 0"
+        )
     if params.refresh_interval is not None and params.refresh_interval < 0:
         raise ValueError(
             f"invalid config stream consumer refresh_interval: {params.refresh_interval!r}, expected >= 0"

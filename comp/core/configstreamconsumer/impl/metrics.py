@@ -26,6 +26,9 @@ class _Counts:
     stale_events_dropped: int = 0
     subscriber_overflows: int = 0
     invalid_settings: int = 0
+    resumes: int = 0
+    resumes_refused: int = 0
+    epoch: str = ""
     last_error: str | None = None
 
 
@@ -63,6 +66,12 @@ class ConsumerMetrics:
         self._invalid = meter.create_counter(
             f"{n}.invalid_settings", description="Received settings skipped because they could not be read"
         )
+        self._resumes = meter.create_counter(
+            f"{n}.resumes", description="Reconnections that continued the view without a snapshot"
+        )
+        self._resumes_refused = meter.create_counter(
+            f"{n}.resumes_refused", description="Reconnections that asked to resume and received a snapshot"
+        )
         self._last_seq = meter.create_gauge(f"{n}.last_sequence_id", description="Last applied sequence id")
         self._state = meter.create_gauge(f"{n}.state", description="0 disconnected, 1 connecting, 2 ready")
         self._counts = _Counts()
@@ -95,6 +104,17 @@ class ConsumerMetrics:
         self._counts.gaps += 1
         self._gaps.add(1)
 
+    def resume(self) -> None:
+        self._counts.resumes += 1
+        self._resumes.add(1)
+
+    def resume_refused(self) -> None:
+        self._counts.resumes_refused += 1
+        self._resumes_refused.add(1)
+
+    def epoch(self, epoch: str) -> None:
+        self._counts.epoch = epoch
+
     def stale(self) -> None:
         self._counts.stale_events_dropped += 1
         self._stale.add(1)
@@ -126,4 +146,7 @@ class ConsumerMetrics:
             invalid_settings=c.invalid_settings,
             reconnect_delays=delays,
             last_error=c.last_error,
+            resumes=c.resumes,
+            resumes_refused=c.resumes_refused,
+            epoch=c.epoch,
         )

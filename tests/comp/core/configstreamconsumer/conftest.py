@@ -1,7 +1,9 @@
 """A scripted core agent for the consumer's tests: a real grpc.aio server with real mTLS on loopback.
 
 Each accepted stream is a :class:`ScriptedStream` whose events the test pushes one by one, so the
-tests decide exactly what the consumer sees (gaps, stale updates, aborts) without timing.
+tests decide exactly what the consumer sees (gaps, stale updates, aborts) without timing. A stream
+records the request's resume point; :func:`answer_resume` answers it as a core that supports the
+resume extension would.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,11 +47,13 @@ def setting(
 
 
 def snapshot(
-    seq: int, settings: dict[str, Any] | None = None, source: str = "file"
+    seq: int, settings: dict[str, Any] | None = None, source: str = "file", epoch: str = ""
 ) -> configstream_pb2.ConfigEvent:
     items = [setting(k, v, source) for k, v in (settings or {}).items()]
     event = configstream_pb2.ConfigEvent()
-    event.snapshot.CopyFrom(configstream_pb2.ConfigSnapshot(origin="test", sequence_id=seq, settings=items))
+    event.snapshot.CopyFrom(
+        configstream_pb2.ConfigSnapshot(origin="test", sequence_id=seq, settings=items, epoch=epoch)
+    )
     return event
 
 
@@ -72,6 +76,7 @@ class ScriptedStream:
     session_id: str
     name: str
     metadata: dict[str, str]
+    resume_from: tuple[str, int] | None = None  # (epoch, sequence_id); None: the field was absent
     _queue: asyncio.Queue[configstream_pb2.ConfigEvent | tuple[grpc.StatusCode, str] | None] = field(
         default_factory=asyncio.Queue
     )
@@ -86,6 +91,35 @@ class ScriptedStream:
 
     def finish(self) -> None:
         self._queue.put_nowait(None)
+
+
+def answer_resume(
+    stream: ScriptedStream,
+    *,
+    epoch: str,
+    current: configstream_pb2.ConfigEvent,
+    history: Sequence[configstream_pb2.ConfigEvent] = (),
+) -> bool:
+    """Answer ``stream`` as a core that supports resuming: its epoch is ``epoch``, its state the snapshot
+    ``current`` and its history the updates ``history`` (consecutive ids up to the snapshot's).
+
+    When the stream's resume point names ``epoch`` and the history holds every update after it (or
+    none is missed), push those updates and return True; else push ``current`` carrying ``epoch``.
+    """
+    now = current.snapshot.sequence_id
+    ids = [event.update.sequence_id for event in history]
+    assert ids == list(range(now - len(ids) + 1, now + 1)), f"history {ids} does not end at {now}"
+    point = stream.resume_from
+    if point is not None and point[0] and point[0] == epoch:
+        after = point[1]
+        if after == now or (after < now and ids and ids[0] <= after + 1):
+            stream.push(*(event for event in history if event.update.sequence_id > after))
+            return True
+    answer = configstream_pb2.ConfigEvent()
+    answer.CopyFrom(current)
+    answer.snapshot.epoch = epoch
+    stream.push(answer)
+    return False
 
 
 async def eventually(predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:  # noqa: ASYNC109
@@ -167,7 +201,10 @@ class FakeCore(remoteagent_pb2_grpc.RemoteAgentServicer, api_pb2_grpc.AgentSecur
         session_id = metadata.get("session_id", "")
         if session_id not in self.sessions:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"session_id '{session_id}' not found")
-        stream = ScriptedStream(session_id, request.name, metadata)
+        resume = request.resume_from if request.HasField("resume_from") else None
+        stream = ScriptedStream(
+            session_id, request.name, metadata, None if resume is None else (resume.epoch, resume.sequence_id)
+        )
         self.streams.put_nowait(stream)
         try:
             while True:
@@ -187,6 +224,7 @@ class Wire:
     setting = staticmethod(setting)
     snapshot = staticmethod(snapshot)
     update = staticmethod(update)
+    answer_resume = staticmethod(answer_resume)
     eventually = staticmethod(eventually)
 
 

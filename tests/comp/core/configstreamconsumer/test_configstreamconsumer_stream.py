@@ -328,6 +328,7 @@ async def test_stop_ends_subscriptions_and_is_idempotent(core: Core, make_consum
         ({"rpc_timeout": 0}, "rpc_timeout"),
         ({"refresh_interval": -1}, "refresh_interval"),
         ({"subscriber_queue_size": 0}, "queue size"),
+        ({"resume_quiet_period": 0}, "resume_quiet_period"),
     ],
 )
 async def test_bad_params_abort_construction(make_consumer: Make, kwargs: dict[str, Any], match: str) -> None:

@@ -1,0 +1,254 @@
+"""The resume extension against a real core agent: a consumer that loses its connection while the
+core keeps running continues its view from the updates it missed, without a new snapshot; a
+restarted core (a new epoch) or a history that no longer holds the missed updates answers with a
+snapshot; an evicted session that registers again resumes too.
+
+The connection is lost through :class:`Relay`, a TCP relay between the consumer and the core that
+the test cuts and restores: the core and the consumer are left untouched, and the changes made while
+the relay is cut cannot reach the consumer before it reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from harness import AgentProcess
+from test_consumer_support import (
+    E2E_BACKOFF,
+    WAIT,
+    SettingsClient,
+    assert_view_matches,
+    running_consumer,
+    wait_for,
+    wait_in_sync,
+)
+
+from comp.core.configstreamconsumer.def_ import ChangeEvent, ConsumerState, Params
+from comp.core.configstreamconsumer.impl import Requires, StreamConsumer, new_component
+from comp.core.telemetry.mock import MockTelemetry
+from pkg.config.sources import Source
+from pkg.util.lifecycle import Lifecycle
+
+AgentFactory = Callable[..., AgentProcess]
+
+
+class Relay:
+    """A TCP relay on loopback to a core agent's port. ``cut()`` drops every relayed connection and
+    refuses new ones until ``restore()``. Use as an async context manager (inside the running loop)."""
+
+    def __init__(self, target_port: int) -> None:
+        self._target_port = target_port
+        self._server: asyncio.Server | None = None
+        self._cut = False
+        self._links: set[asyncio.Task[Any]] = set()
+        self._transports: set[asyncio.WriteTransport] = set()
+
+    async def __aenter__(self) -> Relay:
+        self._server = await asyncio.start_server(self._link, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        self.cut()
+        await self._server.wait_closed()
+        await asyncio.gather(*self._links, return_exceptions=True)
+
+    @property
+    def address(self) -> str:
+        assert self._server is not None
+        return f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    def cut(self) -> None:
+        self._cut = True
+        for transport in list(self._transports):
+            transport.abort()
+
+    def restore(self) -> None:
+        self._cut = False
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._links.add(task)
+        transports: set[asyncio.WriteTransport] = {writer.transport}
+        try:
+            if self._cut:
+                return
+            try:
+                core_reader, core_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
+            except OSError:
+                return
+            transports.add(core_writer.transport)
+            self._transports |= transports
+            await asyncio.gather(_pipe(reader, core_writer), _pipe(core_reader, writer))
+        finally:
+            self._transports -= transports
+            for transport in transports:
+                transport.abort()
+            self._links.discard(task)
+
+
+async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    """Copy until either side ends, then end both (one side's end ends the relayed connection)."""
+    with contextlib.suppress(ConnectionError, OSError):
+        while data := await source.read(65536):
+            sink.write(data)
+            await sink.drain()
+    sink.transport.abort()
+
+
+@contextlib.asynccontextmanager
+async def consumer_via(agent: AgentProcess, address: str, **params: Any) -> AsyncIterator[StreamConsumer]:
+    """A started consumer that dials ``address`` with ``agent``'s token and certificate; stopped on exit."""
+    params.setdefault("backoff", E2E_BACKOFF)
+    params.setdefault("display_name", "e2e resume consumer")
+    lifecycle = Lifecycle()
+    consumer = new_component(
+        Requires(
+            lifecycle=lifecycle,
+            telemetry=MockTelemetry(),
+            params=Params(
+                ipc_address=address,
+                auth_token_file=agent.auth_token_path,
+                cert_file=agent.ipc_cert_path,
+                **params,
+            ),
+        )
+    ).comp
+    await lifecycle.start()
+    try:
+        yield consumer
+    finally:
+        await lifecycle.stop()
+
+
+@pytest.fixture
+def restart() -> Iterator[Callable[[AgentProcess], AgentProcess]]:
+    """``restart(old)``: stop ``old``, start a new core agent in its directory and on its port (same
+    token, certificate and file settings); stopped at teardown."""
+    started: list[AgentProcess] = []
+
+    def make(old: AgentProcess) -> AgentProcess:
+        assert old.stop() == 0
+        new = AgentProcess(old.directory, settings=old.settings, cmd_port=old.port, telemetry=False)
+        started.append(new)
+        new.start()
+        return new
+
+    yield make
+    for agent in started:
+        agent.stop()
+
+
+async def _cut_off(relay: Relay, consumer: StreamConsumer) -> None:
+    relay.cut()
+    await wait_for(lambda: consumer.state != ConsumerState.READY, "the consumer to lose its stream")
+
+
+async def test_a_lost_connection_resumes_from_the_missed_updates(start_agent: AgentFactory) -> None:
+    agent = start_agent(telemetry=False)
+    async with (
+        Relay(agent.port) as relay,
+        consumer_via(agent, relay.address, name="e2e-resume") as consumer,
+        SettingsClient(agent) as client,
+    ):
+        await consumer.wait_ready(WAIT)
+        await client.set({"hostname": "before-cut"})
+        before = await wait_in_sync(consumer, agent)
+        epoch = consumer.stats.epoch
+        assert epoch, "the core should name its epoch in the snapshot"
+        assert (consumer.stats.snapshots, consumer.stats.resumes) == (1, 0)
+        changes = consumer.subscribe()
+
+        await _cut_off(relay, consumer)
+        await client.set({"log_level": "debug"})
+        await client.set({"site": "resumed.example"})
+        await client.unset("log_level")  # falls back to the file's value
+        assert_view_matches(consumer, before)  # nothing reached the consumer: the last good view
+        relay.restore()
+
+        after = await wait_in_sync(consumer, agent)
+        assert_view_matches(consumer, after)
+        assert after.sequence_id == before.sequence_id + 3
+        stats = consumer.stats
+        assert (stats.snapshots, stats.resumes, stats.resumes_refused) == (1, 1, 0)
+        assert (stats.gaps, stats.registrations, stats.epoch) == (0, 1, epoch)
+        assert [await asyncio.wait_for(anext(changes), WAIT) for _ in range(3)] == [
+            ChangeEvent("log_level", "info", "debug", Source.AGENT_RUNTIME),
+            ChangeEvent("site", "datadoghq.com", "resumed.example", Source.AGENT_RUNTIME),
+            ChangeEvent("log_level", "debug", "info", Source.FILE),
+        ]
+
+        # Cut again with nothing changing meanwhile: the core sends nothing, the stream is live.
+        await _cut_off(relay, consumer)
+        relay.restore()
+        await wait_for(lambda: consumer.state == ConsumerState.READY, "the silent resume")
+        assert (consumer.stats.snapshots, consumer.stats.resumes) == (1, 2)
+        await client.set({"hostname": "after-resume"})
+        assert await asyncio.wait_for(anext(changes), WAIT) == ChangeEvent(
+            "hostname", "before-cut", "after-resume", Source.AGENT_RUNTIME
+        )
+        assert_view_matches(consumer, await wait_in_sync(consumer, agent))
+        assert consumer.stats.snapshots == 1
+
+
+async def test_a_restarted_core_answers_with_a_snapshot_and_a_new_epoch(
+    start_agent: AgentFactory, restart: Callable[[AgentProcess], AgentProcess]
+) -> None:
+    agent = start_agent(telemetry=False)
+    async with running_consumer(agent, name="e2e-resume-restart") as (consumer, _telemetry):
+        await consumer.wait_ready(WAIT)
+        async with SettingsClient(agent) as client:
+            await client.set({"log_level": "debug"})
+        await wait_in_sync(consumer, agent)
+        first_epoch = consumer.stats.epoch
+
+        new = await asyncio.to_thread(restart, agent)
+        await wait_for(lambda: consumer.stats.snapshots == 2, "a snapshot from the new core")
+        assert_view_matches(consumer, await wait_in_sync(consumer, new))
+        assert consumer.reader().get_string("log_level") == "info"  # the runtime change died with the core
+        stats = consumer.stats
+        assert (stats.resumes, stats.resumes_refused) == (0, 1)
+        assert stats.registrations >= 2  # the new core did not know the old session
+        assert stats.epoch and stats.epoch != first_epoch
+
+
+async def test_a_resume_beyond_the_history_gets_a_snapshot(start_agent: AgentFactory) -> None:
+    agent = start_agent({"remote_agent.configstream.history_size": 2}, telemetry=False)
+    async with (
+        Relay(agent.port) as relay,
+        consumer_via(agent, relay.address, name="e2e-resume-history") as consumer,
+        SettingsClient(agent) as client,
+    ):
+        await consumer.wait_ready(WAIT)
+        epoch = consumer.stats.epoch
+        await _cut_off(relay, consumer)
+        for level in ("debug", "warn", "error"):  # three missed updates, two held
+            await client.set({"log_level": level})
+        relay.restore()
+        assert_view_matches(consumer, await wait_in_sync(consumer, agent))
+        stats = consumer.stats
+        assert (stats.snapshots, stats.resumes, stats.resumes_refused) == (2, 0, 1)
+        assert (stats.epoch, stats.gaps) == (epoch, 0)
+
+
+async def test_an_evicted_session_resumes_after_registering_again(start_agent: AgentFactory) -> None:
+    agent = start_agent({"remote_agent.registry.idle_timeout": "1s"}, telemetry=False)
+    # Never refresh: the core evicts the session about a second after each stream starts.
+    params: dict[str, Any] = {"name": "e2e-resume-evicted", "refresh_interval": 0, "resume_quiet_period": 0.2}
+    async with running_consumer(agent, **params) as (consumer, telemetry):
+        await consumer.wait_ready(WAIT)
+        await wait_for(lambda: consumer.stats.registrations >= 2, "an eviction and a new registration")
+        await wait_for(lambda: consumer.stats.resumes >= 1, "a resume with the new session")
+        async with SettingsClient(agent) as client:
+            await client.set({"hostname": "after-eviction"})
+        await wait_for(lambda: consumer.reader().get_string("hostname") == "after-eviction", "the change")
+        assert_view_matches(consumer, await wait_in_sync(consumer, agent))
+        stats = consumer.stats
+        assert (stats.snapshots, stats.resumes_refused, stats.gaps) == (1, 0, 0)
+        assert telemetry.value("configstream_consumer.resumes") == stats.resumes
