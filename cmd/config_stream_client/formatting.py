@@ -1,0 +1,101 @@
+"""The text the client prints: event headers, ``key = value (source: s)`` lines and the summary."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from config_stream_client.accounting import StreamTally
+
+__all__ = [
+    "SettingView",
+    "format_setting",
+    "format_value",
+    "snapshot_lines",
+    "summary_lines",
+    "update_lines",
+]
+
+# Keys whose values are credentials: printed masked, like the agent's scrubber does.
+_SECRET_SUFFIXES = ("api_key", "app_key", "application_key", "password", "auth_token", "secret")
+_VISIBLE_SECRET_CHARS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class SettingView:
+    """One setting of an event, its value already converted from ``google.protobuf.Value``."""
+
+    key: str
+    value: Any
+    source: str
+    unset_source: str = ""
+
+
+def format_value(value: Any) -> str:
+    """Text of a value: strings as they are, integral numbers without ``.0``, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def _is_secret(key: str) -> bool:
+    return key.rsplit(".", 1)[-1].endswith(_SECRET_SUFFIXES)
+
+
+def _masked(text: str) -> str:
+    if len(text) <= _VISIBLE_SECRET_CHARS:
+        return "*" * len(text)
+    return "*" * (len(text) - _VISIBLE_SECRET_CHARS) + text[-_VISIBLE_SECRET_CHARS:]
+
+
+def format_setting(setting: SettingView) -> str:
+    """``  key = value (source: s)``, with ``, unset_source: u`` when the event is an unset."""
+    text = format_value(setting.value)
+    if _is_secret(setting.key) and setting.value is not None:
+        text = _masked(text)
+    origin = f"source: {setting.source or 'none'}"
+    if setting.unset_source:
+        origin += f", unset_source: {setting.unset_source}"
+    return f"  {setting.key} = {text} ({origin})"
+
+
+def snapshot_lines(sequence_id: int, settings: Sequence[SettingView], max_samples: int) -> list[str]:
+    """The snapshot header and up to ``max_samples`` settings, in key order."""
+    lines = [f"SNAPSHOT received (seq_id={sequence_id}, settings={len(settings)})"]
+    shown = sorted(settings, key=lambda s: s.key)[: max(max_samples, 0)]
+    lines.extend(format_setting(s) for s in shown)
+    if len(settings) > len(shown):
+        lines.append(f"  ... and {len(settings) - len(shown)} more")
+    return lines
+
+
+def update_lines(number: int, sequence_id: int, setting: SettingView) -> list[str]:
+    """``UPDATE #k received (seq_id=N)`` and the changed setting."""
+    return [f"UPDATE #{number} received (seq_id={sequence_id})", format_setting(setting)]
+
+
+def summary_lines(tally: StreamTally, elapsed_seconds: float) -> list[str]:
+    """The closing report: counts, the last sequence id and the verdict."""
+    last = "none" if tally.last_sequence_id is None else str(tally.last_sequence_id)
+    verdict = "OK" if tally.healthy else "FAILED: " + "; ".join(tally.failure_reasons())
+    return [
+        "--- summary ---",
+        f"duration:      {elapsed_seconds:.1f}s",
+        f"snapshots:     {tally.snapshots}",
+        f"updates:       {tally.updates}",
+        f"gaps:          {tally.gaps}",
+        f"out-of-order:  {tally.out_of_order}",
+        f"last seq id:   {last}",
+        f"result:        {verdict}",
+    ]
