@@ -1,4 +1,5 @@
-"""A tiny in-memory stand-in for the config component, for the log tests."""
+"""A tiny in-memory stand-in for the config component that accepts any value (the log and telemetry
+tests feed it values the real schema would refuse, to check the components still cope)."""
 
 from __future__ import annotations
 
@@ -47,5 +48,5 @@ class FakeConfig:
 
 @pytest.fixture
 def make_config() -> Callable[[dict[str, Any]], FakeConfig]:
-    """``make_config({"log_level": "debug"})``."""
+    """``make_config({"log_level": "debug"})``; no schema, no validation."""
     return FakeConfig
