@@ -243,6 +243,45 @@ async def test_eviction_ends_a_stream_whose_client_does_not_read(
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
+async def test_drain_ends_every_stream_with_unavailable_and_waits_for_the_handlers(
+    served: Served, stream: MockConfigStream
+) -> None:
+    other_id, _ = served.registry.register("43", "trace-agent", "Trace Agent")
+    reading = open_stream(served, metadata=session(served))
+    not_reading = open_stream(served, metadata=(("session_id", other_id),))
+    await read(reading, 1)
+    await read(not_reading, 1)
+    big = "x" * 1_000_000
+    for sequence_id in range(4, 24):  # the second client reads nothing: its writer is stuck in a write
+        stream.push_update(ConfigChange("blob", None, big, Source.CLI, sequence_id))
+    async with asyncio.timeout(10):
+        await stream.subscriptions[1].wait_delivered(3)
+        await served.handler.drain()
+    assert served.handler.active_streams == 0
+    assert all(s.closed for s in stream.subscriptions)
+    for call in (reading, not_reading):
+        error = await first_error(call)
+        assert (error.code(), error.details()) == (grpc.StatusCode.UNAVAILABLE, MSG_SHUTTING_DOWN)
+
+
+async def test_streams_opened_during_the_drain_are_refused(served: Served) -> None:
+    async with asyncio.timeout(10):
+        await served.handler.drain()  # nothing to end: returns at once
+    error = await first_error(open_stream(served, metadata=session(served)))
+    assert (error.code(), error.details()) == (grpc.StatusCode.UNAVAILABLE, MSG_SHUTTING_DOWN)
+    assert served.stream.subscriptions == []
+    assert served.registry.refreshes.get(served.session_id, 0) == 0
+
+
+async def test_the_grpc_service_hands_the_drain_to_the_server(
+    ipc: MockIpc, registry: MockRemoteAgentRegistry, stream: MockConfigStream
+) -> None:
+    provides = server_impl.new_component(
+        server_impl.Requires(Lifecycle(), new_config_mock(), stream, registry)
+    )
+    assert provides.grpc_service.drain == provides.comp.drain
+
+
 async def test_other_methods_of_the_service_can_come_from_another_contribution(served: Served) -> None:
     # The handler's generic handler answers only StreamConfigEvents: the server goes on to the next
     # generic handler (none here) for the other AgentSecure methods.
