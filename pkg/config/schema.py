@@ -354,6 +354,7 @@ _CORE_KEYS = (
         maximum=65535,
         description="IPC gRPC listen port (0: any free)",
     ),
+    KeySpec("cmd_shutdown_grace", ValueType.DURATION, "3s", minimum=0, description="IPC server stop grace"),
     KeySpec("auth_token_file_path", ValueType.STRING, "", description="bearer token file; '': beside config"),
     KeySpec("ipc_cert_file_path", ValueType.STRING, "", description="mTLS cert+key; '': beside the token"),
     KeySpec("remote_agent.registry.enabled", ValueType.BOOL, True, description="remote agent registry on"),

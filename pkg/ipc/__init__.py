@@ -4,6 +4,9 @@ The core agent creates the auth token and the certificate file at its first star
 (:func:`create_or_load_auth_token`, :func:`create_or_load_ipc_certificate`); clients only load them
 (:func:`load_client_material`) and dial the core agent with :func:`client_credentials`,
 :func:`secure_channel` and :func:`auth_metadata`.
+
+Importing this package does not load ``cryptography``: only creating or fully validating a
+certificate does, so a command-line client that loads with ``validate=False`` starts without it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pkg.ipc.certificate import (
     generate_ipc_certificate,
     load_ipc_certificate,
     parse_ipc_certificate,
+    split_ipc_certificate,
 )
 from pkg.ipc.errors import InsecureFileModeError, IpcError, IpcFileMissingError
 from pkg.ipc.grpc_security import (
@@ -75,5 +79,6 @@ __all__ = [
     "resolve_ipc_file_paths",
     "secure_channel",
     "server_credentials",
+    "split_ipc_certificate",
     "tokens_match",
 ]

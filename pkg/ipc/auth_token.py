@@ -1,10 +1,12 @@
-"""The bearer token shared by the core agent and its clients: 32 random bytes as 64 hex characters."""
+"""The bearer token shared by the core agent and its clients: 32 random bytes as 64 hex characters.
+
+Clients only load the token: what creates and compares tokens is imported where it is used, so that
+a command-line client starts without it.
+"""
 
 from __future__ import annotations
 
-import hmac
 import logging
-import secrets
 from pathlib import Path
 
 from pkg.ipc.errors import IpcError
@@ -29,6 +31,8 @@ _WHAT = "auth token file"
 
 def generate_auth_token() -> str:
     """A fresh token: 32 bytes from the OS's secure random source, as hex."""
+    import secrets
+
     return secrets.token_hex(AUTH_TOKEN_BYTES)
 
 
@@ -67,4 +71,6 @@ def create_or_load_auth_token(path: Path) -> str:
 
 def tokens_match(presented: str, expected: str) -> bool:
     """Compare two tokens in constant time (with respect to their content)."""
+    import hmac
+
     return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))

@@ -4,6 +4,10 @@ The same certificate is the server's, the clients' and the only trust root of bo
 CA (``basicConstraints CA:TRUE``, ``keyCertSign``) that may also be used as a leaf (``digitalSignature``,
 extended key usages ``serverAuth`` and ``clientAuth``), with the names a local client dials
 (``localhost``, ``127.0.0.1``, ``::1``) as subject alternative names.
+
+``cryptography`` is imported by the functions that need it, not by this module: a short-lived client
+that only splits the file (:func:`split_ipc_certificate`, ``load_ipc_certificate(validate=False)``)
+and leaves the cryptographic checks to the TLS handshake starts without it.
 """
 
 from __future__ import annotations
@@ -14,14 +18,13 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from typing import TYPE_CHECKING
 
 from pkg.ipc.errors import IpcError
 from pkg.ipc.secret_files import publish_new_file, read_private_file
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 __all__ = [
     "CERT_SAN_DNS_NAMES",
@@ -32,6 +35,7 @@ __all__ = [
     "generate_ipc_certificate",
     "load_ipc_certificate",
     "parse_ipc_certificate",
+    "split_ipc_certificate",
 ]
 
 _log = logging.getLogger(__name__)
@@ -44,6 +48,7 @@ _BACKDATE = datetime.timedelta(hours=1)
 _WHAT = "IPC certificate file"
 _REGENERATE = "; delete it and restart the core agent to create a new one"
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----", re.DOTALL)
+_ENCRYPTED_PEM_HEADER = b"Proc-Type: 4,ENCRYPTED"
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,8 @@ class IpcCertificate:
     @property
     def certificate(self) -> x509.Certificate:
         """The (first) certificate, parsed."""
+        from cryptography import x509
+
         return x509.load_pem_x509_certificate(self.cert_pem)
 
     def file_content(self) -> bytes:
@@ -65,6 +72,11 @@ class IpcCertificate:
 
 def generate_ipc_certificate(*, now: datetime.datetime | None = None) -> IpcCertificate:
     """A fresh self-signed EC P-256 certificate usable as server, client and trust root."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     now = now or datetime.datetime.now(datetime.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
@@ -118,11 +130,12 @@ def generate_ipc_certificate(*, now: datetime.datetime | None = None) -> IpcCert
     )
 
 
-def parse_ipc_certificate(data: bytes, path: Path, *, now: datetime.datetime | None = None) -> IpcCertificate:
-    """Validate the content of a certificate file and split it into certificate and key.
+def split_ipc_certificate(data: bytes, path: Path) -> IpcCertificate:
+    """Split the content of a certificate file into certificate and key, checking only its structure.
 
-    Refuses a file without a certificate or without a key, a key that is not EC P-256 or does not
-    match the certificate, and a certificate that is not valid now.
+    Refuses a file without a certificate, without a key, with more than one key or with an encrypted
+    key. Whether the key is EC P-256, belongs to the certificate and whether the certificate is valid
+    now is left to :func:`parse_ipc_certificate` (or to the TLS handshake).
     """
     cert_blocks: list[bytes] = []
     key_blocks: list[bytes] = []
@@ -140,12 +153,29 @@ def parse_ipc_certificate(data: bytes, path: Path, *, now: datetime.datetime | N
         )
     if len(key_blocks) > 1:
         raise IpcError(f"{_WHAT} {path} holds {len(key_blocks)} private keys, expected one")
+    key_pem = key_blocks[0]
+    if key_pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") or _ENCRYPTED_PEM_HEADER in key_pem:
+        raise IpcError(f"{_WHAT} {path}: the private key is encrypted, it must be unencrypted")
+    return IpcCertificate(cert_pem=b"".join(cert_blocks), key_pem=key_pem)
+
+
+def parse_ipc_certificate(data: bytes, path: Path, *, now: datetime.datetime | None = None) -> IpcCertificate:
+    """Validate the content of a certificate file and split it into certificate and key.
+
+    Refuses what :func:`split_ipc_certificate` refuses, a key that is not EC P-256 or does not match
+    the certificate, and a certificate that is not valid now.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    split = split_ipc_certificate(data, path)
     try:
-        cert = x509.load_pem_x509_certificate(cert_blocks[0])
+        cert = x509.load_pem_x509_certificate(split.cert_pem)
     except ValueError as exc:
         raise IpcError(f"{_WHAT} {path}: cannot parse the certificate: {exc}{_REGENERATE}") from exc
     try:
-        key = serialization.load_pem_private_key(key_blocks[0], password=None)
+        key = serialization.load_pem_private_key(split.key_pem, password=None)
     except (ValueError, TypeError) as exc:
         raise IpcError(
             f"{_WHAT} {path}: cannot load the private key (it must be unencrypted): {exc}"
@@ -162,12 +192,17 @@ def parse_ipc_certificate(data: bytes, path: Path, *, now: datetime.datetime | N
             f"{_WHAT} {path}: the certificate is valid from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} "
             f"to {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC, not now{_REGENERATE}"
         )
-    return IpcCertificate(cert_pem=b"".join(cert_blocks), key_pem=key_blocks[0])
+    return split
 
 
-def load_ipc_certificate(path: Path) -> IpcCertificate:
-    """Load an existing certificate file (client side). Raises IpcError and its subclasses."""
-    return parse_ipc_certificate(read_private_file(path, _WHAT), path)
+def load_ipc_certificate(path: Path, *, validate: bool = True) -> IpcCertificate:
+    """Load an existing certificate file (client side). Raises IpcError and its subclasses.
+
+    ``validate=False`` checks only the file's structure (:func:`split_ipc_certificate`): for a
+    short-lived client whose TLS handshake checks the rest, it saves loading ``cryptography``.
+    """
+    data = read_private_file(path, _WHAT)
+    return parse_ipc_certificate(data, path) if validate else split_ipc_certificate(data, path)
 
 
 def create_or_load_ipc_certificate(path: Path) -> IpcCertificate:

@@ -52,14 +52,17 @@ class ClientMaterial:
     key_pem: bytes
 
 
-def load_client_material(token_path: Path, cert_path: Path) -> ClientMaterial:
+def load_client_material(token_path: Path, cert_path: Path, *, validate: bool = True) -> ClientMaterial:
     """Load (never create) the token and the certificate file, checking modes and content.
 
     Raises IpcFileMissingError when the core agent has not created them yet, InsecureFileModeError
-    or IpcError otherwise.
+    or IpcError otherwise. ``validate=False`` checks the certificate file's structure only and leaves
+    the key and the validity dates to the TLS handshake: a command-line client that makes one call
+    then starts without loading ``cryptography`` (it can call :func:`load_ipc_certificate` to explain
+    a failed handshake).
     """
     token = load_auth_token(Path(token_path))
-    cert = load_ipc_certificate(Path(cert_path))
+    cert = load_ipc_certificate(Path(cert_path), validate=validate)
     return ClientMaterial(token=token, cert_pem=cert.cert_pem, key_pem=cert.key_pem)
 
 

@@ -13,7 +13,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from pkg.ipc.errors import InsecureFileModeError, IpcError, IpcFileMissingError
@@ -60,6 +59,8 @@ def publish_new_file(path: Path, data: bytes) -> bool:
     Missing parent directories are created with mode 0700. Either the whole content appears under
     ``path`` or nothing does.
     """
+    import tempfile  # only the core agent creates files: clients start without it
+
     _make_private_dirs(path.parent)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
-from harness import API_KEY, AgentFactory, AgentProcess, free_port, run_core_agent
+from harness import API_KEY, CLI_TIMEOUT, AgentFactory, AgentProcess, free_port, run_core_agent
+
+from pkg.ipc import generate_ipc_certificate
 
 pytestmark = pytest.mark.e2e
 
@@ -89,4 +94,37 @@ def test_client_without_secrets_names_the_missing_file(tmp_path: object) -> None
     result = run_core_agent("config", "get", "log_level", "-c", str(config))
     assert result.returncode == 1
     assert str(config.parent / "auth_token") in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_get_loads_neither_cryptography_nor_the_components(agent: AgentProcess) -> None:
+    code = (
+        "import sys\n"
+        "from core_agent.main import main\n"
+        f"code = main(['config', 'get', 'log_level', *{agent.location_args()!r}])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('comp', 'cryptography'))\n"
+        "assert not loaded, loaded\n"
+        "raise SystemExit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "info"
+
+
+def test_client_names_a_key_that_does_not_belong_to_the_certificate(
+    agent: AgentProcess, new_agent: AgentFactory
+) -> None:
+    # The agent's certificate with another key: only the TLS handshake notices, then the client says why.
+    bad_cert = agent.directory / "mismatched_cert.pem"
+    bad_cert.write_bytes(agent.material().cert_pem + generate_ipc_certificate().key_pem)
+    bad_cert.chmod(0o600)
+    client = new_agent(
+        {"auth_token_file_path": str(agent.auth_token_path), "ipc_cert_file_path": str(bad_cert)},
+        cmd_port=agent.port,
+    )
+    result = client.run_cli("config", "get", "log_level", "--timeout", "5")
+    assert result.returncode == 1
+    assert f"{bad_cert}: the private key does not belong to the certificate" in result.stderr
     assert "Traceback" not in result.stderr

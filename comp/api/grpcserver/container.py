@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
-from comp.api.grpcserver.impl import DEFAULT_STOP_GRACE_SECONDS, Requires, new_component
+from comp.api.grpcserver.impl import Requires, new_component
 from comp.core.config import def_ as config_def
 from comp.core.ipc import def_ as ipc_def
 from pkg.util.lifecycle import Lifecycle
@@ -19,7 +19,7 @@ class GrpcServerContainer(containers.DeclarativeContainer):
     config: providers.Dependency[config_def.Component] = providers.Dependency()
     ipc: providers.Dependency[ipc_def.Component] = providers.Dependency()
     services = providers.Dependency(instance_of=list)
-    stop_grace = providers.Object(DEFAULT_STOP_GRACE_SECONDS)
+    stop_grace: providers.Object[float | None] = providers.Object(None)  # None: the config's setting
 
     provides = providers.Singleton(
         new_component,

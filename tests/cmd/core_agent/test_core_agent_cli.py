@@ -136,9 +136,9 @@ def test_client_commands_stay_light() -> None:
         "import sys, core_agent.main\n"
         "assert 'grpc' not in sys.modules, 'main imports grpc'\n"
         "import core_agent.client\n"
-        "server_side = ('comp.', 'pydantic', 'dependency_injector')\n"
-        "heavy = sorted(m for m in sys.modules if m.startswith(server_side))\n"
-        "assert not heavy, heavy\n"
+        "heavy = ('comp', 'cryptography', 'pydantic', 'dependency_injector')\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
+        "assert not loaded, loaded\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr

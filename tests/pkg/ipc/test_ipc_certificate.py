@@ -21,6 +21,7 @@ from pkg.ipc import (
     generate_ipc_certificate,
     load_ipc_certificate,
     parse_ipc_certificate,
+    split_ipc_certificate,
 )
 
 
@@ -143,3 +144,38 @@ def test_garbage_is_refused_with_the_file_name(tmp_path: Path) -> None:
     path = _write(tmp_path / "ipc_cert.pem", b"not a pem file")
     with pytest.raises(IpcError, match=re.escape(f"{path} holds no PEM certificate")):
         load_ipc_certificate(path)
+
+
+def test_split_checks_the_structure_only(tmp_path: Path) -> None:
+    generated = generate_ipc_certificate()
+    path = _write(tmp_path / "ipc_cert.pem", generated.file_content())
+    assert load_ipc_certificate(path, validate=False) == load_ipc_certificate(path) == generated
+    # A key of another certificate passes the structural check; the TLS handshake refuses it.
+    mismatched = generated.cert_pem + generate_ipc_certificate().key_pem
+    assert split_ipc_certificate(mismatched, Path("x.pem")).key_pem != generated.key_pem
+    with pytest.raises(IpcError, match="does not belong to the certificate"):
+        parse_ipc_certificate(mismatched, Path("x.pem"))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not a pem file", "holds no PEM certificate"),
+        (generate_ipc_certificate().cert_pem, "holds no PEM private key"),
+        (generate_ipc_certificate().key_pem * 2, "holds no PEM certificate"),
+        (generate_ipc_certificate().file_content() + generate_ipc_certificate().key_pem, "2 private keys"),
+    ],
+)
+def test_split_refuses_a_malformed_file(content: bytes, message: str) -> None:
+    with pytest.raises(IpcError, match=message):
+        split_ipc_certificate(content, Path("x.pem"))
+
+
+def test_split_refuses_an_encrypted_key_in_either_pem_form() -> None:
+    generated = generate_ipc_certificate()
+    key = serialization.load_pem_private_key(generated.key_pem, None)
+    secret = serialization.BestAvailableEncryption(b"secret")
+    for key_format in (serialization.PrivateFormat.PKCS8, serialization.PrivateFormat.TraditionalOpenSSL):
+        encrypted = key.private_bytes(serialization.Encoding.PEM, key_format, secret)
+        with pytest.raises(IpcError, match="the private key is encrypted, it must be unencrypted"):
+            split_ipc_certificate(generated.cert_pem + encrypted, Path("x.pem"))

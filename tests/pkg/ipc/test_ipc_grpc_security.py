@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -103,6 +105,24 @@ def test_client_material_is_never_created(tmp_path: Path) -> None:
     with pytest.raises(IpcFileMissingError, match=r"ipc_cert\.pem"):
         load_client_material(tmp_path / "auth_token", tmp_path / "ipc_cert.pem")
     assert not (tmp_path / "ipc_cert.pem").exists()
+
+
+def test_client_material_without_validation_does_not_load_cryptography(tmp_path: Path) -> None:
+    create_or_load_auth_token(tmp_path / "auth_token")
+    cert = create_or_load_ipc_certificate(tmp_path / "ipc_cert.pem")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from pkg.ipc import load_client_material\n"
+        "assert 'cryptography' not in sys.modules, 'importing pkg.ipc loads cryptography'\n"
+        f"material = load_client_material(Path({str(tmp_path / 'auth_token')!r}), "
+        f"Path({str(tmp_path / 'ipc_cert.pem')!r}), validate=False)\n"
+        "assert 'cryptography' not in sys.modules, 'loading without validation loads cryptography'\n"
+        "sys.stdout.buffer.write(material.cert_pem + material.key_pem)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == cert.file_content()
 
 
 def test_auth_metadata_is_a_bearer_token() -> None:

@@ -2,11 +2,14 @@
 
 Other components contribute services as :class:`GrpcService` values; the binary's root container
 collects them into a list handed to the server, so adding a service never edits the server.
+
+At stop the server reports NOT_SERVING, awaits every service's ``drain`` (together, bounded by the
+stop grace), then stops, cancelling the calls still running when the grace is over.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -20,10 +23,16 @@ UNAUTHENTICATED_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.heal
 
 @dataclass(frozen=True)
 class GrpcService:
-    """A contribution to the server: full service names and a function that adds handlers."""
+    """A contribution to the server: full service names and a function that adds handlers.
+
+    ``drain``, when given, is called after health goes NOT_SERVING and before the server stops
+    accepting and cancels RPCs; it must end the service's long-lived calls promptly (and refuse new
+    ones), so that the stop does not wait the whole grace for them. Its errors are logged, not raised.
+    """
 
     names: tuple[str, ...]
     register: Callable[[grpc.aio.Server], None]
+    drain: Callable[[], Awaitable[None]] | None = None
 
 
 @runtime_checkable

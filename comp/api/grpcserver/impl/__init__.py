@@ -15,6 +15,7 @@ from pkg.util.lifecycle import Hook, Lifecycle
 __all__ = [
     "DEFAULT_STOP_GRACE_SECONDS",
     "INVALID_TOKEN_MESSAGE",
+    "SHUTDOWN_GRACE_KEY",
     "BearerTokenInterceptor",
     "GrpcServer",
     "GrpcServerError",
@@ -23,19 +24,21 @@ __all__ = [
     "new_component",
 ]
 
+SHUTDOWN_GRACE_KEY = "cmd_shutdown_grace"
 DEFAULT_STOP_GRACE_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
 class Requires:
-    """``services``: the contributions of other components. ``stop_grace``: seconds left to calls
-    in flight at stop before they are cancelled."""
+    """``services``: the contributions of other components. ``stop_grace``: seconds the stop may take
+    (the services' drains, then the calls still in flight) before calls are cancelled; None reads the
+    ``cmd_shutdown_grace`` setting."""
 
     lifecycle: Lifecycle
     config: config_def.Component
     ipc: ipc_def.Component
     services: Sequence[GrpcService]
-    stop_grace: float = DEFAULT_STOP_GRACE_SECONDS
+    stop_grace: float | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,13 @@ def new_component(requires: Requires) -> Provides:
         raise GrpcServerError("cmd_host is empty: set it to a loopback host such as localhost")
     if not 0 <= port <= 65535:
         raise GrpcServerError(f"invalid value for 'cmd_port': {port}, expected a port number 0-65535")
-    server = GrpcServer(host, port, requires.ipc, requires.services, requires.stop_grace)
+    stop_grace = _shutdown_grace(requires.config) if requires.stop_grace is None else requires.stop_grace
+    server = GrpcServer(host, port, requires.ipc, requires.services, stop_grace)
     requires.lifecycle.append(Hook("grpc server", on_start=server.start, on_stop=server.stop))
     return Provides(comp=server)
+
+
+def _shutdown_grace(config: config_def.Component) -> float:
+    if config.get(SHUTDOWN_GRACE_KEY) is None:  # a schema without the key
+        return DEFAULT_STOP_GRACE_SECONDS
+    return config.get_duration(SHUTDOWN_GRACE_KEY).total_seconds()

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection
 
 from comp.api.grpcserver.def_ import GrpcService
 from comp.api.grpcserver.impl.auth import BearerTokenInterceptor
+from comp.api.grpcserver.impl.health import SERVICE_NAME as HEALTH_SERVICE_NAME
+from comp.api.grpcserver.impl.health import HealthService
 from comp.core.ipc.def_ import Component as IpcComponent
 
 __all__ = ["GrpcServer", "GrpcServerError", "format_address"]
@@ -67,7 +70,7 @@ class GrpcServer:
         self._services = tuple(services)
         self._stop_grace = stop_grace
         self._server: grpc.aio.Server | None = None
-        self._health: health.aio.HealthServicer | None = None
+        self._health: HealthService | None = None
 
     @property
     def address(self) -> str:
@@ -76,6 +79,11 @@ class GrpcServer:
     @property
     def port(self) -> int:
         return self._port
+
+    @property
+    def stop_grace(self) -> float:
+        """Seconds the stop may take before the calls still running are cancelled."""
+        return self._stop_grace
 
     @property
     def service_names(self) -> tuple[str, ...]:
@@ -88,10 +96,10 @@ class GrpcServer:
         )
         for service in self._services:
             service.register(server)
-        health_servicer = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        health_service = HealthService()
+        health_service.add_to_server(server)
         names = self.service_names
-        reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        reflection.enable_server_reflection((*names, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server)
         wanted = format_address(self._host, self._requested_port)
         try:
             port = server.add_secure_port(wanted, self._ipc.server_credentials())
@@ -103,19 +111,53 @@ class GrpcServer:
             raise GrpcServerError(f"cannot listen on {wanted}: {reason}")
         await server.start()
         for name in ("", *names):
-            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+            await health_service.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._port = port
         self._server = server
-        self._health = health_servicer
+        self._health = health_service
         _log.info("gRPC server listening on %s (services: %s)", self.address, ", ".join(names) or "none")
 
     async def stop(self) -> None:
-        """Report NOT_SERVING for every service, then stop, cancelling calls left after the grace."""
-        server, health_servicer = self._server, self._health
+        """Stop within the grace: NOT_SERVING, drain the services, then stop the server.
+
+        Health goes NOT_SERVING for every service (health watches end once they have said so), then
+        every contributed ``drain`` runs, together, bounded by the grace (errors are logged), then
+        the server stops with what is left of the grace and cancels the calls still running.
+        """
+        server, health_service = self._server, self._health
         self._server = self._health = None
         if server is None:
             return
-        if health_servicer is not None:
-            await health_servicer.enter_graceful_shutdown()
-        await server.stop(self._stop_grace)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._stop_grace
+        if health_service is not None:
+            await health_service.enter_graceful_shutdown()
+            health_service.end_watches()
+        await self._drain_services()
+        await server.stop(max(0.0, deadline - loop.time()))
         _log.info("gRPC server on %s stopped", self.address)
+
+    async def _drain_services(self) -> None:
+        """Run every contributed drain, together, for at most the grace; log what fails or lasts."""
+        drains = {
+            asyncio.create_task(_call(service.drain)): ", ".join(service.names)
+            for service in self._services
+            if service.drain is not None
+        }
+        if not drains:
+            return
+        done, pending = await asyncio.wait(drains, timeout=self._stop_grace)
+        for task in pending:
+            task.cancel()
+            _log.warning(
+                "draining %s took more than %gs: its calls are cancelled", drains[task], self._stop_grace
+            )
+        for task in done:
+            if task.cancelled():
+                _log.error("draining %s was cancelled", drains[task])
+            elif (error := task.exception()) is not None:
+                _log.error("draining %s failed: %r", drains[task], error, exc_info=error)
+
+
+async def _call(drain: Callable[[], Awaitable[None]]) -> None:
+    await drain()

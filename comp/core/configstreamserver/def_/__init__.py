@@ -21,7 +21,8 @@ ConfigStreamContext = grpc.aio.ServicerContext[ConfigStreamRequest, bytes]
 
 @runtime_checkable
 class Component(Protocol):
-    """Serves ``StreamConfigEvents``; ends a stream when its session is evicted."""
+    """Serves ``StreamConfigEvents``; ends a stream when its session is evicted, and every stream at
+    shutdown (its ``GrpcService`` hands :meth:`drain` to the gRPC server)."""
 
     @property
     def active_streams(self) -> int:
@@ -30,4 +31,9 @@ class Component(Protocol):
 
     async def stream_config_events(self, request: ConfigStreamRequest, context: ConfigStreamContext) -> None:
         """The RPC: check the session, then write the subscriber's events until it ends."""
+        ...
+
+    async def drain(self) -> None:
+        """Shutting down: end every stream with ``UNAVAILABLE``, refuse new ones with the same
+        status, and return once the handlers of the streams have finished."""
         ...

@@ -62,7 +62,8 @@ def new_component(requires: Requires) -> Provides:
 
 
 def new_grpc_service(component: Component) -> GrpcService:
-    """The contribution to the gRPC server: ``StreamConfigEvents`` of ``datadog.api.v1.AgentSecure``."""
+    """The contribution to the gRPC server: ``StreamConfigEvents`` of ``datadog.api.v1.AgentSecure``,
+    drained (every stream ended with UNAVAILABLE) before the server stops."""
     generic = grpc.method_handlers_generic_handler(
         SERVICE_NAME,
         {
@@ -74,7 +75,9 @@ def new_grpc_service(component: Component) -> GrpcService:
         },
     )
     return GrpcService(
-        names=(SERVICE_NAME,), register=lambda server: server.add_generic_rpc_handlers([generic])
+        names=(SERVICE_NAME,),
+        register=lambda server: server.add_generic_rpc_handlers([generic]),
+        drain=component.drain,
     )
 
 

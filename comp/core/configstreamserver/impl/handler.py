@@ -24,6 +24,11 @@ The events are written by one task per stream, so that an eviction can stop it e
 waits for a client that does not read: the stream then ends with ``PERMISSION_DENIED`` and the client
 registers again. When the producer closes the subscription (shutdown) the stream ends with
 ``UNAVAILABLE``. The subscription is closed on every exit path.
+
+At shutdown the gRPC server calls :meth:`ConfigStreamHandler.drain` before it stops: every stream
+ends with ``UNAVAILABLE`` "config stream closed: the core agent is shutting down" (the client
+reconnects to the next core agent), new streams are refused the same way, and the drain returns once
+the handlers have finished, so that the server's stop does not wait its grace for them.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -75,7 +80,10 @@ class _Stream:
     subscription: configstream_def.Subscription
     writer: asyncio.Task[bool] | None = None
     evicted: bool = False
+    drained: bool = False
     sent: int = 0
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the handler of the stream is done (its status is being sent)."""
 
 
 class ConfigStreamHandler:
@@ -93,6 +101,7 @@ class ConfigStreamHandler:
         self._sleep_interval = sleep_interval
         self._streams: dict[str, set[_Stream]] = {}
         self._unsubscribe_evictions: Callable[[], None] | None = None
+        self._draining = False
 
     @property
     def active_streams(self) -> int:
@@ -111,7 +120,25 @@ class ConfigStreamHandler:
             self._unsubscribe_evictions()
             self._unsubscribe_evictions = None
 
+    async def drain(self) -> None:
+        """End every stream with UNAVAILABLE, refuse new ones, return once their handlers are done."""
+        self._draining = True
+        streams = [stream for streams in self._streams.values() for stream in streams]
+        if streams:
+            _log.info("config stream: shutting down, ending %d streams", len(streams))
+        for stream in streams:
+            stream.drained = True
+            if stream.writer is not None:
+                stream.writer.cancel()  # even a write blocked on a client that does not read
+            stream.subscription.close()
+        for stream in streams:
+            await stream.finished.wait()
+
     async def stream_config_events(self, request: ConfigStreamRequest, context: ConfigStreamContext) -> None:
+        if self._draining:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, MSG_SHUTTING_DOWN)
+        # Until the stream is registered below nothing waits (the checks await only to refuse), so a
+        # drain that starts meanwhile cannot miss it.
         session_id = await self._authorize(request, context)
         name = request.name or session_id
         resume = _resume_point(request)
@@ -128,14 +155,22 @@ class ConfigStreamHandler:
                 resume.epoch,
                 resume.sequence_id,
             )
+        try:
+            await self._serve(stream, context, name)
+        finally:
+            stream.finished.set()
+
+    async def _serve(self, stream: _Stream, context: ConfigStreamContext, name: str) -> None:
+        """Write the stream's events until it ends, then end the RPC with the status that says why."""
+        subscription, session_id = stream.subscription, stream.session_id
         stream.writer = asyncio.create_task(self._write_events(stream, context), name=f"config stream {name}")
         try:
             subscription_ended = await stream.writer
         except asyncio.CancelledError:
             current = asyncio.current_task()
-            if not stream.evicted or (current is not None and current.cancelling()):
+            if not (stream.evicted or stream.drained) or (current is not None and current.cancelling()):
                 raise  # the client went away or the server is stopping
-            subscription_ended = True  # only the writer was cancelled, by the eviction
+            subscription_ended = True  # only the writer was cancelled, by the eviction or the drain
         finally:
             stream.writer.cancel()
             subscription.close()
