@@ -1,10 +1,11 @@
-"""The consumer through faults of a real core agent: SIGKILL and restart, an outage of a few seconds,
+"""The consumer through faults of a real core agent: SIGKILL and restart, a 20-second outage,
 session eviction. During each fault the last good view keeps answering; afterwards the view equals
 the (new) core's configuration again.
 
 Backoff is scaled down (see ``E2E_BACKOFF``: 0.1 s doubling to a 1 s cap instead of 0.5 s to 30 s) so
-that an outage of about 3 s shows the whole curve, and recovery is expected within one cap (1 s)
-after the core serves again.
+that the outage shows the whole curve many times over the cap. Recovery within one backoff cap is
+asserted on the recorded attempts, not on the wall clock: once the core serves again, the very next
+attempt succeeds.
 """
 
 from __future__ import annotations
@@ -79,7 +80,11 @@ async def test_sigkill_and_restart(start_agent: AgentFactory, restart: Any) -> N
         assert consumer.stats.registrations >= 2  # the new core did not know the old session
 
 
-async def test_an_outage_of_a_few_seconds(start_agent: AgentFactory, restart: Any) -> None:
+OUTAGE = 20.0
+"""Seconds the core agent stays down."""
+
+
+async def test_a_twenty_second_outage(start_agent: AgentFactory, restart: Any) -> None:
     agent = start_agent(telemetry=False)
     draws = random.Random(7)
     async with running_consumer(agent, name="e2e-outage", rand=draws.random) as (consumer, telemetry):
@@ -87,7 +92,10 @@ async def test_an_outage_of_a_few_seconds(start_agent: AgentFactory, restart: An
         before = await wait_in_sync(consumer, agent)
 
         assert await asyncio.to_thread(agent.stop) == 0
+        stopped_at = time.monotonic()
         await wait_for(lambda: len(consumer.stats.reconnect_delays) >= 6, "six failed attempts")
+        # The outage itself: nothing to wait for but time; the consumer keeps retrying meanwhile.
+        await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - stopped_at)))
         assert consumer.state != ConsumerState.READY
         assert_view_matches(consumer, before)
         assert "cannot reach core agent at" in (consumer.stats.last_error or "")
@@ -103,9 +111,11 @@ async def test_an_outage_of_a_few_seconds(start_agent: AgentFactory, restart: An
         assert telemetry.histogram_count("configstream_consumer.reconnect_delay_seconds") == len(delays)
 
         new = await asyncio.to_thread(restart, agent)
-        serving_at = time.monotonic()
+        attempts_when_serving = len(consumer.stats.reconnect_delays)
         await wait_for(lambda: consumer.state == ConsumerState.READY, "the consumer to recover")
-        assert time.monotonic() - serving_at <= p.cap + 1.0  # the next attempt, plus connection time
+        # At most the delay already running when the core came back (at most one cap), then success.
+        assert len(consumer.stats.reconnect_delays) <= attempts_when_serving + 1
+        assert len(delays) >= OUTAGE / p.cap  # it kept trying through the whole outage
         assert_view_matches(consumer, await wait_in_sync(consumer, new))
         assert (telemetry.value("configstream_consumer.reconnects") or 0) >= 6
 
