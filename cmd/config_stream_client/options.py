@@ -1,6 +1,7 @@
 """Command-line flags of ``config-stream-client`` and where its address and IPC files come from.
 
-Explicit flags win. Otherwise values are resolved as ``core-agent`` resolves them:
+Explicit flags win. Otherwise values are resolved as ``core-agent`` resolves them
+(:func:`pkg.ipc.locate_core_agent`):
 
 - with ``-c FILE``: the ``DD_*`` environment variable, else the top-level setting of FILE
   (``cmd_host``/``cmd_port``, ``auth_token_file_path``, ``ipc_cert_file_path``); the token defaults
@@ -17,13 +18,10 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from pkg.config.durations import parse_duration
 from pkg.config.errors import ConfigValueError
-from pkg.ipc import IpcError, resolve_ipc_file_paths
+from pkg.ipc import DEFAULT_ADDRESS, IpcError, locate_core_agent
 
 __all__ = [
     "DEFAULT_IPC_ADDRESS",
@@ -32,15 +30,12 @@ __all__ = [
     "OptionsError",
     "Target",
     "build_parser",
-    "default_state_dir",
     "parse_options",
     "resolve_target",
 ]
 
-DEFAULT_IPC_PORT = 5001
-DEFAULT_IPC_ADDRESS = f"localhost:{DEFAULT_IPC_PORT}"
+DEFAULT_IPC_ADDRESS = DEFAULT_ADDRESS
 DEFAULT_NAME = "test-client"
-STATE_DIR_NAME = "core-agent"
 DEFAULT_DURATION = "30s"
 DEFAULT_MAX_SAMPLES = 5
 
@@ -135,59 +130,17 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     )
 
 
-def _read_config_file(path: Path) -> Mapping[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise OptionsError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise OptionsError(f"config file {path} is not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise OptionsError(f"config file {path} must hold a mapping of settings, not {type(data).__name__}")
-    return data
-
-
-def _setting(key: str, environ: Mapping[str, str], file_values: Mapping[str, Any]) -> str | None:
-    env = environ.get("DD_" + key.upper())
-    if env is not None and env.strip():
-        return env.strip()
-    value = file_values.get(key)
-    if value is None or isinstance(value, Mapping | list):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def default_state_dir(environ: Mapping[str, str]) -> Path:
-    """The agent's state directory: ``$XDG_STATE_HOME/core-agent``, else ``~/.local/state/core-agent``."""
-    xdg = environ.get("XDG_STATE_HOME", "").strip()
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
-    return base / STATE_DIR_NAME
-
-
 def resolve_target(options: Options, environ: Mapping[str, str] | None = None) -> Target:
     """The address and IPC file paths to use, resolved as described in the module docstring."""
-    env = os.environ if environ is None else environ
-    file_values = _read_config_file(options.config_file) if options.config_file else {}
-    address = options.ipc_address
-    if not address:
-        host = _setting("cmd_host", env, file_values) or "localhost"
-        port = _setting("cmd_port", env, file_values)
-        address = f"{host}:{port or DEFAULT_IPC_PORT}"
-    if options.config_file is None:  # the agent keeps its secrets in its state directory
-        token_file: Path | str | None = options.auth_token_file
-        cert_file: Path | str | None = options.cert_file
-        state_dir: Path | None = default_state_dir(env)
-    else:
-        token_file = options.auth_token_file or _setting("auth_token_file_path", env, file_values)
-        cert_file = options.cert_file or _setting("ipc_cert_file_path", env, file_values)
-        state_dir = None
     try:
-        paths = resolve_ipc_file_paths(
-            token_file, cert_file, config_file=options.config_file, state_dir=state_dir
+        found = locate_core_agent(
+            options.config_file,
+            None,
+            os.environ if environ is None else environ,
+            address=options.ipc_address,
+            auth_token_file=options.auth_token_file,
+            cert_file=options.cert_file,
         )
     except IpcError as exc:
-        raise OptionsError(f"{exc} (or pass --auth-token-file and --cert-file)") from exc
-    return Target(address=address, auth_token_file=paths.auth_token, cert_file=paths.ipc_cert)
+        raise OptionsError(str(exc)) from exc
+    return Target(address=found.address, auth_token_file=found.auth_token, cert_file=found.ipc_cert)

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -19,13 +20,15 @@ from typing import Any, TextIO
 
 import grpc
 
-from core_agent.locations import AgentEndpoint, LocationError, resolve_endpoint, resolve_locations
+from core_agent.locations import EMBEDDED_CONFIG
 from pkg.ipc import (
+    AgentLocation,
     IpcError,
     auth_metadata,
     client_credentials,
     load_client_material,
     load_ipc_certificate,
+    locate_core_agent,
     secure_channel,
 )
 from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
@@ -49,7 +52,7 @@ def format_value(value: Any, *, quote_empty: bool = False) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _explain(error: grpc.aio.AioRpcError, endpoint: AgentEndpoint, timeout: float) -> str:
+def _explain(error: grpc.aio.AioRpcError, endpoint: AgentLocation, timeout: float) -> str:
     code, details = error.code(), error.details() or ""
     if code == grpc.StatusCode.UNAVAILABLE:
         if "connection refused" in details.lower():
@@ -67,7 +70,7 @@ def _explain(error: grpc.aio.AioRpcError, endpoint: AgentEndpoint, timeout: floa
     return details or code.name
 
 
-def _certificate_problem(endpoint: AgentEndpoint) -> str | None:
+def _certificate_problem(endpoint: AgentLocation) -> str | None:
     """What is wrong with the certificate file, checked in full (a failed handshake may be its fault)."""
     try:
         load_ipc_certificate(endpoint.ipc_cert)
@@ -83,7 +86,7 @@ class _Connection:
 
 
 @contextlib.asynccontextmanager
-async def _connect(endpoint: AgentEndpoint, deadline: float) -> AsyncIterator[_Connection]:
+async def _connect(endpoint: AgentLocation, deadline: float) -> AsyncIterator[_Connection]:
     """A channel to the agent; RPC errors inside come out as ClientError with an explanation."""
     material = load_client_material(endpoint.auth_token, endpoint.ipc_cert, validate=False)
     credentials = client_credentials(material.cert_pem, material.key_pem)
@@ -136,7 +139,7 @@ def _duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-async def _execute(args: argparse.Namespace, endpoint: AgentEndpoint, out: TextIO) -> None:
+async def _execute(args: argparse.Namespace, endpoint: AgentLocation, out: TextIO) -> None:
     timeout: float = args.timeout
     action: str = args.action
     async with _connect(endpoint, timeout) as conn:
@@ -172,9 +175,9 @@ def run_client_command(args: argparse.Namespace, out: TextIO | None = None, err:
     stdout = sys.stdout if out is None else out
     stderr = sys.stderr if err is None else err
     try:
-        endpoint = resolve_endpoint(resolve_locations(args.config, args.state_dir))
+        endpoint = locate_core_agent(args.config, args.state_dir, os.environ, embedded_config=EMBEDDED_CONFIG)
         asyncio.run(_execute(args, endpoint, stdout))
-    except (ClientError, LocationError, IpcError) as exc:
+    except (ClientError, IpcError) as exc:
         stderr.write(f"{PROG}: {exc}\n")
         return 1
     return 0

@@ -23,7 +23,7 @@ from comp.core.log.container import LogContainer
 from comp.core.telemetry import def_ as telemetry_def
 from comp.core.telemetry.container import TelemetryContainer
 from pkg.util.lifecycle import Lifecycle
-from sample_remote_agent.options import FLAVOR, Options, resolve_address, resolve_ipc_paths
+from sample_remote_agent.options import FLAVOR, Options, locate
 
 __all__ = ["Parts", "SampleRemoteAgentContainer", "build_parts", "consumer_params", "local_config_params"]
 
@@ -44,11 +44,11 @@ def consumer_params(
     options: Options, config: config_def.Component, environ: Mapping[str, str] | None = None
 ) -> consumer_def.Params:
     """The consumer's address, IPC files and identity, from the flags and the local configuration."""
-    paths = resolve_ipc_paths(options, config, config.config_file_used(), environ)
+    location = locate(options, config, os.environ if environ is None else environ)
     return consumer_def.Params(
-        ipc_address=resolve_address(options, config),
-        auth_token_file=paths.auth_token,
-        cert_file=paths.ipc_cert,
+        ipc_address=location.address,
+        auth_token_file=location.auth_token,
+        cert_file=location.ipc_cert,
         name=options.name,
         flavor=FLAVOR,
         display_name=options.name,

@@ -1,6 +1,7 @@
 """Command-line flags of ``sample-remote-agent`` and where its core agent and IPC files are.
 
-Explicit flags win. Otherwise everything is resolved as ``core-agent`` resolves it:
+Explicit flags win. Otherwise everything is resolved as ``core-agent`` resolves it
+(:func:`pkg.ipc.locate_with_settings`):
 
 - the address is ``cmd_host:cmd_port`` of the local configuration: ``-c FILE`` if given (else the
   defaults, ``localhost:5001``), with ``DD_*`` environment variables on top;
@@ -14,13 +15,12 @@ Explicit flags win. Otherwise everything is resolved as ``core-agent`` resolves 
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pkg.config.reader import Reader
-from pkg.ipc import IpcFilePaths, resolve_ipc_file_paths
+from pkg.ipc import LOCATION_KEYS, AgentLocation, locate_with_settings
 
 __all__ = [
     "DEFAULT_NAME",
@@ -29,17 +29,14 @@ __all__ = [
     "PROG",
     "Options",
     "build_parser",
-    "default_state_dir",
+    "locate",
     "parse_options",
-    "resolve_address",
-    "resolve_ipc_paths",
 ]
 
 PROG = "sample-remote-agent"
 FLAVOR = "sample-remote-agent"
 DEFAULT_NAME = "sample-remote-agent"
 DEFAULT_WAIT_TIMEOUT = 30.0
-STATE_DIR_NAME = "core-agent"
 
 
 @dataclass(frozen=True)
@@ -140,40 +137,19 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     )
 
 
-def default_state_dir(environ: Mapping[str, str]) -> Path:
-    """The core agent's default state directory (``$XDG_STATE_HOME/core-agent``, else
-    ``~/.local/state/core-agent``)."""
-    xdg = environ.get("XDG_STATE_HOME", "").strip()
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
-    return base / STATE_DIR_NAME
+def locate(options: Options, config: Reader, environ: Mapping[str, str]) -> AgentLocation:
+    """The core agent's address and IPC files, by the rules of the module docstring.
 
-
-def resolve_address(options: Options, config: Reader) -> str:
-    """``--ipc-address``, else ``cmd_host:cmd_port`` of the local configuration."""
-    if options.ipc_address:
-        return options.ipc_address
-    host = config.get_string("cmd_host").strip() or "localhost"
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"{host}:{config.get_int('cmd_port')}"
-
-
-def resolve_ipc_paths(
-    options: Options, config: Reader, config_file: Path | None, environ: Mapping[str, str] | None = None
-) -> IpcFilePaths:
-    """The auth token and certificate files, by the rules of the module docstring.
-
-    Raises :class:`pkg.ipc.IpcError` when nothing locates the token.
+    ``config`` is the local configuration (``-c FILE`` and ``DD_*`` variables already applied);
+    ``environ`` locates the default state directory. Raises :class:`pkg.ipc.IpcError` (a
+    ``LocationError``) on an unusable address setting.
     """
-    env = os.environ if environ is None else environ
-    if options.state_dir is not None:
-        return resolve_ipc_file_paths(options.auth_token_file, options.cert_file, state_dir=options.state_dir)
-    if config_file is not None:
-        return resolve_ipc_file_paths(
-            options.auth_token_file or config.get_string("auth_token_file_path"),
-            options.cert_file or config.get_string("ipc_cert_file_path"),
-            config_file=config_file,
-        )
-    return resolve_ipc_file_paths(
-        options.auth_token_file, options.cert_file, state_dir=default_state_dir(env)
+    return locate_with_settings(
+        {key: config.get(key) for key in LOCATION_KEYS},
+        options.config_file,
+        options.state_dir,
+        environ,
+        address=options.ipc_address,
+        auth_token_file=options.auth_token_file,
+        cert_file=options.cert_file,
     )

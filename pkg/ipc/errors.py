@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["InsecureFileModeError", "IpcError", "IpcFileMissingError"]
+__all__ = ["InsecureFileModeError", "IpcError", "IpcFileMissingError", "LocationError"]
 
 
 class IpcError(Exception):
     """An IPC secret (auth token, certificate) cannot be created, loaded or used."""
+
+
+class LocationError(IpcError):
+    """A config file or a setting needed to find the core agent is unusable (the message names it)."""
 
 
 class IpcFileMissingError(IpcError, FileNotFoundError):

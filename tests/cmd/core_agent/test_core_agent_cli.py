@@ -12,14 +12,9 @@ import pytest
 
 from comp.core.ipc.mock import new_mock as new_ipc_mock
 from core_agent.client import format_value, run_client_command
-from core_agent.locations import (
-    EMBEDDED_CONFIG,
-    LocationError,
-    default_state_dir,
-    resolve_endpoint,
-    resolve_locations,
-)
+from core_agent.locations import EMBEDDED_CONFIG, resolve_locations
 from core_agent.main import build_parser, main
+from pkg.ipc import locate_core_agent
 
 
 @pytest.mark.parametrize(
@@ -56,11 +51,6 @@ def test_options_after_positionals_are_parsed() -> None:
     assert args.timeout == 2.0
 
 
-def test_default_state_dir_follows_xdg(tmp_path: Path) -> None:
-    assert default_state_dir({"XDG_STATE_HOME": str(tmp_path)}) == tmp_path / "core-agent"
-    assert default_state_dir({}) == Path.home() / ".local" / "state" / "core-agent"
-
-
 def test_locations_without_config_use_the_embedded_file_and_a_state_dir(tmp_path: Path) -> None:
     locations = resolve_locations(None, None, {"XDG_STATE_HOME": str(tmp_path)})
     assert locations.embedded and locations.config_file == EMBEDDED_CONFIG
@@ -72,41 +62,36 @@ def test_locations_without_config_use_the_embedded_file_and_a_state_dir(tmp_path
     assert EMBEDDED_CONFIG.is_file()
 
 
-def test_endpoint_from_a_config_file_and_the_environment(tmp_path: Path) -> None:
+def test_locations_with_a_config_file_leave_the_secrets_to_it_unless_a_state_dir_is_given(
+    tmp_path: Path,
+) -> None:
     config = tmp_path / "datadog.yaml"
-    config.write_text("cmd_host: 127.0.0.1\ncmd_port: 6001\nlog_level: info\n", encoding="utf-8")
-    endpoint = resolve_endpoint(resolve_locations(config, None), environ={})
-    assert endpoint.address == "127.0.0.1:6001"
-    assert endpoint.auth_token == tmp_path / "auth_token"
-    assert endpoint.ipc_cert == tmp_path / "ipc_cert.pem"
-
-    env = {"DD_CMD_PORT": "7001", "DD_AUTH_TOKEN_FILE_PATH": str(tmp_path / "t" / "token")}
-    endpoint = resolve_endpoint(resolve_locations(config, None), environ=env)
-    assert endpoint.port == 7001
-    assert endpoint.auth_token == tmp_path / "t" / "token"
-    assert endpoint.ipc_cert == tmp_path / "t" / "ipc_cert.pem"
-
-    # --state-dir wins over the file and the environment.
-    endpoint = resolve_endpoint(resolve_locations(config, tmp_path / "s"), environ=env)
-    assert endpoint.auth_token == tmp_path / "s" / "auth_token"
-    assert endpoint.ipc_cert == tmp_path / "s" / "ipc_cert.pem"
+    assert resolve_locations(config, None, {}).state_dir is None
+    assert resolve_locations(config, None, {}).secret_overrides() == {}
+    assert resolve_locations(config, tmp_path / "s", {}).state_dir == tmp_path / "s"
 
 
-def test_embedded_endpoint_defaults(tmp_path: Path) -> None:
-    endpoint = resolve_endpoint(resolve_locations(None, tmp_path), environ={})
-    assert endpoint.address == "localhost:5001"
-    assert endpoint.auth_token == tmp_path / "auth_token"
+def test_client_without_config_reads_the_embedded_file_and_the_state_dir(tmp_path: Path) -> None:
+    found = locate_core_agent(None, tmp_path, {}, embedded_config=EMBEDDED_CONFIG)
+    assert found.address == "localhost:5001"
+    assert found.auth_token == tmp_path / "auth_token"
+    assert found.ipc_cert == tmp_path / "ipc_cert.pem"
+    assert found.config_file == EMBEDDED_CONFIG
+    # The embedded file's address yields to DD_* variables, as in the agent.
+    env = {"DD_CMD_PORT": "6123", "XDG_STATE_HOME": str(tmp_path / "xdg")}
+    found = locate_core_agent(None, None, env, embedded_config=EMBEDDED_CONFIG)
+    assert found.address == "localhost:6123"
+    assert found.auth_token == tmp_path / "xdg" / "core-agent" / "auth_token"
 
 
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [("cmd_port: [1\n", "not valid YAML"), ("- a\n", "expected a mapping"), ("cmd_port: x\n", "'cmd_port'")],
-)
-def test_unusable_config_is_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
+def test_client_reports_an_unusable_config_file_on_one_line(tmp_path: Path) -> None:
     config = tmp_path / "datadog.yaml"
-    config.write_text(content, encoding="utf-8")
-    with pytest.raises(LocationError, match=message):
-        resolve_endpoint(resolve_locations(config, None), environ={})
+    config.write_text("cmd_port: [1\n", encoding="utf-8")
+    args = build_parser().parse_args(["status", "-c", str(config)])
+    out, err = io.StringIO(), io.StringIO()
+    assert run_client_command(args, out, err) == 1
+    assert err.getvalue().startswith(f"core-agent: config file {config} is not valid YAML")
+    assert err.getvalue().count("\n") == 1
 
 
 @pytest.mark.parametrize(

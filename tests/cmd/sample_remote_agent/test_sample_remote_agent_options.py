@@ -8,17 +8,9 @@ import pytest
 
 from comp.core.config.container import ConfigContainer
 from comp.core.config.def_ import Params as ConfigParams
-from pkg.ipc import IpcFilePaths
+from pkg.ipc import LocationError
 from sample_remote_agent.container import consumer_params, local_config_params
-from sample_remote_agent.options import (
-    DEFAULT_NAME,
-    DEFAULT_WAIT_TIMEOUT,
-    Options,
-    default_state_dir,
-    parse_options,
-    resolve_address,
-    resolve_ipc_paths,
-)
+from sample_remote_agent.options import DEFAULT_NAME, DEFAULT_WAIT_TIMEOUT, Options, locate, parse_options
 
 
 def _config(config_file: Path | None = None, environ: dict[str, str] | None = None) -> object:
@@ -69,15 +61,28 @@ def test_bad_flags_exit_2_with_a_message(
     assert message in capsys.readouterr().err
 
 
+def _address(options: Options, config: object) -> str:
+    return locate(options, config, {}).address  # type: ignore[arg-type]
+
+
+def _files(options: Options, config: object, env: dict[str, str]) -> tuple[Path, Path]:
+    found = locate(options, config, env)  # type: ignore[arg-type]
+    return found.auth_token, found.ipc_cert
+
+
 def test_address_from_the_flag_or_the_local_config(tmp_path: Path) -> None:
     cfg = tmp_path / "datadog.yaml"
     cfg.write_text("cmd_host: 127.0.0.1\ncmd_port: 6123\n")
-    assert resolve_address(Options(), _config()) == "localhost:5001"  # type: ignore[arg-type]
-    assert resolve_address(Options(), _config(cfg)) == "127.0.0.1:6123"  # type: ignore[arg-type]
-    assert resolve_address(Options(), _config(environ={"DD_CMD_PORT": "7001"})) == "localhost:7001"  # type: ignore[arg-type]
-    assert resolve_address(Options(ipc_address="h:1"), _config(cfg)) == "h:1"  # type: ignore[arg-type]
-    v6 = _config(environ={"DD_CMD_HOST": "::1"})
-    assert resolve_address(Options(), v6) == "[::1]:5001"  # type: ignore[arg-type]
+    assert _address(Options(), _config()) == "localhost:5001"
+    assert _address(Options(config_file=cfg), _config(cfg)) == "127.0.0.1:6123"
+    assert _address(Options(), _config(environ={"DD_CMD_PORT": "7001"})) == "localhost:7001"
+    assert _address(Options(ipc_address="h:1", config_file=cfg), _config(cfg)) == "h:1"
+    assert _address(Options(), _config(environ={"DD_CMD_HOST": "::1"})) == "[::1]:5001"
+
+
+def test_a_port_the_client_cannot_dial_is_a_clear_error() -> None:
+    with pytest.raises(LocationError, match="'cmd_port': 0, expected a port number 1-65535"):
+        _address(Options(), _config(environ={"DD_CMD_PORT": "0"}))
 
 
 def test_ipc_paths_like_the_core_agent(tmp_path: Path) -> None:
@@ -86,31 +91,29 @@ def test_ipc_paths_like_the_core_agent(tmp_path: Path) -> None:
     cfg.write_text("log_level: info\n")
     env = {"XDG_STATE_HOME": str(tmp_path / "xdg")}
     state = tmp_path / "xdg" / "core-agent"
-    # No -c: the core agent's default state directory.
-    assert resolve_ipc_paths(Options(), _config(), None, env) == IpcFilePaths(  # type: ignore[arg-type]
-        state / "auth_token", state / "ipc_cert.pem"
-    )
+    # No -c: the core agent's default state directory, whatever DD_AUTH_TOKEN_FILE_PATH says.
+    ignored = _config(environ={"DD_AUTH_TOKEN_FILE_PATH": str(tmp_path / "ignored")})
+    assert _files(Options(), ignored, env) == (state / "auth_token", state / "ipc_cert.pem")
     # -c FILE: beside the file.
-    assert resolve_ipc_paths(Options(config_file=cfg), _config(cfg), cfg, env) == IpcFilePaths(  # type: ignore[arg-type]
-        cfg.parent / "auth_token", cfg.parent / "ipc_cert.pem"
+    assert _files(Options(config_file=cfg), _config(cfg), env) == (
+        cfg.parent / "auth_token",
+        cfg.parent / "ipc_cert.pem",
     )
     # -c FILE naming the paths.
     named = tmp_path / "named.yaml"
     named.write_text(f"auth_token_file_path: {tmp_path}/tok\nipc_cert_file_path: {tmp_path}/cert.pem\n")
-    assert resolve_ipc_paths(Options(config_file=named), _config(named), named, env) == IpcFilePaths(  # type: ignore[arg-type]
-        tmp_path / "tok", tmp_path / "cert.pem"
+    assert _files(Options(config_file=named), _config(named), env) == (
+        tmp_path / "tok",
+        tmp_path / "cert.pem",
     )
     # --state-dir wins over the file; explicit files win over everything.
-    assert resolve_ipc_paths(Options(state_dir=tmp_path / "s"), _config(named), named, env) == IpcFilePaths(  # type: ignore[arg-type]
-        tmp_path / "s" / "auth_token", tmp_path / "s" / "ipc_cert.pem"
+    with_state = Options(config_file=named, state_dir=tmp_path / "s")
+    assert _files(with_state, _config(named), env) == (
+        tmp_path / "s" / "auth_token",
+        tmp_path / "s" / "ipc_cert.pem",
     )
     explicit = Options(auth_token_file=tmp_path / "t", cert_file=tmp_path / "c", state_dir=tmp_path / "s")
-    assert resolve_ipc_paths(explicit, _config(), None, env) == IpcFilePaths(tmp_path / "t", tmp_path / "c")  # type: ignore[arg-type]
-
-
-def test_default_state_dir_without_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    assert default_state_dir({}) == tmp_path / ".local" / "state" / "core-agent"
+    assert _files(explicit, _config(), env) == (tmp_path / "t", tmp_path / "c")
 
 
 def test_local_config_disables_telemetry_unless_a_port_is_given() -> None:

@@ -1,0 +1,264 @@
+"""Where a local client finds the core agent: its address and its IPC secrets.
+
+The rules are those of ``core-agent run``, so a client finds exactly the files the agent created:
+
+- explicit values (a client's flags) win, each on its own;
+- the secrets live in the state directory, whatever the configuration says, when one is given
+  (``--state-dir``) and always without a config file (the agent then runs on its embedded
+  configuration and uses :func:`default_state_dir`);
+- otherwise ``auth_token_file_path`` and ``ipc_cert_file_path`` come from the ``DD_*`` environment,
+  then the config file; by default the token is ``auth_token`` beside the config file;
+- the certificate defaults to ``ipc_cert.pem`` beside the token in use;
+- the address is ``cmd_host:cmd_port`` from the environment (``DD_CMD_HOST``, ``DD_CMD_PORT``), then
+  the config file, then ``localhost:5001``.
+
+Usage::
+
+    found = locate_core_agent(Path("/etc/datadog-agent/datadog.yaml"), None, os.environ)
+    found.address, found.auth_token, found.ipc_cert
+
+Light to import (PyYAML and the standard library): command-line clients use it on every call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+
+from pkg.ipc.errors import LocationError
+from pkg.ipc.paths import resolve_ipc_file_paths
+
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "DEFAULT_CMD_HOST",
+    "DEFAULT_CMD_PORT",
+    "LOCATION_KEYS",
+    "STATE_DIR_NAME",
+    "AgentLocation",
+    "default_state_dir",
+    "format_address",
+    "locate_core_agent",
+    "locate_with_settings",
+    "secrets_state_dir",
+]
+
+STATE_DIR_NAME = "core-agent"
+DEFAULT_CMD_HOST = "localhost"
+DEFAULT_CMD_PORT = 5001
+DEFAULT_ADDRESS = f"{DEFAULT_CMD_HOST}:{DEFAULT_CMD_PORT}"
+# The settings that say where the agent is; the environment variable of each is DD_ + upper case.
+LOCATION_KEYS = ("cmd_host", "cmd_port", "auth_token_file_path", "ipc_cert_file_path")
+
+_SafeLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class AgentLocation:
+    """How to reach the core agent.
+
+    ``config_file``: the config file whose settings were read (the embedded one included); None when
+    only the environment and the defaults applied.
+    """
+
+    address: str
+    auth_token: Path
+    ipc_cert: Path
+    config_file: Path | None
+
+
+class _Setting(NamedTuple):
+    value: Any
+    origin: str  # for error messages: "config file X", "environment variable DD_X"
+
+
+def default_state_dir(environ: Mapping[str, str]) -> Path:
+    """The agent's default state directory: ``$XDG_STATE_HOME/core-agent``, else
+    ``~/.local/state/core-agent``."""
+    xdg = environ.get("XDG_STATE_HOME", "").strip()
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
+    return base / STATE_DIR_NAME
+
+
+def secrets_state_dir(
+    config_file: Path | None, state_dir: Path | None, environ: Mapping[str, str]
+) -> Path | None:
+    """The directory that holds the secrets whatever the configuration says (absolute), or None when
+    the configuration decides: ``state_dir`` if given, else the default one when there is no config
+    file. The agent and its clients both use this rule."""
+    if state_dir is not None:
+        return state_dir.absolute()
+    if config_file is None:
+        return default_state_dir(environ).absolute()
+    return None
+
+
+def format_address(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 host in brackets."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+def locate_core_agent(
+    config_file: Path | None,
+    state_dir: Path | None,
+    environ: Mapping[str, str],
+    *,
+    address: str | None = None,
+    auth_token_file: Path | None = None,
+    cert_file: Path | None = None,
+    embedded_config: Path | None = None,
+) -> AgentLocation:
+    """Resolve the address and the secrets' paths by the rules of the module docstring.
+
+    ``config_file``/``state_dir``: the ``-c`` and ``--state-dir`` the agent runs with.
+    ``address``/``auth_token_file``/``cert_file``: explicit values, used as given.
+    ``embedded_config``: the file the agent reads when it runs without ``-c`` (``core-agent``'s
+    embedded ``datadog.yaml``); only its address settings are used.
+
+    Raises LocationError naming the file or variable when the config file cannot be read or a
+    setting is unusable.
+    """
+    read_from = config_file if config_file is not None else embedded_config
+    settings: dict[str, _Setting] = {}
+    if read_from is not None:
+        origin = f"config file {read_from}"
+        settings.update((key, _Setting(value, origin)) for key, value in _read_settings(read_from).items())
+    for key in LOCATION_KEYS:
+        var = "DD_" + key.upper()
+        text = environ.get(var, "").strip()
+        if text:  # an empty variable counts as unset, as for the agent
+            settings[key] = _Setting(text, f"environment variable {var}")
+    return _locate(
+        settings,
+        read_from,
+        config_file=config_file,
+        state_dir=state_dir,
+        environ=environ,
+        address=address,
+        auth_token_file=auth_token_file,
+        cert_file=cert_file,
+    )
+
+
+def locate_with_settings(
+    settings: Mapping[str, Any],
+    config_file: Path | None,
+    state_dir: Path | None,
+    environ: Mapping[str, str],
+    *,
+    address: str | None = None,
+    auth_token_file: Path | None = None,
+    cert_file: Path | None = None,
+) -> AgentLocation:
+    """As :func:`locate_core_agent`, with the effective values of :data:`LOCATION_KEYS` already read
+    from ``config_file`` and the environment (a loaded configuration's values; None or ``""``: unset).
+    ``environ`` only locates the default state directory."""
+    origin = "DD_* variables" if config_file is None else f"config file {config_file} or DD_* variables"
+    given = {
+        key: _Setting(value, origin) for key, value in settings.items() if value is not None and value != ""
+    }
+    return _locate(
+        given,
+        config_file,
+        config_file=config_file,
+        state_dir=state_dir,
+        environ=environ,
+        address=address,
+        auth_token_file=auth_token_file,
+        cert_file=cert_file,
+    )
+
+
+def _locate(
+    settings: Mapping[str, _Setting],
+    read_from: Path | None,
+    *,
+    config_file: Path | None,
+    state_dir: Path | None,
+    environ: Mapping[str, str],
+    address: str | None,
+    auth_token_file: Path | None,
+    cert_file: Path | None,
+) -> AgentLocation:
+    secrets_dir = secrets_state_dir(config_file, state_dir, environ)
+    token_setting = cert_setting = None
+    if secrets_dir is None:
+        token_setting = _text(settings, "auth_token_file_path")
+        cert_setting = _text(settings, "ipc_cert_file_path")
+    files = resolve_ipc_file_paths(
+        auth_token_file if auth_token_file is not None else token_setting,
+        cert_file if cert_file is not None else cert_setting,
+        config_file=config_file.absolute() if config_file is not None and secrets_dir is None else None,
+        state_dir=secrets_dir,
+    )
+    if not address:
+        host = _text(settings, "cmd_host") or DEFAULT_CMD_HOST
+        address = format_address(host, _port(settings.get("cmd_port")))
+    return AgentLocation(address, files.auth_token, files.ipc_cert, read_from)
+
+
+def _read_settings(path: Path) -> dict[str, Any]:
+    """The top-level values of :data:`LOCATION_KEYS` in a YAML config file (keys as the agent reads
+    them: case-insensitive; null values skipped)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LocationError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise LocationError(f"config file {path} is {reason}") from exc
+    try:
+        data = yaml.load(text, Loader=_SafeLoader)
+    except yaml.YAMLError as exc:
+        raise LocationError(f"config file {path} is not valid YAML: {_yaml_problem(exc)}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        kind = "a list" if isinstance(data, list) else f"the value {data!r}"
+        raise LocationError(f"config file {path} must hold a mapping of settings, not {kind}")
+    values = {str(key).lower(): value for key, value in data.items()}
+    return {key: values[key] for key in LOCATION_KEYS if values.get(key) is not None}
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: the problem and its line (PyYAML's own text spans several lines)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        mark = exc.problem_mark or exc.context_mark
+        return exc.problem if mark is None else f"{exc.problem} (line {mark.line + 1})"
+    return " ".join(str(exc).split())
+
+
+def _text(settings: Mapping[str, _Setting], key: str) -> str | None:
+    setting = settings.get(key)
+    if setting is None:
+        return None
+    if isinstance(setting.value, Mapping | list):
+        raise LocationError(f"{setting.origin}: invalid value for {key!r}: {setting.value!r}, expected text")
+    return str(setting.value).strip() or None
+
+
+def _port(setting: _Setting | None) -> int:
+    """The port of a setting, read as the agent's config does (``"6001"`` and ``6001.0`` included)."""
+    if setting is None:
+        return DEFAULT_CMD_PORT
+    value = setting.value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    port = -1
+    if isinstance(value, int) and not isinstance(value, bool):
+        port = value
+    elif isinstance(value, float) and value.is_integer():
+        port = int(value)
+    if not 0 < port <= 65535:
+        raise LocationError(
+            f"{setting.origin}: invalid value for 'cmd_port': {setting.value!r}, "
+            "expected a port number 1-65535"
+        )
+    return port
