@@ -1,0 +1,8 @@
+"""Settings for the whole test session."""
+
+from __future__ import annotations
+
+import os
+
+# grpc's C core logs transport details (GOAWAY, ...) at INFO unless told otherwise; read at import.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
