@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from comp.core.config import def_ as config_def
 from comp.core.configstream.def_ import Component
-from comp.core.configstream.impl.metrics import TELEMETRY_NAMESPACE, ResyncCause, StreamMetrics
+from comp.core.configstream.impl.metrics import TELEMETRY_NAMESPACE, ResyncCause, stream_metrics
 from comp.core.configstream.impl.producer import DEFAULT_ORIGIN, ConfigStreamProducer
 from comp.core.configstream.impl.subscription import StreamSubscription
 from comp.core.telemetry import def_ as telemetry_def
@@ -61,7 +61,7 @@ def new_component(requires: Requires) -> Provides:
     """
     producer = ConfigStreamProducer(
         requires.config,
-        StreamMetrics(requires.telemetry.meter(TELEMETRY_NAMESPACE)),
+        stream_metrics(requires.telemetry.meter(TELEMETRY_NAMESPACE)),
         history_size=_int_at_least(requires.config, HISTORY_SIZE_KEY, DEFAULT_HISTORY_SIZE, 0),
         queue_size=_int_at_least(requires.config, QUEUE_SIZE_KEY, DEFAULT_QUEUE_SIZE, 1),
     )

@@ -1,10 +1,27 @@
-"""The config stream producer's instruments (namespace ``configstream``)."""
+"""The config stream producer's telemetry (namespace ``configstream``).
+
+The producer keeps its counts as plain integers: they are bumped for every event handed to every
+subscriber, where a synchronous OpenTelemetry ``Counter.add`` (a lock, an attribute lookup, an
+aggregation) would cost several times what the rest of the delivery does. Observable instruments
+read the counts when the metrics are collected (a scrape of ``/metrics``), under the names and with
+the meaning the synchronous instruments had: monotonic counters (``configstream_updates_sent_total``
+in Prometheus), the ``subscribers`` gauge, and counts by attribute (``resyncs`` by ``cause``). A count
+never bumped is not exported, as a counter never added to is not.
+
+Counts are written on the producer's event loop and read on the collecting thread: each read is of one
+int or one copy of a dict, which the GIL keeps whole.
+"""
 
 from __future__ import annotations
 
-from opentelemetry.metrics import Meter
+import threading
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Final
 
-__all__ = ["TELEMETRY_NAMESPACE", "ResumeRefusal", "ResyncCause", "StreamMetrics"]
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
+
+__all__ = ["TELEMETRY_NAMESPACE", "ResumeRefusal", "ResyncCause", "StreamMetrics", "stream_metrics"]
 
 TELEMETRY_NAMESPACE = "configstream"
 
@@ -30,44 +47,131 @@ class ResumeRefusal:
 
 
 class StreamMetrics:
-    """Every instrument of the producer, created once from the component's meter."""
+    """The producer's counts, exported by :func:`stream_metrics`. Bumped in place
+    (``metrics.updates_sent += 1``), or by the methods for counts by attribute."""
 
-    def __init__(self, meter: Meter) -> None:
-        p = TELEMETRY_NAMESPACE
-        self.subscribers = meter.create_gauge(f"{p}.subscribers", description="Open subscriptions")
-        self.snapshots_sent = meter.create_counter(
-            f"{p}.snapshots_sent", description="Snapshots handed to subscribers"
-        )
-        self.updates_sent = meter.create_counter(
-            f"{p}.updates_sent", description="Updates handed to subscribers"
-        )
-        self.discontinuities = meter.create_counter(
-            f"{p}.discontinuities",
-            description="Updates whose id did not follow a subscriber's last one (answered with a snapshot)",
-        )
-        self.dropped_updates = meter.create_counter(
-            f"{p}.dropped_updates",
-            description="Updates not queued for a lagging subscriber (recovered from history or a snapshot)",
-        )
-        self.lagging = meter.create_counter(
-            f"{p}.lagging", description="Times a subscriber's queue was full and it was marked lagging"
-        )
-        self.catch_ups = meter.create_counter(
-            f"{p}.catch_ups", description="Lagging subscribers brought up to date from the history"
-        )
-        self.resyncs = meter.create_counter(
-            f"{p}.resyncs", description="Snapshots sent again to a subscriber, by cause (gap, fell_behind)"
-        )
-        self.conversion_errors = meter.create_counter(
-            f"{p}.conversion_errors", description="Values sent as null as they cannot be converted, by key"
-        )
-        self.resumes = meter.create_counter(
-            f"{p}.resumes", description="Subscriptions resumed after their resume point, without a snapshot"
-        )
-        self.resume_refused = meter.create_counter(
-            f"{p}.resume_refused",
-            description="Resume points refused (answered with a snapshot), by cause (epoch, history, future)",
-        )
-        self.snapshot_builds = meter.create_counter(
-            f"{p}.snapshot_builds", description="Snapshots built (one per sequence id, shared by subscribers)"
-        )
+    __slots__ = (
+        "catch_ups",
+        "conversion_errors",
+        "discontinuities",
+        "dropped_updates",
+        "lagging",
+        "resume_refused",
+        "resumes",
+        "resyncs",
+        "snapshot_builds",
+        "snapshots_sent",
+        "subscribers",
+        "updates_sent",
+    )
+
+    def __init__(self) -> None:
+        self.subscribers: int | None = None
+        """Open subscriptions (a gauge: the last value set; None until the producer starts)."""
+        self.snapshots_sent = 0
+        self.updates_sent = 0
+        self.discontinuities = 0
+        self.dropped_updates = 0
+        self.lagging = 0
+        self.catch_ups = 0
+        self.resumes = 0
+        self.snapshot_builds = 0
+        self.resyncs: dict[str, int] = {}
+        """By cause (:class:`ResyncCause`)."""
+        self.conversion_errors: dict[str, int] = {}
+        """By key."""
+        self.resume_refused: dict[str, int] = {}
+        """By cause (:class:`ResumeRefusal`)."""
+
+    def add_resync(self, cause: str) -> None:
+        self.resyncs[cause] = self.resyncs.get(cause, 0) + 1
+
+    def add_conversion_error(self, key: str) -> None:
+        self.conversion_errors[key] = self.conversion_errors.get(key, 0) + 1
+
+    def add_resume_refused(self, cause: str) -> None:
+        self.resume_refused[cause] = self.resume_refused.get(cause, 0) + 1
+
+
+# (field, description, attribute name for a count by attribute)
+_COUNTERS: Final[tuple[tuple[str, str, str | None], ...]] = (
+    ("snapshots_sent", "Snapshots handed to subscribers", None),
+    ("updates_sent", "Updates handed to subscribers", None),
+    (
+        "discontinuities",
+        "Updates whose id did not follow a subscriber's last one (answered with a snapshot)",
+        None,
+    ),
+    (
+        "dropped_updates",
+        "Updates not queued for a lagging subscriber (recovered from history or a snapshot)",
+        None,
+    ),
+    ("lagging", "Times a subscriber's queue was full and it was marked lagging", None),
+    ("catch_ups", "Lagging subscribers brought up to date from the history", None),
+    ("resyncs", "Snapshots sent again to a subscriber, by cause (gap, fell_behind)", "cause"),
+    ("conversion_errors", "Values sent as null as they cannot be converted, by key", "key"),
+    ("resumes", "Subscriptions resumed after their resume point, without a snapshot", None),
+    (
+        "resume_refused",
+        "Resume points refused (answered with a snapshot), by cause (epoch, history, future)",
+        "cause",
+    ),
+    ("snapshot_builds", "Snapshots built (one per sequence id, shared by subscribers)", None),
+)
+
+_Callback = Callable[[CallbackOptions], Iterable[Observation]]
+
+# The SDK hands back the first instrument registered under a name, with its callbacks: every producer
+# of one meter must share one set of counts, as they shared the synchronous counters before.
+_by_meter: weakref.WeakKeyDictionary[Meter, StreamMetrics] = weakref.WeakKeyDictionary()
+_by_meter_lock = threading.Lock()
+
+
+def stream_metrics(meter: Meter) -> StreamMetrics:
+    """The counts exported through ``meter``: created, with their instruments, on the first call for
+    a meter; the same object afterwards."""
+    with _by_meter_lock:
+        metrics = _by_meter.get(meter)
+        if metrics is None:
+            metrics = StreamMetrics()
+            _register(meter, metrics)
+            _by_meter[meter] = metrics
+        return metrics
+
+
+def _register(meter: Meter, metrics: StreamMetrics) -> None:
+    p = TELEMETRY_NAMESPACE
+    meter.create_observable_gauge(
+        f"{p}.subscribers", callbacks=[_observe_gauge(metrics)], description="Open subscriptions"
+    )
+    for field, description, attribute in _COUNTERS:
+        if attribute is None:
+            callback = _observe_count(metrics, field)
+        else:
+            callback = _observe_by(metrics, field, attribute)
+        meter.create_observable_counter(f"{p}.{field}", callbacks=[callback], description=description)
+
+
+def _observe_gauge(metrics: StreamMetrics) -> _Callback:
+    def observe(_options: CallbackOptions) -> Iterable[Observation]:
+        value = metrics.subscribers
+        return () if value is None else (Observation(value),)
+
+    return observe
+
+
+def _observe_count(metrics: StreamMetrics, field: str) -> _Callback:
+    def observe(_options: CallbackOptions) -> Iterable[Observation]:
+        value: int = getattr(metrics, field)
+        return (Observation(value),) if value else ()
+
+    return observe
+
+
+def _observe_by(metrics: StreamMetrics, field: str, attribute: str) -> _Callback:
+    def observe(_options: CallbackOptions) -> Iterable[Observation]:
+        counts: dict[str, int] = getattr(metrics, field)
+        return [Observation(value, {attribute: name}) for name, value in counts.copy().items()]
+
+    return observe

@@ -3,7 +3,9 @@
 How a change travels:
 
 1. The config calls :meth:`ConfigStreamProducer._on_config_change` on the writer's thread, which
-   only hands the change to the event loop (``call_soon_threadsafe``): the writer never waits.
+   only hands the change to the event loop: the writer never waits. From another thread that is
+   ``call_soon_threadsafe``; from the loop's own thread (a change made by an RPC handler) a plain
+   ``call_soon``, which queues the callback alike without writing to the loop's wake-up socket.
 2. On the loop the change becomes one serialized ``ConfigEvent`` (converted once, whatever the
    number of subscribers), is appended to the shared history and offered to each subscriber.
 3. A subscriber queues it if it is the next id for it and its queue has room; a full queue marks it
@@ -35,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -84,6 +87,7 @@ class ConfigStreamProducer:
         self._last_sequence_id = 0
         self._origin: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
         self._unsubscribe_config: Callable[[], None] | None = None
         self._running = False
 
@@ -133,17 +137,18 @@ class ConfigStreamProducer:
         if resume is not None and resume[0]:
             self._resume(subscription, resume[0], resume[1])
         self._subscriptions[subscription.id] = subscription
-        self._metrics.subscribers.set(len(self._subscriptions))
+        self._metrics.subscribers = len(self._subscriptions)
         _log.debug("config stream: %s subscribed (id %d)", name, subscription.id)
         return subscription
 
     async def start(self) -> None:
         """Capture the loop and listen to the config."""
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._last_sequence_id = self._config.sequence_id
         self._running = True
         self._unsubscribe_config = self._config.on_update(self._on_config_change)
-        self._metrics.subscribers.set(0)
+        self._metrics.subscribers = 0
 
     async def stop(self) -> None:
         """Stop listening to the config and close every subscription."""
@@ -161,7 +166,7 @@ class ConfigStreamProducer:
 
     def remove(self, subscription: StreamSubscription) -> None:
         if self._subscriptions.pop(subscription.id, None) is not None:
-            self._metrics.subscribers.set(len(self._subscriptions))
+            self._metrics.subscribers = len(self._subscriptions)
             _log.debug("config stream: %s unsubscribed (id %d)", subscription.name, subscription.id)
 
     def replenish(self, subscription: StreamSubscription) -> None:
@@ -184,7 +189,7 @@ class ConfigStreamProducer:
                 if subscription.resuming:
                     subscription.resuming = False  # counted as a resume, not as a catch-up
                 else:
-                    self._metrics.catch_ups.add(1)
+                    self._metrics.catch_ups += 1
                     _log.info("config stream subscriber %s caught up from history", subscription.name)
         elif history and wanted > history[-1].sequence_id:
             subscription.lagging = subscription.resuming = False  # nothing was missed after all
@@ -213,7 +218,7 @@ class ConfigStreamProducer:
             elif cursor < self._last_sequence_id and not self._history_holds(cursor + 1):
                 refusal = ResumeRefusal.HISTORY
         if refusal is not None:
-            self._metrics.resume_refused.add(1, {"cause": refusal})
+            self._metrics.add_resume_refused(refusal)
             _log.info(
                 "config stream subscriber %s cannot resume after %d (%s): sending a snapshot",
                 subscription.name,
@@ -225,7 +230,7 @@ class ConfigStreamProducer:
         # Missed updates come from the history once events() asks, like for a lagging subscriber;
         # changes still on their way to the loop are offered as usual.
         subscription.lagging = subscription.resuming = cursor < self._last_sequence_id
-        self._metrics.resumes.add(1)
+        self._metrics.resumes += 1
         _log.info(
             "config stream subscriber %s resumes after %d (%d updates missed)",
             subscription.name,
@@ -250,7 +255,11 @@ class ConfigStreamProducer:
         if loop is None or not self._running:
             return
         try:
-            loop.call_soon_threadsafe(self._publish, change)
+            # Both append to the loop's one FIFO of callbacks: changes keep their order either way.
+            if threading.get_ident() == self._loop_thread:
+                loop.call_soon(self._publish, change)
+            else:
+                loop.call_soon_threadsafe(self._publish, change)
         except RuntimeError:  # the loop is closed: the stream is shutting down
             _log.debug("config stream: change %d arrived after the loop closed", change.sequence_id)
 
@@ -282,7 +291,7 @@ class ConfigStreamProducer:
         payload = snapshot_event(self.origin, sequence_id, settings, self._on_conversion_error)
         snapshot = StreamEvent(EventKind.SNAPSHOT, sequence_id, payload.SerializeToString())
         self._snapshot = snapshot
-        self._metrics.snapshot_builds.add(1)
+        self._metrics.snapshot_builds += 1
         return snapshot
 
     def _with_epoch(self, snapshot: StreamEvent) -> StreamEvent:
@@ -295,5 +304,5 @@ class ConfigStreamProducer:
         return variant
 
     def _on_conversion_error(self, key: str, error: ValueConversionError) -> None:
-        self._metrics.conversion_errors.add(1, {"key": key})
+        self._metrics.add_conversion_error(key)
         _log.error("config stream: setting %r is sent as null: %s", key, error)

@@ -92,7 +92,7 @@ class StreamSubscription:
             return  # already covered by a snapshot or by the resume point
         if self.lagging:
             if not self.resuming:
-                self._metrics.dropped_updates.add(1)
+                self._metrics.dropped_updates += 1
             return
         if event.sequence_id != self.cursor + 1:
             _log.warning(
@@ -102,7 +102,7 @@ class StreamSubscription:
                 event.sequence_id,
                 self.cursor,
             )
-            self._metrics.discontinuities.add(1)
+            self._metrics.discontinuities += 1
             self.resync(ResyncCause.GAP)
             return
         if len(self.queue) >= self._queue_size:
@@ -113,8 +113,8 @@ class StreamSubscription:
                 len(self.queue),
             )
             self.lagging = True
-            self._metrics.lagging.add(1)
-            self._metrics.dropped_updates.add(1)
+            self._metrics.lagging += 1
+            self._metrics.dropped_updates += 1
             return
         self.queue.append(event)
         self.cursor = event.sequence_id
@@ -122,7 +122,7 @@ class StreamSubscription:
 
     def resync(self, cause: str) -> None:
         """Drop what is queued (the snapshot supersedes it) and send a snapshot next."""
-        self._metrics.resyncs.add(1, {"cause": cause})
+        self._metrics.add_resync(cause)
         self.queue.clear()
         self.cursor = None
         self.lagging = self.resuming = False
@@ -136,10 +136,10 @@ class StreamSubscription:
                     self._hub.replenish(self)
                 if self.queue:
                     event = self.queue.popleft()
-                    if event.kind is EventKind.SNAPSHOT:
-                        self._metrics.snapshots_sent.add(1)
+                    if event.kind is EventKind.UPDATE:
+                        self._metrics.updates_sent += 1
                     else:
-                        self._metrics.updates_sent.add(1)
+                        self._metrics.snapshots_sent += 1
                     yield event
                     continue
                 if self._closed:

@@ -20,8 +20,11 @@ one generator step per message and lets the handler see each send's error: ``CAN
 ``UNAVAILABLE`` or ``RESOURCE_EXHAUSTED`` (or the RPC being over) end the stream; any other error
 drops that event, waits ``remote_agent.configstream.sleep_interval`` and goes on.
 
-The events are written by one task per stream, so that an eviction can stop it even while a write
-waits for a client that does not read: the stream then ends with ``PERMISSION_DENIED`` and the client
+The events are written by the RPC's own task: no other task or queue per stream. To end a stream
+(eviction, drain) the handler closes its subscription and cancels that task once, which stops it even
+while a write waits for a client that does not read; it tells that cancellation from any other (the
+client went away, the server is stopping: let through) by counting cancellation requests
+(``Task.uncancel``). An evicted session's stream ends with ``PERMISSION_DENIED`` and the client
 registers again. When the producer closes the subscription (shutdown) the stream ends with
 ``UNAVAILABLE``. The subscription is closed on every exit path.
 
@@ -78,9 +81,12 @@ TERMINAL_SEND_CODES = frozenset(
 class _Stream:
     session_id: str
     subscription: configstream_def.Subscription
-    writer: asyncio.Task[bool] | None = None
+    task: asyncio.Task[object] | None
+    """The RPC's task, which writes the events."""
     evicted: bool = False
     drained: bool = False
+    cancelled: bool = False
+    """The handler cancelled ``task`` (once at most) to end the stream."""
     sent: int = 0
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the handler of the stream is done (its status is being sent)."""
@@ -128,9 +134,7 @@ class ConfigStreamHandler:
             _log.info("config stream: shutting down, ending %d streams", len(streams))
         for stream in streams:
             stream.drained = True
-            if stream.writer is not None:
-                stream.writer.cancel()  # even a write blocked on a client that does not read
-            stream.subscription.close()
+            _end(stream)
         for stream in streams:
             await stream.finished.wait()
 
@@ -143,7 +147,7 @@ class ConfigStreamHandler:
         name = request.name or session_id
         resume = _resume_point(request)
         subscription = self._configstream.subscribe(name, resume=resume)
-        stream = _Stream(session_id, subscription)
+        stream = _Stream(session_id, subscription, asyncio.current_task())
         self._streams.setdefault(session_id, set()).add(stream)
         if resume is None:
             _log.info("config stream: %s (session %s) subscribed", name, session_id)
@@ -163,16 +167,16 @@ class ConfigStreamHandler:
     async def _serve(self, stream: _Stream, context: ConfigStreamContext, name: str) -> None:
         """Write the stream's events until it ends, then end the RPC with the status that says why."""
         subscription, session_id = stream.subscription, stream.session_id
-        stream.writer = asyncio.create_task(self._write_events(stream, context), name=f"config stream {name}")
         try:
-            subscription_ended = await stream.writer
+            subscription_ended = await self._write_events(stream, context)
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if not (stream.evicted or stream.drained) or (current is not None and current.cancelling()):
-                raise  # the client went away or the server is stopping
-            subscription_ended = True  # only the writer was cancelled, by the eviction or the drain
+            # Ours alone (by the eviction or the drain): uncancel and end the RPC with its status.
+            # Along with another request (the client went away, the server is stopping): let it through.
+            if not stream.cancelled or stream.task is None or stream.task.uncancel() > 0:
+                raise
+            subscription_ended = True
         finally:
-            stream.writer.cancel()
+            # No await from here until the stream is forgotten: nothing can cancel it any more.
             subscription.close()
             self._forget(stream)
             _log.info("config stream: %s (session %s) ended after %d events", name, session_id, stream.sent)
@@ -203,45 +207,38 @@ class ConfigStreamHandler:
 
     async def _write_events(self, stream: _Stream, context: ConfigStreamContext) -> bool:
         """Write until the subscription ends (True) or a send fails for good (False)."""
-        try:
-            async for event in stream.subscription.events():
-                try:
-                    await context.write(event.payload)
-                except grpc.aio.AbortError:
-                    raise
-                except Exception as exc:
-                    code = send_error_code(exc)
-                    if code in TERMINAL_SEND_CODES:
-                        _log.info(
-                            "config stream: %s (session %s): send failed (%s), ending the stream",
-                            stream.subscription.name,
-                            stream.session_id,
-                            code.name if code is not None else type(exc).__name__,
-                        )
-                        return False
-                    _log.warning(
-                        "config stream: %s (session %s): dropped event %d, send failed: %r",
+        async for event in stream.subscription.events():
+            try:
+                await context.write(event.payload)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                code = send_error_code(exc)
+                if code in TERMINAL_SEND_CODES:
+                    _log.info(
+                        "config stream: %s (session %s): send failed (%s), ending the stream",
                         stream.subscription.name,
                         stream.session_id,
-                        event.sequence_id,
-                        exc,
+                        code.name if code is not None else type(exc).__name__,
                     )
-                    await asyncio.sleep(self._sleep_interval)
-                    continue
-                stream.sent += 1
-            return True
-        finally:
-            # Here as well as in the handler: whoever watches the subscription sees the stream gone.
-            stream.subscription.close()
-            self._forget(stream)
+                    return False
+                _log.warning(
+                    "config stream: %s (session %s): dropped event %d, send failed: %r",
+                    stream.subscription.name,
+                    stream.session_id,
+                    event.sequence_id,
+                    exc,
+                )
+                await asyncio.sleep(self._sleep_interval)
+                continue
+            stream.sent += 1
+        return True
 
     def _on_evict(self, session_id: str) -> None:
         for stream in list(self._streams.get(session_id, ())):
             _log.info("config stream: session %s evicted, ending its stream", session_id)
             stream.evicted = True
-            if stream.writer is not None:
-                stream.writer.cancel()  # even a write blocked on a client that does not read
-            stream.subscription.close()
+            _end(stream)
 
     def _forget(self, stream: _Stream) -> None:
         streams = self._streams.get(stream.session_id)
@@ -249,6 +246,20 @@ class ConfigStreamHandler:
             streams.discard(stream)
             if not streams:
                 del self._streams[stream.session_id]
+
+
+def _end(stream: _Stream) -> None:
+    """Close a registered stream's subscription and cancel its task (once), to stop even a write
+    blocked on a client that does not read.
+
+    Only for a stream still registered, from another task: the stream's task then waits in its
+    writes (it is forgotten with no await after them), where the cancellation lands.
+    """
+    stream.subscription.close()
+    task = stream.task
+    if not stream.cancelled and task is not None and task is not asyncio.current_task():
+        stream.cancelled = True
+        task.cancel()
 
 
 def _session_id(request: ConfigStreamRequest, context: ConfigStreamContext) -> str | None:

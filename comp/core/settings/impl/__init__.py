@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -11,6 +12,7 @@ from comp.core.config import def_ as config_def
 from comp.core.configstream import def_ as configstream_def
 from comp.core.remoteagentregistry import def_ as registry_def
 from comp.core.settings.def_ import Component
+from comp.core.settings.impl.change_log import ChangeLog
 from comp.core.settings.impl.runtime_settings import RuntimeSettings, mask_secret, parse_text_value
 from comp.core.settings.impl.service import SERVICE_NAME, SettingsService, grpc_service
 from pkg.util.lifecycle import Hook, Lifecycle
@@ -27,6 +29,8 @@ __all__ = [
 ]
 
 _DISTRIBUTION = "dd-configstream"
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,5 +66,10 @@ def new_component(requires: Requires) -> Provides:
         listen_address=requires.listen_address,
         version=_version(),
     )
-    requires.lifecycle.append(Hook("settings", on_start=settings.start))
-    return Provides(comp=settings, grpc_service=grpc_service(settings))
+    change_log = ChangeLog(_log)
+
+    async def stop() -> None:
+        change_log.flush()  # the server stopped first: no change comes after this summary
+
+    requires.lifecycle.append(Hook("settings", on_start=settings.start, on_stop=stop))
+    return Provides(comp=settings, grpc_service=grpc_service(settings, change_log))

@@ -10,6 +10,7 @@ from google.protobuf import struct_pb2
 
 from comp.api.grpcserver.def_ import GrpcService
 from comp.core.settings.def_ import Component, SettingsValueError, SettingView
+from comp.core.settings.impl.change_log import ChangeLog
 from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
 from pkg.protoconv.values import to_value
 
@@ -41,8 +42,9 @@ def _proto_setting(view: SettingView) -> settings_pb2.Setting:
 class SettingsService(settings_pb2_grpc.SettingsServicer):
     """Maps each RPC onto the component; bad input answers INVALID_ARGUMENT with the reason."""
 
-    def __init__(self, settings: Component) -> None:
+    def __init__(self, settings: Component, change_log: ChangeLog | None = None) -> None:
         self._settings = settings
+        self._change_log = change_log if change_log is not None else ChangeLog(_log)
 
     async def GetSetting(  # noqa: N802 - names fixed by the proto
         self, request: settings_pb2.GetSettingRequest, context: Context
@@ -69,7 +71,7 @@ class SettingsService(settings_pb2_grpc.SettingsServicer):
             sequence_id = self._settings.set_from_text(dict(request.values))
         except SettingsValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        _log.info("runtime settings changed: %s", ", ".join(sorted(request.values)))
+        self._change_log.record(request.values, sequence_id)
         return settings_pb2.SetSettingsResponse(sequence_id=sequence_id)
 
     async def UnsetSetting(  # noqa: N802 - names fixed by the proto
@@ -79,7 +81,7 @@ class SettingsService(settings_pb2_grpc.SettingsServicer):
             sequence_id = self._settings.unset(request.key)
         except SettingsValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        _log.info("runtime setting removed: %s", request.key)
+        self._change_log.record((request.key,), sequence_id, removed=True)
         return settings_pb2.UnsetSettingResponse(sequence_id=sequence_id)
 
     async def Status(  # noqa: N802 - names fixed by the proto
@@ -107,9 +109,9 @@ class SettingsService(settings_pb2_grpc.SettingsServicer):
         )
 
 
-def grpc_service(settings: Component) -> GrpcService:
-    """The contribution to the IPC gRPC server."""
-    servicer = SettingsService(settings)
+def grpc_service(settings: Component, change_log: ChangeLog | None = None) -> GrpcService:
+    """The contribution to the IPC gRPC server; changes are logged to ``change_log``."""
+    servicer = SettingsService(settings, change_log)
     return GrpcService(
         names=(SERVICE_NAME,),
         register=lambda server: settings_pb2_grpc.add_SettingsServicer_to_server(servicer, server),

@@ -264,6 +264,23 @@ async def test_drain_ends_every_stream_with_unavailable_and_waits_for_the_handle
         assert (error.code(), error.details()) == (grpc.StatusCode.UNAVAILABLE, MSG_SHUTTING_DOWN)
 
 
+async def test_a_stream_evicted_then_drained_while_its_write_is_blocked_ends_with_its_status(
+    served: Served, stream: MockConfigStream
+) -> None:
+    call = open_stream(served, metadata=session(served))
+    await read(call, 1)
+    big = "x" * 1_000_000
+    for sequence_id in range(4, 24):  # the client reads nothing more: the write blocks
+        stream.push_update(ConfigChange("blob", None, big, Source.CLI, sequence_id))
+    async with asyncio.timeout(10):
+        await stream.subscriptions[0].wait_delivered(3)
+        served.registry.evict(served.session_id)
+        await served.handler.drain()  # ends the same stream a second time: its task is cancelled once
+    error = await first_error(call)
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert served.handler.active_streams == 0
+
+
 async def test_streams_opened_during_the_drain_are_refused(served: Served) -> None:
     async with asyncio.timeout(10):
         await served.handler.drain()  # nothing to end: returns at once

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import AsyncIterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import yaml
 
 from comp.api.grpcserver import impl as grpcserver_impl
 from comp.api.grpcserver.def_ import Component as GrpcServerComponent
@@ -20,6 +22,7 @@ from comp.core.ipc.mock import new_mock as new_ipc_mock
 from comp.core.remoteagentregistry.mock import MockRemoteAgentRegistry
 from comp.core.settings.def_ import Component
 from comp.core.settings.impl import Requires, mask_secret, new_component, parse_text_value
+from comp.core.settings.impl.change_log import LOGGED_KEYS
 from pkg.config.model import LayeredConfig
 from pkg.config.sources import Source
 from pkg.ipc import secure_channel
@@ -29,6 +32,7 @@ from pkg.protoconv.values import from_value
 from pkg.util.lifecycle import Lifecycle
 
 API_KEY = "0123456789abcdef0123456789abwxyz"
+SETTINGS_LOGGER = "comp.core.settings.impl"
 
 
 @dataclass
@@ -144,6 +148,22 @@ async def test_set_applies_parsed_values_at_agent_runtime(harness: Harness) -> N
     assert config.get("hostname") == "yes"
 
 
+async def test_a_change_is_logged_once_at_info_with_its_keys_and_never_its_values(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    values = {f"custom.k{i:02d}": f"secret-{i}" for i in range(LOGGED_KEYS + 2)}
+    with caplog.at_level(logging.INFO, logger=SETTINGS_LOGGER):
+        reply = await harness.stub.SetSettings(
+            pb.SetSettingsRequest(values=values), metadata=harness.metadata
+        )
+    records = [r for r in caplog.records if r.name == SETTINGS_LOGGER]
+    assert [r.levelno for r in records] == [logging.INFO]
+    message = records[0].getMessage()
+    assert f"sequence id {reply.sequence_id}" in message
+    assert message.endswith(", ".join(sorted(values)[:LOGGED_KEYS]) + " and 2 more")
+    assert "secret-" not in message
+
+
 async def test_bad_value_is_invalid_argument_and_changes_nothing(harness: Harness) -> None:
     before = harness.config.sequence_id
     with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -231,3 +251,31 @@ def test_mask_secret(secret: object, shown: str) -> None:
 )
 def test_parse_text_value(text: str, value: object) -> None:
     assert parse_text_value(text) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ts-1764300000000000000",
+        "1.5",
+        "0x1F",
+        "~",
+        "'quoted'",
+        "2001-12-14",
+        "- a\n- b",
+        "yes",
+        "!!binary aGVsbG8=",
+    ],
+)
+def test_parse_text_value_reads_what_the_pure_python_loader_reads(text: str) -> None:
+    value, expected = parse_text_value(text), yaml.load(text, Loader=yaml.SafeLoader)
+    assert (type(value), value) == (type(expected), expected)
+
+
+def test_parse_text_value_where_libyaml_refuses_reads_as_the_pure_python_loader() -> None:
+    assert parse_text_value('"\\ud800"') == "\ud800"  # an escape libyaml rejects
+
+
+@pytest.mark.parametrize("text", ["!!int x", "!!int \xa0", "!!float [1]", "!!timestamp 2001-13-45"])
+def test_text_that_a_tag_cannot_build_stays_as_given(text: str) -> None:
+    assert parse_text_value(text) == text
