@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -71,6 +72,9 @@ async def serve(container: CoreAgentContainer, locations: Locations, stop: async
         if locations.state_dir is not None:
             _log.info("state directory: %s", locations.state_dir)
         _log.info("serving on %s", parts.server.address)
+        # Everything built so far lives as long as the process: move it out of the collector's
+        # reach so that full collections stay short and do not stall config streams.
+        gc.freeze()
         await stop.wait()
     finally:
         await parts.lifecycle.stop()
