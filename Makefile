@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy comp pkg cmd/core_agent cmd/config_stream_client cmd/sample_remote_agent bench demo
+	$(BIN)/mypy comp pkg cmd/core_agent cmd/config_stream_client cmd/sample_remote_agent bench demo tests
 
 imports: $(STAMP)
 	$(BIN)/lint-imports

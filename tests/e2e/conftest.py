@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import AgentFactory, AgentProcess
+
+from tests.e2e.harness import AgentFactory, AgentProcess
 
 _E2E_DIR = Path(__file__).parent
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from harness import AgentProcess
 from prometheus_client.parser import text_string_to_metric_families
 
 from comp.core.settings.impl.runtime_settings import mask_secret
@@ -34,6 +33,7 @@ from pkg.proto.gen.datadog.api.v1 import api_pb2_grpc
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2, remoteagent_pb2_grpc
 from pkg.protoconv.values import from_value
+from tests.e2e.harness import AgentProcess
 
 __all__ = [
     "WAIT",

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import AgentProcess
+
+from tests.e2e.harness import AgentProcess
 
 CLIENT_TIMEOUT = 30.0
 

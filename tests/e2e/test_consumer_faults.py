@@ -18,8 +18,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from harness import AgentProcess
-from test_consumer_support import (
+
+from comp.core.configstreamconsumer.def_ import ChangeEvent, ConsumerState
+from pkg.config.sources import Source
+from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
+from tests.e2e.consumer_support import (
     E2E_BACKOFF,
     WAIT,
     SettingsClient,
@@ -29,10 +32,7 @@ from test_consumer_support import (
     wait_for,
     wait_in_sync,
 )
-
-from comp.core.configstreamconsumer.def_ import ChangeEvent, ConsumerState
-from pkg.config.sources import Source
-from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
+from tests.e2e.harness import AgentProcess
 
 AgentFactory = Callable[..., AgentProcess]
 

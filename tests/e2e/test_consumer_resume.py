@@ -16,8 +16,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from harness import AgentProcess
-from test_consumer_support import (
+
+from comp.core.configstreamconsumer.def_ import ChangeEvent, ConsumerState, Params
+from comp.core.configstreamconsumer.impl import Requires, StreamConsumer, new_component
+from comp.core.telemetry.mock import MockTelemetry
+from pkg.config.sources import Source
+from pkg.util.lifecycle import Lifecycle
+from tests.e2e.consumer_support import (
     E2E_BACKOFF,
     WAIT,
     SettingsClient,
@@ -26,14 +31,11 @@ from test_consumer_support import (
     wait_for,
     wait_in_sync,
 )
-
-from comp.core.configstreamconsumer.def_ import ChangeEvent, ConsumerState, Params
-from comp.core.configstreamconsumer.impl import Requires, StreamConsumer, new_component
-from comp.core.telemetry.mock import MockTelemetry
-from pkg.config.sources import Source
-from pkg.util.lifecycle import Lifecycle
+from tests.e2e.harness import AgentProcess
 
 AgentFactory = Callable[..., AgentProcess]
+NEVER_QUIET = 120.0
+"""A resume quiet period beyond every wait here: a silent resume is confirmed by the core's header."""
 
 
 class Relay:
@@ -154,7 +156,7 @@ async def test_a_lost_connection_resumes_from_the_missed_updates(start_agent: Ag
     agent = start_agent(telemetry=False)
     async with (
         Relay(agent.port) as relay,
-        consumer_via(agent, relay.address, name="e2e-resume") as consumer,
+        consumer_via(agent, relay.address, name="e2e-resume", resume_quiet_period=NEVER_QUIET) as consumer,
         SettingsClient(agent) as client,
     ):
         await consumer.wait_ready(WAIT)
@@ -184,10 +186,11 @@ async def test_a_lost_connection_resumes_from_the_missed_updates(start_agent: Ag
             ChangeEvent("log_level", "debug", "info", Source.FILE),
         ]
 
-        # Cut again with nothing changing meanwhile: the core sends nothing, the stream is live.
+        # Cut again with nothing changing meanwhile: the core sends no event, only its headers
+        # ("configstream-resume: accepted"), and the stream is live long before the quiet period.
         await _cut_off(relay, consumer)
         relay.restore()
-        await wait_for(lambda: consumer.state == ConsumerState.READY, "the silent resume")
+        await wait_for(lambda: consumer.state == ConsumerState.READY, "the silent resume", timeout=WAIT)
         assert (consumer.stats.snapshots, consumer.stats.resumes) == (1, 2)
         await client.set({"hostname": "after-resume"})
         assert await asyncio.wait_for(anext(changes), WAIT) == ChangeEvent(
@@ -240,7 +243,11 @@ async def test_a_resume_beyond_the_history_gets_a_snapshot(start_agent: AgentFac
 async def test_an_evicted_session_resumes_after_registering_again(start_agent: AgentFactory) -> None:
     agent = start_agent({"remote_agent.registry.idle_timeout": "1s"}, telemetry=False)
     # Never refresh: the core evicts the session about a second after each stream starts.
-    params: dict[str, Any] = {"name": "e2e-resume-evicted", "refresh_interval": 0, "resume_quiet_period": 0.2}
+    params: dict[str, Any] = {
+        "name": "e2e-resume-evicted",
+        "refresh_interval": 0,
+        "resume_quiet_period": NEVER_QUIET,  # each resume is confirmed by the core's header
+    }
     async with running_consumer(agent, **params) as (consumer, telemetry):
         await consumer.wait_ready(WAIT)
         await wait_for(lambda: consumer.stats.registrations >= 2, "an eviction and a new registration")

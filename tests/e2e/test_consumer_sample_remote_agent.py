@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from harness import API_KEY, AgentProcess, free_port
 
 from demo.children import Child, Console, child_env
+from tests.e2e.harness import API_KEY, AgentProcess, free_port
 
 AgentFactory = Callable[..., AgentProcess]
 WAIT = 20.0

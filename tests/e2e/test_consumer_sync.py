@@ -8,18 +8,17 @@ import random
 import re
 from typing import Any
 
-from harness import AgentProcess
-from test_consumer_support import (
+from comp.core.configstreamconsumer.def_ import ChangeEvent, ConsumerState
+from comp.core.settings.impl.runtime_settings import mask_secret
+from pkg.config.sources import Source
+from tests.e2e.consumer_support import (
     WAIT,
     SettingsClient,
     assert_view_matches,
     running_consumer,
     wait_in_sync,
 )
-
-from comp.core.configstreamconsumer.def_ import ChangeEvent, ConsumerState
-from comp.core.settings.impl.runtime_settings import mask_secret
-from pkg.config.sources import Source
+from tests.e2e.harness import AgentProcess
 
 
 def _cli_format(value: Any) -> str:

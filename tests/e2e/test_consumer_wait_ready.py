@@ -7,14 +7,14 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import free_port
-from test_consumer_support import running_consumer
 
 from comp.core.configstreamconsumer.def_ import ConsumerState, NotReadyError, Params
 from comp.core.configstreamconsumer.impl import Requires, new_component
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.ipc import create_or_load_auth_token, create_or_load_ipc_certificate
 from pkg.util.lifecycle import Lifecycle
+from tests.e2e.consumer_support import running_consumer
+from tests.e2e.harness import free_port
 
 TIMEOUT = 1.5
 

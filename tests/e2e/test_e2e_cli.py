@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from harness import API_KEY, CLI_TIMEOUT, AgentFactory, AgentProcess, free_port, run_core_agent
 
 from pkg.ipc import generate_ipc_certificate
+from tests.e2e.harness import API_KEY, CLI_TIMEOUT, AgentFactory, AgentProcess, free_port, run_core_agent
 
 pytestmark = pytest.mark.e2e
 

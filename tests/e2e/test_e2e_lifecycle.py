@@ -10,13 +10,13 @@ import stat
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from harness import AgentFactory, AgentProcess, run_core_agent
 
 from comp.core.configstreamserver.impl.handler import MSG_SHUTTING_DOWN
 from pkg.proto.gen.datadog.api.v1 import api_pb2_grpc
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2 as ra
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2_grpc
+from tests.e2e.harness import AgentFactory, AgentProcess, run_core_agent
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +49,7 @@ async def test_sigterm_drains_open_streams_and_exits_zero_well_within_the_grace(
             metadata=(*agent.auth_metadata(), ("session_id", registered.session_id)),
         )
         first = await stream.read()
+        assert isinstance(first, configstream_pb2.ConfigEvent)
         assert first.WhichOneof("event") == "snapshot"
         watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
         assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING

@@ -7,13 +7,13 @@ import uuid
 
 import grpc
 import pytest
-from harness import AgentFactory, AgentProcess, wait_until
 
 from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
 from pkg.proto.gen.datadog.api.v1 import api_pb2_grpc
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2 as ra
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2_grpc
+from tests.e2e.harness import AgentFactory, AgentProcess, wait_until
 
 pytestmark = pytest.mark.e2e
 

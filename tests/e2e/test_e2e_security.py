@@ -8,11 +8,11 @@ import stat
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from harness import AgentFactory, AgentProcess
 
 from pkg.ipc import auth_metadata, client_credentials, generate_ipc_certificate
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2 as ra
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2_grpc
+from tests.e2e.harness import AgentFactory, AgentProcess
 
 pytestmark = pytest.mark.e2e
 

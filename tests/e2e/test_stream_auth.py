@@ -7,12 +7,12 @@ import uuid
 
 import grpc
 import pytest
-from harness import AgentFactory, AgentProcess
-from stream_support import StreamClient, register, wait_metrics
 
 from pkg.ipc import auth_metadata
 from pkg.proto.gen.datadog.api.v1 import api_pb2_grpc
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
+from tests.e2e.harness import AgentFactory, AgentProcess
+from tests.e2e.stream_support import StreamClient, register, wait_metrics
 
 pytestmark = pytest.mark.e2e
 

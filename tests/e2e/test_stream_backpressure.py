@@ -10,8 +10,9 @@ window grows to megabytes first.
 from __future__ import annotations
 
 import pytest
-from harness import AgentFactory
-from stream_support import (
+
+from tests.e2e.harness import AgentFactory
+from tests.e2e.stream_support import (
     SettingsApi,
     StreamClient,
     memory_kib,

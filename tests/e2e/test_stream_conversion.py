@@ -4,18 +4,29 @@ logged and counted, and the stream goes on.
 
 The config accepts what the wire cannot carry in two ways: lists nested deeper than the converter's
 limit (``pkg.protoconv.values.MAX_DEPTH``; the config keeps any depth), and text holding a lone
-surrogate (YAML's ``"\\ud800"`` escape), which is not valid UTF-8. Dates, ``!!binary`` and ``.nan``
-do not get that far: the config refuses them and ``SetSettings`` keeps the text as given.
+surrogate (YAML's ``"\\ud800"`` escape), which is not valid UTF-8. ``SetSettings`` refuses the
+latter (``INVALID_ARGUMENT``); a config file can still hold it. Dates, ``!!binary`` and ``.nan`` do
+not get that far: the config refuses them and ``SetSettings`` keeps the text as given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import grpc
 import pytest
 from google.protobuf import struct_pb2
-from harness import AgentProcess
-from stream_support import SettingsApi, StreamClient, register, scrape, view_mismatches, wait_metrics
 
 from pkg.protoconv.values import MAX_DEPTH
+from tests.e2e.harness import AgentProcess
+from tests.e2e.stream_support import (
+    SettingsApi,
+    StreamClient,
+    register,
+    scrape,
+    view_mismatches,
+    wait_metrics,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -68,22 +79,44 @@ async def test_too_deep_a_value_is_sent_as_null_counted_and_the_stream_goes_on(a
                 await second.cancel()
 
 
-async def test_text_that_is_not_utf8_is_sent_as_null_and_the_stream_goes_on(agent: AgentProcess) -> None:
+async def test_set_settings_refuses_text_that_is_not_utf8_and_list_settings_still_works(
+    agent: AgentProcess,
+) -> None:
     key = "custom.surrogate"
+    async with agent.aio_channel() as channel:
+        api = SettingsApi(agent, channel)
+        before = await api.view()
+        # Valid UTF-8 on the wire: the YAML escape makes the lone surrogate in the core.
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await api.set({key: '"\\ud800"'})
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert f"'{key}'" in (err.value.details() or "") and "U+D800" in (err.value.details() or "")
+        after = await api.view()
+        assert key not in after.settings and after.sequence_id == before.sequence_id
+
+
+async def test_text_that_is_not_utf8_in_the_file_is_sent_as_null_and_shown_escaped(
+    start_agent: Callable[..., AgentProcess],
+) -> None:
+    key = "custom.surrogate"
+    agent = start_agent({key: "\ud800"})  # written as the YAML escape "\uD800"
     async with agent.aio_channel() as channel:
         api = SettingsApi(agent, channel)
         client = StreamClient(agent, channel, await register(agent, channel)).start()
         try:
-            await client.wait_snapshot()
-            bad = await api.set({key: '"\\ud800"'})
+            snapshot = await client.wait_snapshot()
+            held = {s.key: s for s in snapshot.settings}
+            assert (held[key].value, held[key].source) == (NULL, "file")
             after = await api.set({"log_level": "warn"})
             await client.wait_sequence_id(after)
-            update = client.events[-2].update
-            assert (update.sequence_id, update.setting.key, update.setting.value) == (bad, key, NULL)
             assert client.view["log_level"] == ("warn", "agent-runtime")
             assert client.error is None and not client.violations
             agent.wait_for_log(rf"config stream: setting '{key}' is sent as null: .*not valid UTF-8")
             metrics = await scrape(agent)
             assert metrics.value(CONVERSION_ERRORS, key=key) == 1
+            # The core's Settings API shows it escaped, and the whole list still answers.
+            core = await api.view()
+            assert core.settings[key] == ("\\ud800", "file", False)
+            assert core.settings["log_level"] == ("warn", "agent-runtime", False)
         finally:
             await client.cancel()

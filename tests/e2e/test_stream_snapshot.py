@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from google.protobuf import struct_pb2
-from harness import API_KEY, AgentFactory, AgentProcess
-from stream_support import SettingsApi, StreamClient, register, view_mismatches
 
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
+from tests.e2e.harness import API_KEY, AgentFactory, AgentProcess
+from tests.e2e.stream_support import SettingsApi, StreamClient, register, view_mismatches
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from harness import AgentProcess
-from stream_support import (
+
+from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
+from tests.e2e.harness import AgentProcess
+from tests.e2e.stream_support import (
     Metrics,
     SettingsApi,
     StreamClient,
@@ -19,8 +21,6 @@ from stream_support import (
     view_mismatches,
     wait_metrics,
 )
-
-from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
 
 pytestmark = pytest.mark.e2e
 

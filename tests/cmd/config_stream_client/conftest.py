@@ -7,11 +7,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from stream_client_fakes import Event, FakeCore
 
 from pkg.ipc import generate_auth_token, generate_ipc_certificate, server_credentials
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2
+from tests.cmd.config_stream_client.stream_client_fakes import Event, FakeCore
 
 
 @pytest.fixture

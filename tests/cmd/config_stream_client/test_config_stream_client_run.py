@@ -7,10 +7,9 @@ import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from stream_client_fakes import FakeCore, snapshot, update
-
 from config_stream_client.client import EXIT_FAILURE, EXIT_OK, FLAVOR, run
 from config_stream_client.options import Options, Target
+from tests.cmd.config_stream_client.stream_client_fakes import FakeCore, snapshot, update
 
 
 @dataclass

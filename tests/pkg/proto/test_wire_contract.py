@@ -71,6 +71,7 @@ def test_event_is_a_oneof_of_snapshot_and_update() -> None:
 
 def test_setting_value_is_a_protobuf_value() -> None:
     value = configstream_pb2.ConfigSetting.DESCRIPTOR.fields_by_name["value"]
+    assert value.message_type is not None
     assert value.message_type.full_name == "google.protobuf.Value"
 
 

@@ -93,6 +93,13 @@ async def _health(channel: grpc.aio.Channel) -> int:
     return int((await stub.Check(health_pb2.HealthCheckRequest(), timeout=WAIT)).status)
 
 
+def _stream(
+    channel: grpc.aio.Channel, service: StreamingService
+) -> grpc.aio.UnaryStreamMultiCallable[bytes, bytes]:
+    """The service's ``Stream`` method; without serializers, requests and replies are raw bytes."""
+    return channel.unary_stream(f"/{service.name}/Stream")
+
+
 async def _read_to_the_end(call: Any) -> list[Any]:
     replies = []
     while (reply := await asyncio.wait_for(call.read(), WAIT)) is not grpc.aio.EOF:
@@ -109,14 +116,14 @@ async def test_drain_runs_after_not_serving_and_before_the_server_stops(
     async def drain() -> None:  # uses the test's channel, opened below
 
         seen.append(f"health {health_pb2.HealthCheckResponse.ServingStatus.Name(await _health(channel))}")
-        unary = channel.unary_unary(f"/{service.name}/Unary")
+        unary: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(f"/{service.name}/Unary")
         seen.append(f"unary {(await unary(b'', metadata=ipc.auth_metadata(), timeout=WAIT)).decode()}")
         await service.drain()
         seen.append("drained")
 
     server = await _start(lifecycle, ipc, [service.grpc_service(drain)], LONG_GRACE)
     async with secure_channel(server.address, ipc.client_credentials()) as channel:
-        stream = channel.unary_stream(f"/{service.name}/Stream")(b"", metadata=ipc.auth_metadata())
+        stream = _stream(channel, service)(b"", metadata=ipc.auth_metadata())
         assert await stream.read() == b"first"
         await asyncio.wait_for(lifecycle.stop(), WAIT)
         seen.append("stopped")
@@ -145,11 +152,9 @@ async def test_a_failing_or_endless_drain_does_not_prevent_the_stop(
     services = [failing.grpc_service(fail), endless.grpc_service(never_end), healthy.grpc_service()]
     server = await _start(lifecycle, ipc, services, grace=0.5)
     async with secure_channel(server.address, ipc.client_credentials()) as channel:
-        calls = {}
+        calls: dict[StreamingService, grpc.aio.UnaryStreamCall[bytes, bytes]] = {}
         for service in (failing, endless, healthy):
-            calls[service] = channel.unary_stream(f"/{service.name}/Stream")(
-                b"", metadata=ipc.auth_metadata()
-            )
+            calls[service] = _stream(channel, service)(b"", metadata=ipc.auth_metadata())
             assert await calls[service].read() == b"first"
         with caplog.at_level(logging.WARNING, logger="comp.api.grpcserver"):
             await asyncio.wait_for(lifecycle.stop(), WAIT)

@@ -93,6 +93,19 @@ def _channel(server: Component, ipc: MockIpc) -> grpc.aio.Channel:
     return secure_channel(server.address, ipc.client_credentials())
 
 
+# Without serializers, requests and replies travel as raw bytes.
+def _unary(channel: grpc.aio.Channel, method: str) -> grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]:
+    return channel.unary_unary(method)
+
+
+def _server_stream(channel: grpc.aio.Channel) -> grpc.aio.UnaryStreamMultiCallable[bytes, bytes]:
+    return channel.unary_stream(SERVER_STREAM)
+
+
+def _bidi(channel: grpc.aio.Channel) -> grpc.aio.StreamStreamMultiCallable[bytes, bytes]:
+    return channel.stream_stream(BIDI)
+
+
 async def test_port_zero_resolves_to_the_bound_port(server: Component) -> None:
     assert server.port > 0
     assert server.address == f"127.0.0.1:{server.port}"
@@ -109,7 +122,7 @@ async def test_health_serves_without_token(server: Component, ipc: MockIpc) -> N
 
 async def test_unary_call_needs_the_right_token(server: Component, ipc: MockIpc) -> None:
     async with _channel(server, ipc) as channel:
-        call = channel.unary_unary(UNARY)
+        call = _unary(channel, UNARY)
         assert await call(b"hi", metadata=ipc.auth_metadata(), timeout=5) == b"echo:hi"
         for metadata in ((), auth_metadata("f" * 64), (("authorization", ipc.token),)):
             with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -120,20 +133,20 @@ async def test_unary_call_needs_the_right_token(server: Component, ipc: MockIpc)
 
 async def test_streaming_calls_need_the_token(server: Component, ipc: MockIpc, echo: EchoService) -> None:
     async with _channel(server, ipc) as channel:
-        stream = channel.unary_stream(SERVER_STREAM)(b"x", metadata=auth_metadata("0" * 64), timeout=5)
+        stream = _server_stream(channel)(b"x", metadata=auth_metadata("0" * 64), timeout=5)
         with pytest.raises(grpc.aio.AioRpcError) as err:
             async for _ in stream:
                 pass
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert not echo.stream_started.is_set()
 
-        bidi = channel.stream_stream(BIDI)(metadata=(), timeout=5)
+        bidi = _bidi(channel)(metadata=(), timeout=5)
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await bidi.write(b"a")
             await bidi.read()
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
-        bidi = channel.stream_stream(BIDI)(metadata=ipc.auth_metadata(), timeout=5)
+        bidi = _bidi(channel)(metadata=ipc.auth_metadata(), timeout=5)
         await bidi.write(b"ping")
         assert await bidi.read() == b"ping"
         await bidi.done_writing()
@@ -142,10 +155,10 @@ async def test_streaming_calls_need_the_token(server: Component, ipc: MockIpc, e
 async def test_unknown_method_is_unauthenticated_without_token(server: Component, ipc: MockIpc) -> None:
     async with _channel(server, ipc) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            await channel.unary_unary(f"/{SERVICE}/Missing")(b"", timeout=5)
+            await _unary(channel, f"/{SERVICE}/Missing")(b"", timeout=5)
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            await channel.unary_unary(f"/{SERVICE}/Missing")(b"", metadata=ipc.auth_metadata(), timeout=5)
+            await _unary(channel, f"/{SERVICE}/Missing")(b"", metadata=ipc.auth_metadata(), timeout=5)
         assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
@@ -219,7 +232,7 @@ async def test_stop_reports_not_serving_then_cancels_streams(ipc: MockIpc, echo:
             watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=SERVICE))
             first = await watch.read()
             assert first.status == health_pb2.HealthCheckResponse.SERVING
-            stream = channel.unary_stream(SERVER_STREAM)(b"", metadata=ipc.auth_metadata())
+            stream = _server_stream(channel)(b"", metadata=ipc.auth_metadata())
             assert await stream.read() == b"first"
             await asyncio.wait_for(echo.stream_started.wait(), 5)
 

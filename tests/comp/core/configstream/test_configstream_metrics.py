@@ -7,7 +7,6 @@ import urllib.request
 from collections.abc import Callable
 
 import pytest
-from configstream_helpers import counter, take
 from prometheus_client.parser import text_string_to_metric_families
 
 from comp.core.config.mock import new_mock
@@ -17,6 +16,7 @@ from comp.core.telemetry.impl import Telemetry
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.config.sources import Source
 from pkg.util.lifecycle import Lifecycle
+from tests.comp.core.configstream.configstream_helpers import counter, take
 
 Families = dict[str, tuple[str, dict[frozenset[tuple[str, str]], float]]]
 """Metric family name -> (type, labels -> value of its main sample)."""

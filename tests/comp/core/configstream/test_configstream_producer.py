@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from configstream_helpers import HeldConfig, View, counter, decode, handed_over, state_of, take
 
 from comp.core.config.mock import new_mock
 from comp.core.configstream.def_ import EventKind
@@ -16,6 +15,15 @@ from pkg.config.model import LayeredConfig
 from pkg.config.sources import Source
 from pkg.protoconv.values import from_value
 from pkg.util.lifecycle import Lifecycle
+from tests.comp.core.configstream.configstream_helpers import (
+    HeldConfig,
+    View,
+    counter,
+    decode,
+    handed_over,
+    state_of,
+    take,
+)
 
 RUNTIME = Source.AGENT_RUNTIME
 

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from configstream_helpers import HeldConfig, View, counter, decode, handed_over, state_of, take
 
 from comp.core.configstream.def_ import EventKind, ResumePoint, StreamEvent
 from comp.core.configstream.impl import ConfigStreamProducer, StreamSubscription
@@ -15,6 +14,15 @@ from comp.core.telemetry.mock import MockTelemetry
 from pkg.config.model import LayeredConfig
 from pkg.config.sources import Source
 from pkg.protoconv.configevents import snapshot_epoch_suffix, snapshot_event, wire_sequence_id
+from tests.comp.core.configstream.configstream_helpers import (
+    HeldConfig,
+    View,
+    counter,
+    decode,
+    handed_over,
+    state_of,
+    take,
+)
 
 RUNTIME = Source.AGENT_RUNTIME
 EXTENSION_ONLY = ResumePoint("", 0)

@@ -3,7 +3,8 @@
 Each accepted stream is a :class:`ScriptedStream` whose events the test pushes one by one, so the
 tests decide exactly what the consumer sees (gaps, stale updates, aborts) without timing. A stream
 records the request's resume point; :func:`answer_resume` answers it as a core that supports the
-resume extension would.
+resume extension would (with ``headers=True``, answering in the initial metadata first, as this
+project's core does).
 """
 
 from __future__ import annotations
@@ -69,6 +70,13 @@ def update(
     return event
 
 
+@dataclass(frozen=True)
+class Headers:
+    """Initial metadata for a :class:`ScriptedStream` to send before its next event."""
+
+    metadata: tuple[tuple[str, str], ...]
+
+
 @dataclass
 class ScriptedStream:
     """One StreamConfigEvents call: push events, ``abort`` with a status, see when the client left."""
@@ -77,14 +85,18 @@ class ScriptedStream:
     name: str
     metadata: dict[str, str]
     resume_from: tuple[str, int] | None = None  # (epoch, sequence_id); None: the field was absent
-    _queue: asyncio.Queue[configstream_pb2.ConfigEvent | tuple[grpc.StatusCode, str] | None] = field(
-        default_factory=asyncio.Queue
+    _queue: asyncio.Queue[configstream_pb2.ConfigEvent | tuple[grpc.StatusCode, str] | Headers | None] = (
+        field(default_factory=asyncio.Queue)
     )
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
     def push(self, *events: configstream_pb2.ConfigEvent) -> None:
         for event in events:
             self._queue.put_nowait(event)
+
+    def send_headers(self, *metadata: tuple[str, str]) -> None:
+        """Send initial metadata now, before any event (only once per stream)."""
+        self._queue.put_nowait(Headers(metadata))
 
     def abort(self, code: grpc.StatusCode, details: str) -> None:
         self._queue.put_nowait((code, details))
@@ -99,22 +111,31 @@ def answer_resume(
     epoch: str,
     current: configstream_pb2.ConfigEvent,
     history: Sequence[configstream_pb2.ConfigEvent] = (),
+    headers: bool = False,
 ) -> bool:
     """Answer ``stream`` as a core that supports resuming: its epoch is ``epoch``, its state the snapshot
     ``current`` and its history the updates ``history`` (consecutive ids up to the snapshot's).
 
     When the stream's resume point names ``epoch`` and the history holds every update after it (or
     none is missed), push those updates and return True; else push ``current`` carrying ``epoch``.
+    With ``headers``, first send ``configstream-epoch`` and ``configstream-resume`` (``accepted``,
+    ``refused``, or ``none`` for an empty resume epoch).
     """
     now = current.snapshot.sequence_id
     ids = [event.update.sequence_id for event in history]
     assert ids == list(range(now - len(ids) + 1, now + 1)), f"history {ids} does not end at {now}"
     point = stream.resume_from
+    accepted = False
     if point is not None and point[0] and point[0] == epoch:
         after = point[1]
-        if after == now or (after < now and ids and ids[0] <= after + 1):
-            stream.push(*(event for event in history if event.update.sequence_id > after))
-            return True
+        accepted = after == now or (after < now and bool(ids) and ids[0] <= after + 1)
+    if headers and point is not None:
+        answer_text = "accepted" if accepted else "refused" if point[0] else "none"
+        stream.send_headers(("configstream-epoch", epoch), ("configstream-resume", answer_text))
+    if accepted:
+        assert point is not None
+        stream.push(*(event for event in history if event.update.sequence_id > point[1]))
+        return True
     answer = configstream_pb2.ConfigEvent()
     answer.CopyFrom(current)
     answer.snapshot.epoch = epoch
@@ -174,7 +195,7 @@ class FakeCore(remoteagent_pb2_grpc.RemoteAgentServicer, api_pb2_grpc.AgentSecur
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid auth token")
         return metadata
 
-    async def RegisterRemoteAgent(  # type: ignore[override]  # noqa: N802 - names fixed by the proto
+    async def RegisterRemoteAgent(  # noqa: N802 - names fixed by the proto
         self, request: remoteagent_pb2.RegisterRemoteAgentRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> remoteagent_pb2.RegisterRemoteAgentResponse:
         await self._check_token(context)
@@ -185,7 +206,7 @@ class FakeCore(remoteagent_pb2_grpc.RemoteAgentServicer, api_pb2_grpc.AgentSecur
             session_id=session_id, recommended_refresh_interval_secs=self.refresh_secs
         )
 
-    async def RefreshRemoteAgent(  # type: ignore[override]  # noqa: N802 - names fixed by the proto
+    async def RefreshRemoteAgent(  # noqa: N802 - names fixed by the proto
         self, request: remoteagent_pb2.RefreshRemoteAgentRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> remoteagent_pb2.RefreshRemoteAgentResponse:
         await self._check_token(context)
@@ -194,7 +215,7 @@ class FakeCore(remoteagent_pb2_grpc.RemoteAgentServicer, api_pb2_grpc.AgentSecur
             await context.abort(grpc.StatusCode.NOT_FOUND, "no remote agent found with session ID")
         return remoteagent_pb2.RefreshRemoteAgentResponse()
 
-    async def StreamConfigEvents(  # type: ignore[override]  # noqa: N802 - names fixed by the proto
+    async def StreamConfigEvents(  # noqa: N802 - names fixed by the proto
         self, request: configstream_pb2.ConfigStreamRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[configstream_pb2.ConfigEvent]:
         metadata = await self._check_token(context)
@@ -211,6 +232,9 @@ class FakeCore(remoteagent_pb2_grpc.RemoteAgentServicer, api_pb2_grpc.AgentSecur
                 item = await stream._queue.get()
                 if item is None:
                     return
+                if isinstance(item, Headers):
+                    await context.send_initial_metadata(item.metadata)
+                    continue
                 if isinstance(item, tuple):
                     await context.abort(item[0], item[1])
                 yield item

@@ -222,3 +222,61 @@ async def test_a_gap_on_a_resumed_stream_asks_for_a_snapshot_next(
     assert third.resume_from == ("", 0)
     stats = built.consumer.stats
     assert (stats.resumes, stats.gaps, built.consumer.sequence_id) == (1, 1, 6)
+
+
+QUIET = 30.0
+"""A quiet period far beyond the waits below: readiness can only come from the core's headers."""
+
+
+async def test_an_accepted_header_makes_a_silent_resumed_stream_live_without_the_timer(
+    core: Core, make_consumer: Make, wire: Wire
+) -> None:
+    built, first = await _ready_with_epoch(make_consumer, core, wire, {"a": 1}, resume_quiet_period=QUIET)
+    consumer = built.consumer
+    changes = consumer.subscribe()
+    second = await _reconnect(core, first)
+    assert second.resume_from == ("e1", 5)
+    # Nothing missed: the core sends its answer in the headers and no event at all.
+    assert wire.answer_resume(second, epoch="e1", current=wire.snapshot(5, {"a": 1}), headers=True)
+    await wire.eventually(lambda: consumer.state == ConsumerState.READY, "ready from the header", timeout=3.0)
+    stats = consumer.stats
+    assert (stats.resumes, stats.snapshots, stats.resumes_refused, stats.epoch) == (1, 1, 0, "e1")
+    second.push(wire.update(6, "a", 2))
+    assert await asyncio.wait_for(anext(changes), WAIT) == ChangeEvent("a", 1, 2, Source.AGENT_RUNTIME)
+    assert consumer.stats.resumes == 1
+
+
+async def test_an_accepted_header_then_the_missed_updates_counts_one_resume(
+    core: Core, make_consumer: Make, wire: Wire
+) -> None:
+    built, first = await _ready_with_epoch(make_consumer, core, wire, {"a": 1}, resume_quiet_period=QUIET)
+    second = await _reconnect(core, first)
+    history = [wire.update(6, "a", 2), wire.update(7, "a", 3)]
+    current = wire.snapshot(7, {"a": 3})
+    assert wire.answer_resume(second, epoch="e1", current=current, history=history, headers=True)
+    await wire.eventually(lambda: built.consumer.sequence_id == 7, "the missed updates applied")
+    stats = built.consumer.stats
+    assert (stats.resumes, stats.snapshots, stats.gaps, built.consumer.reader().get_int("a")) == (1, 1, 0, 3)
+
+
+async def test_a_refused_header_waits_for_the_snapshot(core: Core, make_consumer: Make, wire: Wire) -> None:
+    built, first = await _ready_with_epoch(make_consumer, core, wire, {"a": 1}, resume_quiet_period=QUIET)
+    consumer = built.consumer
+    second = await _reconnect(core, first)
+    second.send_headers(("configstream-epoch", "e2"), ("configstream-resume", "refused"))
+    second.push(wire.snapshot(3, {"a": 7}, epoch="e2"))
+    await wire.eventually(lambda: consumer.sequence_id == 3, "the snapshot applied")
+    assert consumer.state == ConsumerState.READY
+    stats = consumer.stats
+    assert (stats.resumes, stats.resumes_refused, stats.snapshots, stats.epoch) == (0, 1, 2, "e2")
+
+
+async def test_a_none_header_on_the_first_stream_is_followed_by_the_snapshot(
+    core: Core, make_consumer: Make, wire: Wire
+) -> None:
+    built = await make_consumer(core.address, resume_quiet_period=QUIET)
+    stream = await core.next_stream()
+    assert not wire.answer_resume(stream, epoch="e1", current=wire.snapshot(4, {"a": 1}), headers=True)
+    await built.consumer.wait_ready(WAIT)
+    stats = built.consumer.stats
+    assert (stats.resumes, stats.resumes_refused, stats.snapshots, stats.epoch) == (0, 0, 1, "e1")

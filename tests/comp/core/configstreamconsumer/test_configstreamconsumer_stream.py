@@ -46,7 +46,8 @@ async def test_registers_streams_with_session_and_token_and_becomes_ready(
     assert stream.session_id in core.sessions
     assert stream.metadata["authorization"] == f"Bearer {token}"
     assert stream.name == "test-consumer"
-    assert consumer.state == ConsumerState.CONNECTING
+    state_before_snapshot: ConsumerState = consumer.state  # a local: mypy keeps narrowings past awaits
+    assert state_before_snapshot == ConsumerState.CONNECTING
     stream.push(wire.snapshot(7, {"log_level": "info", "cmd_port": 5001, "tags": ["a"]}))
     await consumer.wait_ready(WAIT)
     assert consumer.state == ConsumerState.READY

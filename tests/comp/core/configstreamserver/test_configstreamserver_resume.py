@@ -188,3 +188,69 @@ async def test_the_handler_passes_resume_from_only_when_the_request_has_it(
     assert stream.subscriptions[0].resume == expected
     assert snapshot.epoch == ("" if expected is None else "mock-epoch")
     call.cancel()
+
+
+async def resume_answer_headers(call: Any) -> list[tuple[str, str]]:
+    """The call's initial metadata entries of the resume extension, in order."""
+    async with asyncio.timeout(10):
+        metadata = await call.initial_metadata()
+    return [(key, value) for key, value in metadata if key.startswith("configstream-")]
+
+
+async def test_an_accepted_resume_with_nothing_missed_is_answered_in_the_headers_alone(
+    served: Served,
+) -> None:
+    call = served.open(ConfigStreamRequest(name="probe", resume_from=ResumeFrom()))
+    snapshot = parse((await read(call, 1))[0]).snapshot
+    call.cancel()
+    resume = ResumeFrom(epoch=snapshot.epoch, sequence_id=snapshot.sequence_id)
+    call = served.open(ConfigStreamRequest(name="probe", resume_from=resume))
+    # No event comes (nothing was missed): the headers alone say that the stream is live.
+    assert await resume_answer_headers(call) == [
+        ("configstream-epoch", served.configstream.epoch),
+        ("configstream-resume", "accepted"),
+    ]
+    served.config.set("log_level", "debug", RUNTIME)
+    update = parse((await read(call, 1))[0]).update
+    assert update.sequence_id == snapshot.sequence_id + 1
+    call.cancel()
+
+
+@pytest.mark.parametrize(
+    ("resume_from", "answer"),
+    [(ResumeFrom(), "none"), (ResumeFrom(epoch="a-previous-process", sequence_id=1), "refused")],
+)
+async def test_a_resume_that_gets_a_snapshot_is_answered_in_the_headers_first(
+    served: Served, resume_from: ResumeFrom, answer: str
+) -> None:
+    call = served.open(ConfigStreamRequest(name="probe", resume_from=resume_from))
+    assert await resume_answer_headers(call) == [
+        ("configstream-epoch", served.configstream.epoch),
+        ("configstream-resume", answer),
+    ]
+    assert parse((await read(call, 1))[0]).WhichOneof("event") == "snapshot"
+    call.cancel()
+
+
+async def test_a_history_that_cannot_serve_the_resume_is_answered_refused(served: Served) -> None:
+    resume = ResumeFrom(epoch=served.configstream.epoch, sequence_id=served.config.sequence_id + 5)
+    call = served.open(ConfigStreamRequest(name="probe", resume_from=resume))  # ids it never handed out
+    assert (await resume_answer_headers(call))[1] == ("configstream-resume", "refused")
+    assert parse((await read(call, 1))[0]).WhichOneof("event") == "snapshot"
+    call.cancel()
+
+
+async def test_a_client_without_resume_from_gets_no_resume_headers(served: Served) -> None:
+    call = served.open(ConfigStreamRequest(name="go-client"))
+    assert parse((await read(call, 1))[0]).WhichOneof("event") == "snapshot"
+    assert await resume_answer_headers(call) == []
+    call.cancel()
+
+
+async def test_the_mock_stream_never_resumes_and_the_handler_says_so(served_mock: Served) -> None:
+    call = served_mock.open(ConfigStreamRequest(name="probe", resume_from=ResumeFrom(epoch="mock-epoch")))
+    assert await resume_answer_headers(call) == [
+        ("configstream-epoch", "mock-epoch"),
+        ("configstream-resume", "refused"),
+    ]
+    call.cancel()

@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness import AgentProcess
-
 from comp.core.configstreamconsumer.def_ import BackoffPolicy, ConsumerState, Params
 from comp.core.configstreamconsumer.impl import Requires, StreamConsumer, new_component
 from comp.core.settings.impl.runtime_settings import mask_secret
@@ -22,6 +20,7 @@ from comp.core.telemetry.mock import MockTelemetry
 from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
 from pkg.protoconv.values import from_value
 from pkg.util.lifecycle import Lifecycle
+from tests.e2e.harness import AgentProcess
 
 __all__ = [
     "E2E_BACKOFF",
