@@ -15,18 +15,29 @@ Resume extension: a snapshot sent to a client that asked for the extension carri
 a serialized snapshot ``ConfigEvent``, set that field: a parser merges repeated occurrences of an
 embedded message field (the oneof member ``snapshot`` included), so the concatenation parses as the
 full snapshot plus its epoch, and the snapshot sent to other clients is left byte-for-byte as is.
+
+The core answers a request carrying ``resume_from`` with initial metadata, before any event (a resume
+with nothing missed sends none): ``configstream-epoch: <epoch>`` and ``configstream-resume:`` one of
+:class:`ResumeAnswer`. A request without ``resume_from`` gets no such header; a core without this part
+of the extension (or the Go agent) sends none either, and the client must then tell from the events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from enum import StrEnum
 
 from pkg.config.change import ConfigChange, Setting
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.protoconv.values import ValueConversionError, fill_value
 
 __all__ = [
+    "EPOCH_HEADER",
+    "RESUME_HEADER",
     "ConversionErrorHandler",
+    "ResumeAnswer",
+    "resume_answer_from_metadata",
+    "resume_headers",
     "sequence_id_from_wire",
     "setting_message",
     "snapshot_epoch_suffix",
@@ -37,6 +48,37 @@ __all__ = [
 
 ConversionErrorHandler = Callable[[str, ValueConversionError], None]
 """Called with the key and the error of a value sent as null because it cannot be converted."""
+
+EPOCH_HEADER = "configstream-epoch"
+RESUME_HEADER = "configstream-resume"
+
+
+class ResumeAnswer(StrEnum):
+    """The core's answer to ``resume_from``, in the ``configstream-resume`` header."""
+
+    ACCEPTED = "accepted"
+    """The stream continues after the resume point: the missed updates (maybe none), no snapshot."""
+    REFUSED = "refused"
+    """A snapshot follows (another epoch, or the history no longer holds the missed updates)."""
+    NONE = "none"
+    """The request's epoch was empty (the client only announced the extension): a snapshot follows."""
+
+
+def resume_headers(epoch: str, answer: ResumeAnswer) -> tuple[tuple[str, str], ...]:
+    """The initial metadata answering a request with ``resume_from``."""
+    return ((EPOCH_HEADER, epoch), (RESUME_HEADER, answer.value))
+
+
+def resume_answer_from_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> ResumeAnswer | None:
+    """The answer in a stream's initial metadata; None when absent or unknown (a core without it)."""
+    for key, value in metadata:
+        if key == RESUME_HEADER:
+            text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+            try:
+                return ResumeAnswer(text)
+            except ValueError:
+                return None
+    return None
 
 
 def wire_sequence_id(sequence_id: int) -> int:

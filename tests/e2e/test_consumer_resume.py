@@ -190,7 +190,7 @@ async def test_a_lost_connection_resumes_from_the_missed_updates(start_agent: Ag
         # ("configstream-resume: accepted"), and the stream is live long before the quiet period.
         await _cut_off(relay, consumer)
         relay.restore()
-        await wait_for(lambda: consumer.state == ConsumerState.READY, "the silent resume", timeout=WAIT)
+        await wait_for(lambda: consumer.state == ConsumerState.READY, "the silent resume")
         assert (consumer.stats.snapshots, consumer.stats.resumes) == (1, 2)
         await client.set({"hostname": "after-resume"})
         assert await asyncio.wait_for(anext(changes), WAIT) == ChangeEvent(

@@ -12,7 +12,8 @@ Resume extension: the producer's ``epoch`` names its sequence id space (ids rest
 A subscriber that passes ``resume=(epoch, sequence_id)`` receives snapshots carrying that epoch
 (``ConfigSnapshot.epoch``); when the epoch is the producer's and every update after ``sequence_id`` is
 still held, it receives no snapshot at all, only those updates and then live ones. A subscriber that
-passes no ``resume`` receives exactly what the Go agent sends.
+passes no ``resume`` receives exactly what the Go agent sends. ``Subscription.resumed`` tells whether
+the resume point was accepted, so that a transport can say so before any event (there may be none).
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ class Subscription(Protocol):
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def resumed(self) -> bool:
+        """Whether ``subscribe`` accepted the resume point: the subscription starts with the missed
+        updates (maybe none) instead of a snapshot. False without a resume point, or when refused."""
+        ...
 
     def events(self) -> AsyncIterator[StreamEvent]:
         """Snapshot first, then updates in order; ends when the subscription is closed."""

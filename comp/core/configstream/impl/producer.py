@@ -227,6 +227,7 @@ class ConfigStreamProducer:
             )
             return
         subscription.cursor = cursor
+        subscription.resumed = True
         # Missed updates come from the history once events() asks, like for a lagging subscriber;
         # changes still on their way to the loop are offered as usual.
         subscription.lagging = subscription.resuming = cursor < self._last_sequence_id

@@ -42,6 +42,7 @@ class StreamSubscription:
     - ``resuming``: it resumed after a reconnect and the updates it missed come from the history; it
       is ``lagging`` too (same delivery), but updates not queued meanwhile are not counted as dropped.
     - ``with_epoch``: it asked for the resume extension; its snapshots carry the producer's epoch.
+    - ``resumed``: its resume point was accepted at subscription (``def_.Subscription.resumed``).
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class StreamSubscription:
         self._metrics = metrics
         self._queue_size = queue_size
         self.with_epoch = with_epoch
+        self.resumed = False
         self.queue: deque[StreamEvent] = deque()
         self.cursor: int | None = None
         self.lagging = False

@@ -10,8 +10,9 @@ Usage in the tests of a transport or a consumer::
     stream.close_all()                         # every events() iteration ends
 
 Payloads are real serialized ``datadog.model.v1.ConfigEvent`` messages. The mock never resumes: a
-subscription made with ``resume`` records it (``subscription.resume``) and gets the initial snapshot
-carrying the mock's ``epoch``, like the producer; pushed events are delivered as they are.
+subscription made with ``resume`` records it (``subscription.resume``), has ``resumed`` False and gets
+the initial snapshot carrying the mock's ``epoch``, like the producer; pushed events are delivered as
+they are.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class MockSubscription:
         self._owner = owner
         self.resume = resume
         """The resume point given to ``subscribe``, if any."""
+        self.resumed = False
+        """Never accepted: the mock always starts with its snapshot."""
         self._queue: deque[StreamEvent] = deque()
         self._wakeup = asyncio.Event()
         self._delivery = asyncio.Event()

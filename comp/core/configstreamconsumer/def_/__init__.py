@@ -48,9 +48,10 @@ DEFAULT_IPC_ADDRESS = "localhost:5001"
 
 
 class ConsumerState(StrEnum):
-    """``connecting``: registering, or waiting for a stream's snapshot (for a resumed stream: its first
-    update, or ``Params.resume_quiet_period`` without any event); ``ready``: the view follows a live
-    stream; ``disconnected``: no stream (waiting to retry, or stopped), the last view answers."""
+    """``connecting``: registering, or waiting for a stream's snapshot (for a resumed stream: the core's
+    answer in the stream's headers; from a core that sends none, its first update or
+    ``Params.resume_quiet_period`` without any event); ``ready``: the view follows a live stream;
+    ``disconnected``: no stream (waiting to retry, or stopped), the last view answers."""
 
     CONNECTING = "connecting"
     READY = "ready"
@@ -129,10 +130,11 @@ class Params:
     the interval the core recommends; 0: never refresh). ``rpc_timeout`` bounds each registration or
     refresh call; ``ready_timeout`` is the default of :meth:`Component.wait_ready`;
     ``subscriber_queue_size`` is the number of events a subscriber may have pending before its
-    changes are coalesced by key. ``resume_quiet_period``: a core that resumes a stream with no
-    update missed sends nothing, so a resumed stream silent for that many seconds after the request
-    was sent is taken as live (a refused resume is answered at once with a snapshot, which replaces
-    the view whenever it comes).
+    changes are coalesced by key. ``resume_quiet_period``: this project's core answers a resume in the
+    stream's headers (``configstream-resume``); from a core that does not, a resumed stream with no
+    update missed carries nothing, so a resumed stream silent for that many seconds after the channel
+    connected is taken as live (a refused resume is answered with a snapshot, which replaces the view
+    whenever it comes).
     """
 
     ipc_address: str = DEFAULT_IPC_ADDRESS

@@ -14,9 +14,12 @@ and the next one starts with a snapshot); an update whose id is at or below the 
 
 Resume: every request carries ``resume_from``. Until a snapshot has named the core's epoch (and
 again after a snapshot without one, or a gap) its epoch is empty, which only says that the consumer
-speaks the extension; otherwise it holds that epoch and the last applied sequence id. On such a
-stream, a first update with id last+1 continues the view (a resume); a snapshot means the core
-refused and is applied as usual; silence for ``resume_quiet_period`` means nothing was missed.
+speaks the extension; otherwise it holds that epoch and the last applied sequence id. The core
+answers in the stream's initial metadata (``configstream-resume``): ``accepted`` makes the stream
+live at once, before any event (there is none when nothing was missed); ``refused`` or ``none`` means
+a snapshot follows. From a core that sends no answer (an older one, or the Go agent): a first update
+with id last+1 continues the view (a resume); a snapshot means the core refused and is applied as
+usual; silence for ``resume_quiet_period`` means nothing was missed.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ from pkg.ipc import (
 )
 from pkg.proto.gen.datadog.api.v1 import api_pb2_grpc
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
+from pkg.protoconv.configevents import ResumeAnswer, resume_answer_from_metadata
 from pkg.protoconv.values import from_value
 
 __all__ = ["SESSION_ID_METADATA_KEY", "StreamConsumer"]
@@ -111,6 +115,7 @@ class StreamConsumer:
         self._synced = False  # the current stream has delivered its snapshot, or resumed
         self._epoch = ""  # the core's epoch of the view's sequence ids ("": ask for a snapshot)
         self._resuming_after: int | None = None  # the sequence id the current stream resumes after
+        self._resume_answered = False  # the current stream's headers answered its resume point
         self._last_error: str | None = None
         metrics.state(self._state)
 
@@ -233,7 +238,7 @@ class StreamConsumer:
             metadata = (*auth_metadata(material.token), (SESSION_ID_METADATA_KEY, session_id))
             stub = api_pb2_grpc.AgentSecureStub(channel)
             call = stub.StreamConfigEvents(self._stream_request(), metadata=metadata)
-            self._synced = False
+            self._synced = self._resume_answered = False
             tasks = {
                 asyncio.create_task(self._read(call)),
                 asyncio.create_task(self._keep_session(registry, session_id)),
@@ -258,12 +263,12 @@ class StreamConsumer:
         return configstream_pb2.ConfigStreamRequest(name=self._params.name, resume_from=resume)
 
     async def _await_quiet_resume(self, channel: grpc.aio.Channel) -> None:
-        """Take a resumed stream as live once it stayed silent for the quiet period after the channel
-        connected: a core that resumes with no update missed sends nothing (not even its headers,
-        which is why the call itself cannot tell). Runs until cancelled."""
+        """For a core that does not answer in the headers: take a resumed stream as live once it stayed
+        silent for the quiet period after the channel connected (such a core, resuming with no update
+        missed, sends nothing, not even headers). Runs until cancelled."""
         await channel.channel_ready()
         await asyncio.sleep(self._params.resume_quiet_period)
-        if not self._synced:
+        if not self._synced and not self._resume_answered:
             self._resume("no update was missed")
         await asyncio.Event().wait()
 
@@ -287,6 +292,8 @@ class StreamConsumer:
         self,
         call: grpc.aio.UnaryStreamCall[configstream_pb2.ConfigStreamRequest, configstream_pb2.ConfigEvent],
     ) -> None:
+        # Our core sends its headers before any event; another core's come with its first event.
+        self._on_resume_answer(resume_answer_from_metadata(await call.initial_metadata() or ()))
         async for event in call:
             kind = event.WhichOneof("event")
             if kind == "snapshot":
@@ -295,6 +302,18 @@ class StreamConsumer:
                 self._apply_update(event.update)
             else:
                 _log.warning("config stream: ignored an event of unknown kind")
+
+    def _on_resume_answer(self, answer: ResumeAnswer | None) -> None:
+        """Act on the core's answer to our resume point; None: the core gave none (see the timer)."""
+        if answer is None or self._synced:
+            return
+        self._resume_answered = True
+        if self._resuming_after is not None and answer is ResumeAnswer.ACCEPTED:
+            self._resume("confirmed by the core")
+        else:
+            _log.debug(
+                "config stream: the core answered %r to our resume point: a snapshot follows", answer.value
+            )
 
     # --- applying events -------------------------------------------------------------------------
 

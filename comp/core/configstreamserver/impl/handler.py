@@ -11,7 +11,11 @@ Checks, in this order (the Go agent's, with its messages):
 
 A request with ``resume_from`` (field 100, an extension) subscribes with that resume point: the
 producer then sends snapshots carrying its epoch and, when it can, only the updates the client
-missed instead of a snapshot. A request without it gets exactly the Go agent's stream.
+missed instead of a snapshot. Before any event (a resume with nothing missed has none), such a
+request is answered with initial metadata: ``configstream-epoch: <epoch>`` and
+``configstream-resume: accepted|refused|none`` (``none``: the request's epoch was empty), so that the
+client knows at once whether a snapshot is coming. A request without it gets exactly the Go agent's
+stream, headers included.
 
 Then the subscriber's events are written with ``context.write``: the payloads are serialized once by
 the producer and written as they are (the method has no response serializer). ``context.write`` is
@@ -47,6 +51,7 @@ from comp.core.configstream import def_ as configstream_def
 from comp.core.configstreamserver.def_ import ConfigStreamContext
 from comp.core.remoteagentregistry import def_ as registry_def
 from pkg.proto.gen.datadog.model.v1.configstream_pb2 import ConfigStreamRequest
+from pkg.protoconv.configevents import ResumeAnswer, resume_headers
 
 __all__ = [
     "MSG_EVICTED",
@@ -83,6 +88,8 @@ class _Stream:
     subscription: configstream_def.Subscription
     task: asyncio.Task[object] | None
     """The RPC's task, which writes the events."""
+    headers: tuple[tuple[str, str], ...] | None = None
+    """Initial metadata sent before the events: the answer to ``resume_from``; None without it."""
     evicted: bool = False
     drained: bool = False
     cancelled: bool = False
@@ -147,17 +154,21 @@ class ConfigStreamHandler:
         name = request.name or session_id
         resume = _resume_point(request)
         subscription = self._configstream.subscribe(name, resume=resume)
-        stream = _Stream(session_id, subscription, asyncio.current_task())
+        headers = None
+        if resume is not None:
+            headers = resume_headers(self._configstream.epoch, _resume_answer(resume, subscription))
+        stream = _Stream(session_id, subscription, asyncio.current_task(), headers)
         self._streams.setdefault(session_id, set()).add(stream)
         if resume is None:
             _log.info("config stream: %s (session %s) subscribed", name, session_id)
         else:
             _log.info(
-                "config stream: %s (session %s) subscribed, resuming from epoch %r sequence id %d",
+                "config stream: %s (session %s) subscribed, resume from epoch %r sequence id %d: %s",
                 name,
                 session_id,
                 resume.epoch,
                 resume.sequence_id,
+                _resume_answer(resume, subscription).value,
             )
         try:
             await self._serve(stream, context, name)
@@ -207,6 +218,19 @@ class ConfigStreamHandler:
 
     async def _write_events(self, stream: _Stream, context: ConfigStreamContext) -> bool:
         """Write until the subscription ends (True) or a send fails for good (False)."""
+        if stream.headers is not None:
+            try:
+                await context.send_initial_metadata(stream.headers)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:  # the RPC is over: nothing else can be sent either
+                _log.info(
+                    "config stream: %s (session %s): sending the resume answer failed (%r): stream ended",
+                    stream.subscription.name,
+                    stream.session_id,
+                    exc,
+                )
+                return False
         async for event in stream.subscription.events():
             try:
                 await context.write(event.payload)
@@ -274,6 +298,14 @@ def _resume_point(request: ConfigStreamRequest) -> configstream_def.ResumePoint 
     if not request.HasField("resume_from"):
         return None
     return configstream_def.ResumePoint(request.resume_from.epoch, request.resume_from.sequence_id)
+
+
+def _resume_answer(
+    resume: configstream_def.ResumePoint, subscription: configstream_def.Subscription
+) -> ResumeAnswer:
+    if not resume.epoch:
+        return ResumeAnswer.NONE
+    return ResumeAnswer.ACCEPTED if subscription.resumed else ResumeAnswer.REFUSED
 
 
 def send_error_code(exc: BaseException) -> grpc.StatusCode | None:

@@ -16,7 +16,7 @@ from comp.core.settings.def_ import AgentStatus, RemoteAgentInfo, SettingsValueE
 from pkg.config.errors import ConfigError, ConfigValueError
 from pkg.config.sources import Source
 
-__all__ = ["RuntimeSettings", "mask_secret", "parse_text_value"]
+__all__ = ["RuntimeSettings", "find_unencodable_text", "mask_secret", "parse_text_value"]
 
 _MASK = "********"
 _SHOWN_SUFFIX = 4
@@ -56,6 +56,25 @@ def parse_text_value(text: str) -> Any:
         return yaml.safe_load(text)
     except Exception:  # not YAML, or a tag it cannot build ("!!int x"): the text as given
         return text
+
+
+def find_unencodable_text(value: Any) -> str | None:
+    """A code point in ``value`` (text, or text inside lists, sets and dicts, keys included) that
+    UTF-8 cannot encode, as ``U+D800``; None when every text is valid. Such code points are lone
+    surrogates, which a YAML escape (``"\\ud800"``) produces from valid text."""
+    pending: list[Any] = [value]
+    seen: set[int] = set()
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return f"U+{ord(item[exc.start]):04X}"
+        elif isinstance(item, (list, tuple, set, frozenset, dict)) and id(item) not in seen:
+            seen.add(id(item))  # YAML aliases can make a structure contain itself
+            pending.extend(item.items() if isinstance(item, dict) else item)
+    return None
 
 
 class RuntimeSettings:
@@ -119,6 +138,15 @@ class RuntimeSettings:
         if not values:
             raise SettingsValueError("no setting given")
         parsed = {key: parse_text_value(text) for key, text in values.items()}
+        for key, value in parsed.items():
+            # No reader could ever see such a value (the stream sends null, the Settings API escaped
+            # text): refuse it here, where the caller learns why.
+            bad = find_unencodable_text(value)
+            if bad is not None:
+                raise SettingsValueError(
+                    f"invalid value for {key!r}: it holds {bad}, a lone surrogate (from a \\u escape) "
+                    "that UTF-8 cannot encode; expected text of valid Unicode characters"
+                )
         # A text that YAML reads as another type ("123", "off") may still be meant as a string:
         # when the key refuses the parsed value, try the text as given, once per key.
         for _attempt in range(len(parsed) + 1):

@@ -14,7 +14,7 @@ from comp.core.settings.impl.change_log import ChangeLog
 from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
 from pkg.protoconv.values import to_value
 
-__all__ = ["SERVICE_NAME", "SettingsService", "grpc_service"]
+__all__ = ["SERVICE_NAME", "SettingsService", "displayable_text", "grpc_service"]
 
 SERVICE_NAME: str = settings_pb2.DESCRIPTOR.services_by_name["Settings"].full_name
 
@@ -27,15 +27,27 @@ def _proto_value(key: str, value: Any) -> struct_pb2.Value:
     try:
         return to_value(value)
     except Exception as exc:  # no abort inside: a value that cannot be converted is shown as text
-        _log.error(
-            "setting %r: cannot convert %r to a protobuf value (%s); sending its text", key, value, exc
-        )
-        return struct_pb2.Value(string_value=str(value))
+        _log.error("setting %r: cannot convert its value to a protobuf value (%s); sending text", key, exc)
+        return struct_pb2.Value(string_value=displayable_text(value))
+
+
+def displayable_text(value: Any) -> str:
+    """``value`` as text that protobuf can carry: code points UTF-8 cannot encode (lone surrogates,
+    from a YAML ``\\u`` escape or undecodable bytes in an environment variable) are escaped the way
+    ``repr`` does (``\\ud800``), and a value whose ``str`` fails is shown by its type."""
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _proto_setting(view: SettingView) -> settings_pb2.Setting:
     return settings_pb2.Setting(
-        key=view.key, value=_proto_value(view.key, view.value), source=view.source, masked=view.masked
+        key=displayable_text(view.key),
+        value=_proto_value(view.key, view.value),
+        source=view.source,
+        masked=view.masked,
     )
 
 
