@@ -3,7 +3,7 @@
 Usage::
 
     core-agent run [-c FILE] [--state-dir DIR]
-    core-agent config list [PREFIX] | get KEY | set KEY VALUE [KEY VALUE ...] | unset KEY
+    core-agent config list [PREFIX] | get KEY [--source] | set KEY VALUE [KEY VALUE ...] | unset KEY
     core-agent status
 
 Every subcommand takes ``-c/--config FILE`` and ``--state-dir DIR`` (see :mod:`core_agent.locations`).

@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 from pkg.config.change import ConfigChange, Setting, UpdateCallback
 from pkg.config.errors import ConfigError, ConfigFileError, ConfigValueError
 from pkg.config.reader import Reader
+from pkg.config.schema import Schema
 from pkg.config.sources import Source
 
 __all__ = [
@@ -79,4 +80,9 @@ class Component(Reader, Protocol):
 
     def is_secret(self, key: str) -> bool:
         """True for keys whose values must not be shown (api_key, ...)."""
+        ...
+
+    @property
+    def schema(self) -> Schema:
+        """The declared keys: types, defaults, aliases."""
         ...

@@ -32,6 +32,7 @@ from pkg.ipc import ClientMaterial
 
 __all__ = [
     "DEFAULT_IPC_ADDRESS",
+    "MIN_KEEPALIVE_TIME",
     "BackoffPolicy",
     "ChangeEvent",
     "Component",
@@ -45,6 +46,10 @@ __all__ = [
 ]
 
 DEFAULT_IPC_ADDRESS = "localhost:5001"
+
+MIN_KEEPALIVE_TIME = 1.0
+"""Shortest ``Params.keepalive_time`` (seconds): the core agent's gRPC server treats a client that
+pings more often as abusive and closes its connection."""
 
 
 class ConsumerState(StrEnum):
@@ -134,7 +139,12 @@ class Params:
     stream's headers (``configstream-resume``); from a core that does not, a resumed stream with no
     update missed carries nothing, so a resumed stream silent for that many seconds after the channel
     connected is taken as live (a refused resume is answered with a snapshot, which replaces the view
-    whenever it comes).
+    whenever it comes). ``keepalive_time``: seconds of silence on the connection after which the
+    consumer pings the core (HTTP/2 PING, also during a silent stream); ``keepalive_timeout``: seconds
+    it waits for the answer before dropping the connection, so a core that hangs (stopped, deadlocked,
+    or behind a half-open connection) is noticed within about their sum: the stream ends, the state
+    goes ``disconnected`` and the consumer reconnects. The core tolerates pings as often as every
+    ``MIN_KEEPALIVE_TIME`` seconds; a shorter ``keepalive_time`` is refused.
     """
 
     ipc_address: str = DEFAULT_IPC_ADDRESS
@@ -150,6 +160,8 @@ class Params:
     ready_timeout: float = 30.0
     subscriber_queue_size: int = 1024
     resume_quiet_period: float = 1.0
+    keepalive_time: float = 15.0
+    keepalive_timeout: float = 5.0
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 
 from comp.core.configstreamconsumer.def_ import Component, Params
 from comp.core.configstreamconsumer.impl.backoff import Backoff, RandomSource
-from comp.core.configstreamconsumer.impl.consumer import SESSION_ID_METADATA_KEY, Clock, StreamConsumer
+from comp.core.configstreamconsumer.impl.consumer import (
+    SESSION_ID_METADATA_KEY,
+    Clock,
+    StreamConsumer,
+    channel_options,
+)
 from comp.core.configstreamconsumer.impl.metrics import NAMESPACE, ConsumerMetrics
 from comp.core.configstreamconsumer.impl.subscriptions import KeyFilter, SubscriptionHub
 from comp.core.configstreamconsumer.impl.view import ViewHolder, ViewReader, diff_views
@@ -31,6 +36,7 @@ __all__ = [
     "SubscriptionHub",
     "ViewHolder",
     "ViewReader",
+    "channel_options",
     "diff_views",
     "new_component",
 ]
@@ -56,6 +62,8 @@ class Provides:
 
 
 def _check_component(consumer: StreamConsumer) -> Component:
+    """Never called: makes mypy check that ``StreamConsumer`` implements ``Component``, since
+    ``Provides.comp`` is typed as the concrete class."""
     return consumer
 
 

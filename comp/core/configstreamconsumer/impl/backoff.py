@@ -16,7 +16,7 @@ RandomSource = Callable[[], float]
 
 
 class Backoff:
-    """Chooses the delay before each reconnection attempt and remembers every delay chosen."""
+    """Chooses the delay before each reconnection attempt and remembers the last ``MAX_RECORDED_DELAYS``."""
 
     def __init__(self, policy: BackoffPolicy, rand: RandomSource) -> None:
         self._policy = policy

@@ -34,6 +34,7 @@ from typing import NoReturn
 import grpc
 
 from comp.core.configstreamconsumer.def_ import (
+    MIN_KEEPALIVE_TIME,
     ConsumerState,
     ConsumerStats,
     NotReadyError,
@@ -66,7 +67,7 @@ from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.protoconv.configevents import ResumeAnswer, resume_answer_from_metadata
 from pkg.protoconv.values import from_value
 
-__all__ = ["SESSION_ID_METADATA_KEY", "StreamConsumer"]
+__all__ = ["SESSION_ID_METADATA_KEY", "StreamConsumer", "channel_options"]
 
 _log = logging.getLogger(__name__)
 
@@ -74,9 +75,29 @@ SESSION_ID_METADATA_KEY = "session_id"
 _MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 # Wire sequence ids are int32 and wrap after 2**31 - 1: a jump that far back is a gap, not staleness.
 _WRAP_DISTANCE = 2**30
-_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES)]
+_MAX_KEEPALIVE_SECONDS = 86400.0  # gRPC takes milliseconds as a 32-bit int
 
 Clock = Callable[[], float]
+
+
+def channel_options(params: Params) -> list[tuple[str, int]]:
+    """The consumer's gRPC channel options: message size and keepalive.
+
+    A stream from a core that hangs stays silent forever unless the consumer pings: the kernel only
+    closes the socket of a process that died. ``max_pings_without_data`` 0 keeps pinging through a
+    silent stream (gRPC otherwise stops after two pings until data is sent). ``ping_timeout_ms``
+    bounds every ping, not only keepalive ones: gRPC sends no keepalive ping while another ping
+    (a flow-control probe sent just before the core hung) awaits its answer, and that one would
+    otherwise wait a minute.
+    """
+    return [
+        ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+        ("grpc.keepalive_time_ms", round(params.keepalive_time * 1000)),
+        ("grpc.keepalive_timeout_ms", round(params.keepalive_timeout * 1000)),
+        ("grpc.http2.ping_timeout_ms", round(params.keepalive_timeout * 1000)),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
 
 
 class _AttemptError(Exception):
@@ -99,6 +120,7 @@ class StreamConsumer:
     ) -> None:
         _check_params(params)
         self._params = params
+        self._channel_options = channel_options(params)
         self._metrics = metrics
         self._clock = clock
         self._backoff = Backoff(params.backoff, rand)
@@ -226,7 +248,7 @@ class StreamConsumer:
         p = self._params
         material = self._material()
         credentials = client_credentials(material.cert_pem, material.key_pem)
-        async with secure_channel(p.ipc_address, credentials, _CHANNEL_OPTIONS) as channel:
+        async with secure_channel(p.ipc_address, credentials, self._channel_options) as channel:
             registry = RegistryClient(channel, material.token, p.rpc_timeout)
             if self._session_id is None:
                 session_id, recommended = await registry.register(p.flavor, p.display_name)
@@ -442,6 +464,17 @@ def _check_params(params: Params) -> None:
         raise ValueError(
             "invalid config stream consumer resume_quiet_period: "
             f"{params.resume_quiet_period!r}, expected seconds > 0"
+        )
+    if not MIN_KEEPALIVE_TIME <= params.keepalive_time <= _MAX_KEEPALIVE_SECONDS:
+        raise ValueError(
+            f"invalid config stream consumer keepalive_time: {params.keepalive_time!r}, expected seconds "
+            f"from {MIN_KEEPALIVE_TIME:g} (the core agent refuses more frequent pings) to "
+            f"{_MAX_KEEPALIVE_SECONDS:g}"
+        )
+    if not 0 < params.keepalive_timeout <= _MAX_KEEPALIVE_SECONDS:
+        raise ValueError(
+            "invalid config stream consumer keepalive_timeout: "
+            f"{params.keepalive_timeout!r}, expected seconds > 0 and <= {_MAX_KEEPALIVE_SECONDS:g}"
         )
     if params.refresh_interval is not None and params.refresh_interval < 0:
         raise ValueError(

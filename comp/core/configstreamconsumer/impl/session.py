@@ -42,6 +42,10 @@ def _transport_cause(details: str) -> str:
         return f"TLS handshake failed (is the certificate file the core agent's?): {details}"
     if "dns" in lowered or "resolve" in lowered or "resolution" in lowered:
         return f"cannot resolve the address: {details}"
+    if "too many pings" in lowered:
+        return f"the core agent refused our keepalive pings as too frequent: {details}"
+    if "keepalive" in lowered or "ping timeout" in lowered:
+        return f"the core agent stopped answering keepalive pings (hung?): {details}"
     if "cancelling all calls" in lowered:
         return "the core agent is shutting down"
     if "socket closed" in lowered or "connection reset" in lowered or "eof" in lowered:

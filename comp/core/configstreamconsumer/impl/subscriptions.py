@@ -1,12 +1,11 @@
 """Fan-out of view changes to subscribers, none of which can slow the stream down.
 
 Each subscriber has a bounded :class:`asyncio.Queue`. Publishing never waits: when a subscriber's
-queue is full, its further changes go to an overflow map keyed by key, where successive changes
-of one key merge into one event (the oldest pending ``old``, the latest ``new`` and source). The
-overflow map holds at most one event per key,
-so its size is bounded by the size of the configuration. The subscriber receives its queued events
-first, then the merged ones: values in between may be skipped, the latest value of every key never
-is, and each merge is counted.
+queue is full, its further changes go to an overflow map keyed by key, where successive changes of
+one key merge into one event (the oldest pending ``old``, the latest ``new`` and source). The
+overflow map holds at most one event per key, so its size is bounded by the size of the
+configuration. The subscriber receives its queued events first, then the merged ones: values in
+between may be skipped, the latest value of every key never is, and each merge is counted.
 """
 
 from __future__ import annotations

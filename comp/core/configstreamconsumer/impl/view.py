@@ -129,7 +129,3 @@ class ViewReader(TypedGetters):
 
     def all_settings(self) -> dict[str, Any]:
         return {key: setting.value for key, setting in self._holder.view.items()}
-
-    def all_settings_with_sources(self) -> dict[str, Setting]:
-        """Every leaf with its source (what the core's ``flattened_with_sequence_id`` gives)."""
-        return dict(self._holder.view)

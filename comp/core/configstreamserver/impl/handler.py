@@ -24,12 +24,12 @@ one generator step per message and lets the handler see each send's error: ``CAN
 ``UNAVAILABLE`` or ``RESOURCE_EXHAUSTED`` (or the RPC being over) end the stream; any other error
 drops that event, waits ``remote_agent.configstream.sleep_interval`` and goes on.
 
-The events are written by the RPC's own task: no other task or queue per stream. To end a stream
-(eviction, drain) the handler closes its subscription and cancels that task once, which stops it even
-while a write waits for a client that does not read; it tells that cancellation from any other (the
-client went away, the server is stopping: let through) by counting cancellation requests
-(``Task.uncancel``). An evicted session's stream ends with ``PERMISSION_DENIED`` and the client
-registers again. When the producer closes the subscription (shutdown) the stream ends with
+The events are written by the RPC's own task: no other task, and no queue but the subscription's. To
+end a stream (eviction, drain) the handler closes its subscription and cancels that task once, which
+stops it even while a write waits for a client that does not read; it tells that cancellation from
+any other (the client went away, the server is stopping: let through) by counting cancellation
+requests (``Task.uncancel``). An evicted session's stream ends with ``PERMISSION_DENIED`` and the
+client registers again. When the producer closes the subscription (shutdown) the stream ends with
 ``UNAVAILABLE``. The subscription is closed on every exit path.
 
 At shutdown the gRPC server calls :meth:`ConfigStreamHandler.drain` before it stops: every stream

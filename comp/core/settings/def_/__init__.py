@@ -66,7 +66,8 @@ class Component(Protocol):
         ...
 
     def set_from_text(self, values: Mapping[str, str]) -> int:
-        """Parse each text as YAML and apply all at source ``agent-runtime``; all or nothing.
+        """Parse each text as YAML and apply all at source ``agent-runtime``; all or nothing. A key that
+        refuses the parsed value gets the text as given instead (``"123"`` for a string key).
 
         Raises SettingsValueError (and changes nothing) when a value does not fit its key.
         Returns the sequence id after the change.

@@ -14,6 +14,7 @@ from comp.core.configstream import def_ as configstream_def
 from comp.core.remoteagentregistry import def_ as registry_def
 from comp.core.settings.def_ import AgentStatus, RemoteAgentInfo, SettingsValueError, SettingView
 from pkg.config.errors import ConfigError, ConfigValueError
+from pkg.config.schema import ValueType
 from pkg.config.sources import Source
 
 __all__ = ["RuntimeSettings", "find_unencodable_text", "mask_secret", "parse_text_value"]
@@ -137,7 +138,7 @@ class RuntimeSettings:
     def set_from_text(self, values: Mapping[str, str]) -> int:
         if not values:
             raise SettingsValueError("no setting given")
-        parsed = {key: parse_text_value(text) for key, text in values.items()}
+        parsed = {key: self._parse(key, text) for key, text in values.items()}
         for key, value in parsed.items():
             # No reader could ever see such a value (the stream sends null, the Settings API escaped
             # text): refuse it here, where the caller learns why.
@@ -162,6 +163,16 @@ class RuntimeSettings:
                 raise SettingsValueError(str(exc)) from exc
             return self._config.sequence_id
         raise SettingsValueError("the values were refused")  # pragma: no cover - the loop returns
+
+    def _parse(self, key: str, text: str) -> Any:
+        """The text as given for a key declared as a string (``007`` stays ``007``), else YAML."""
+        try:
+            spec = self._config.schema.spec(key)
+        except ConfigError:  # a malformed key: set_many names it
+            spec = None
+        if spec is not None and spec.type is ValueType.STRING:
+            return text
+        return parse_text_value(text)
 
     def unset(self, key: str) -> int:
         if not key:

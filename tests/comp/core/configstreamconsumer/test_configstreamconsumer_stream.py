@@ -330,6 +330,9 @@ async def test_stop_ends_subscriptions_and_is_idempotent(core: Core, make_consum
         ({"refresh_interval": -1}, "refresh_interval"),
         ({"subscriber_queue_size": 0}, "queue size"),
         ({"resume_quiet_period": 0}, "resume_quiet_period"),
+        ({"keepalive_time": 0.5}, "keepalive_time: 0.5, expected seconds from 1"),
+        ({"keepalive_time": float("inf")}, "keepalive_time"),
+        ({"keepalive_timeout": 0}, "keepalive_timeout"),
     ],
 )
 async def test_bad_params_abort_construction(make_consumer: Make, kwargs: dict[str, Any], match: str) -> None:

@@ -148,6 +148,24 @@ async def test_set_applies_parsed_values_at_agent_runtime(harness: Harness) -> N
     assert config.get("hostname") == "yes"
 
 
+@pytest.mark.parametrize("text", ["007", "0x1f", "1_000", "1.50", "null", "[a, b]", "'quoted'"])
+async def test_a_key_declared_as_string_keeps_the_text_as_given(harness: Harness, text: str) -> None:
+    await harness.stub.SetSettings(
+        pb.SetSettingsRequest(values={"hostname": text, "api_key": text}), metadata=harness.metadata
+    )
+    assert harness.config.get("hostname") == text
+    assert harness.config.get("api_key") == text
+
+
+async def test_an_undeclared_key_is_read_as_yaml(harness: Harness) -> None:
+    await harness.stub.SetSettings(
+        pb.SetSettingsRequest(values={"custom.count": "007", "custom.list": "[a, b]"}),
+        metadata=harness.metadata,
+    )
+    assert harness.config.get("custom.count") == 7
+    assert harness.config.get("custom.list") == ["a", "b"]
+
+
 async def test_a_change_is_logged_once_at_info_with_its_keys_and_never_its_values(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
