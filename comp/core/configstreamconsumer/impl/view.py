@@ -14,6 +14,7 @@ from typing import Any
 from comp.core.configstreamconsumer.def_ import ChangeEvent
 from pkg.config.change import Setting
 from pkg.config.getters import TypedGetters
+from pkg.config.schema import Schema, default_schema
 from pkg.config.sources import Source
 from pkg.config.tree import subtree
 
@@ -107,25 +108,37 @@ class ViewHolder:
 
 
 class ViewReader(TypedGetters):
-    """The :class:`pkg.config.reader.Reader` of a view; always reads the holder's current view."""
+    """The :class:`pkg.config.reader.Reader` of a view; always reads the holder's current view.
 
-    def __init__(self, holder: ViewHolder) -> None:
+    Keys are resolved like the core's config does (lower case, old names such as
+    ``remote_agent_registry.*`` accepted), using ``schema`` (default: the default schema).
+    """
+
+    def __init__(self, holder: ViewHolder, schema: Schema | None = None) -> None:
         self._holder = holder
+        self._schema = schema if schema is not None else default_schema()
 
     def get(self, key: str) -> Any:
         view = self._holder.view
-        key = key.lower()
+        key = self._schema.canonical(key)
         setting = view.get(key)
         if setting is not None:
             return setting.value
         return subtree(((k, s.value) for k, s in view.items()), key)
 
     def get_source(self, key: str) -> Source | None:
-        setting = self._holder.view.get(key.lower())
+        setting = self._holder.view.get(self._schema.canonical(key))
         return None if setting is None else setting.source
 
     def is_set(self, key: str) -> bool:
-        return self.get_source(key) not in (None, Source.DEFAULT)
+        """True when a source other than ``default`` holds the key (or a leaf under this prefix)."""
+        view = self._holder.view
+        name = self._schema.canonical(key)
+        setting = view.get(name)
+        if setting is not None:
+            return setting.source is not Source.DEFAULT
+        start = name + "."
+        return any(k.startswith(start) and s.source is not Source.DEFAULT for k, s in view.items())
 
     def all_settings(self) -> dict[str, Any]:
         return {key: setting.value for key, setting in self._holder.view.items()}

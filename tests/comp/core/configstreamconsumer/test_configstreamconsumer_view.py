@@ -111,6 +111,24 @@ def test_reader_typed_getters_sources_and_prefixes() -> None:
         reader.get_int("log_level")
 
 
+def test_reader_resolves_keys_like_the_core() -> None:
+    holder = _holder(
+        {
+            "remote_agent.registry.idle_timeout": Setting("45s", FILE),
+            "remote_agent.registry.enabled": Setting(True, DEFAULT),
+            "remote_agent.configstream.sleep_interval": Setting("10ms", DEFAULT),
+        }
+    )
+    reader = ViewReader(holder)
+    # Old names, as the core's config accepts them.
+    assert reader.get_duration("remote_agent_registry.idle_timeout") == timedelta(seconds=45)
+    assert reader.get_source("Remote_Agent_Registry.Idle_Timeout") == FILE
+    assert reader.get_string("config_stream.sleep_interval") == "10ms"
+    # A prefix is set when a leaf under it comes from a source other than default.
+    assert reader.is_set("remote_agent.registry") and reader.is_set("remote_agent")
+    assert not reader.is_set("remote_agent.configstream")
+
+
 def test_reader_follows_the_holder() -> None:
     holder = _holder({"a": Setting(1, FILE)})
     reader = ViewReader(holder)
