@@ -197,7 +197,8 @@ def load_settings(config_file: Path | None) -> dict[str, Any]:
 async def serve(port: int, token_file: Path, cert_file: Path, config_file: Path | None) -> None:
     material = load_client_material(token_file, cert_file)
     floor = FloorServer(FloorState(load_settings(config_file)), material.token)
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)] + [tuple(x) for x in json.loads(os.environ.get("XOPTS", "[]"))])
+    # The core agent's TLS frame size (comp/api/grpcserver/impl/server.py), so that the comparison is fair.
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0), ("grpc.tsi.max_frame_size", 8192)])
     server.add_generic_rpc_handlers(floor.handlers())
     bound = server.add_secure_port(
         f"127.0.0.1:{port}", server_credentials(material.cert_pem, material.key_pem)

@@ -22,9 +22,13 @@ __all__ = ["GrpcServer", "GrpcServerError", "format_address"]
 
 _log = logging.getLogger(__name__)
 
-# grpc.aio servers set SO_REUSEPORT by default, which lets a second process bind the same port.
-import json as _j, os as _o
-_SERVER_OPTIONS = [("grpc.so_reuseport", 0)] + [tuple(x) for x in _j.loads(_o.environ.get("XOPTS", "[]"))]
+_SERVER_OPTIONS = [
+    # grpc.aio servers set SO_REUSEPORT by default, which lets a second process bind the same port.
+    ("grpc.so_reuseport", 0),
+    # TLS frames of at most 8 KiB instead of 16 KiB: smaller per-connection TLS buffers, about 3 KiB
+    # less resident memory per idle subscriber connection (an idle config stream sends next to nothing).
+    ("grpc.tsi.max_frame_size", 8192),
+]
 
 # Remote agents ping every few seconds to notice a hung core (as often as every second): by default a
 # server answers pings more frequent than every 5 minutes with GOAWAY too_many_pings. Half a second
