@@ -4,6 +4,8 @@
 - ``start_agent(settings=None, **kwargs)``: start another (kwargs as :class:`harness.AgentProcess`);
   each call gets its own directory under ``tmp_path``.
 - ``new_agent(...)``: like ``start_agent`` but not started (for tests of startup itself).
+- ``restart(old)``: stop ``old`` if it still runs, then start a new agent in its directory and on its
+  port (same token, certificate and file settings).
 
 Every agent is stopped at teardown (SIGTERM, then SIGKILL). Tests in this directory are marked
 ``e2e`` automatically.
@@ -11,7 +13,7 @@ Every agent is stopped at teardown (SIGTERM, then SIGKILL). Tests in this direct
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +60,21 @@ def start_agent(new_agent: AgentFactory) -> AgentFactory:
 @pytest.fixture
 def agent(start_agent: AgentFactory) -> AgentProcess:
     return start_agent()
+
+
+@pytest.fixture
+def restart() -> Iterator[Callable[[AgentProcess], AgentProcess]]:
+    started: list[AgentProcess] = []
+
+    def make(old: AgentProcess) -> AgentProcess:
+        old.stop()
+        new = AgentProcess(old.directory, settings=old.settings, cmd_port=old.port, telemetry=False)
+        started.append(new)
+        new.start()
+        return new
+
+    try:
+        yield make
+    finally:
+        for agent in reversed(started):
+            agent.stop()

@@ -52,9 +52,14 @@ class CoreView:
 
 @contextlib.asynccontextmanager
 async def running_consumer(
-    agent: AgentProcess, *, rand: Callable[[], float] | None = None, **params: Any
+    agent: AgentProcess,
+    *,
+    address: str | None = None,
+    rand: Callable[[], float] | None = None,
+    **params: Any,
 ) -> AsyncIterator[tuple[StreamConsumer, MockTelemetry]]:
-    """A started consumer of ``agent`` (files as the agent's), stopped on exit."""
+    """A started consumer of ``agent`` (files as the agent's), stopped on exit. ``address``: dial
+    this instead of the agent's own address (a relay in front of it)."""
     params.setdefault("backoff", E2E_BACKOFF)
     params.setdefault("display_name", "e2e consumer")
     telemetry = MockTelemetry()
@@ -63,7 +68,7 @@ async def running_consumer(
         lifecycle=lifecycle,
         telemetry=telemetry,
         params=Params(
-            ipc_address=agent.address,
+            ipc_address=agent.address if address is None else address,
             auth_token_file=agent.auth_token_path,
             cert_file=agent.ipc_cert_path,
             **params,

@@ -14,10 +14,8 @@ import asyncio
 import random
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from comp.core.configstreamconsumer.def_ import ChangeEvent, ConsumerState
 from pkg.config.sources import Source
@@ -35,23 +33,6 @@ from tests.e2e.consumer_support import (
 from tests.e2e.harness import AgentProcess
 
 AgentFactory = Callable[..., AgentProcess]
-
-
-@pytest.fixture
-def restart() -> Iterator[Callable[[AgentProcess], AgentProcess]]:
-    """``restart(old)``: a new core agent in the old one's directory and port (same token and
-    certificate, same file settings), started; stopped at teardown."""
-    started: list[AgentProcess] = []
-
-    def make(old: AgentProcess) -> AgentProcess:
-        new = AgentProcess(old.directory, settings=old.settings, cmd_port=old.port, telemetry=False)
-        started.append(new)
-        new.start()
-        return new
-
-    yield make
-    for agent in started:
-        agent.stop()
 
 
 async def test_sigkill_and_restart(start_agent: AgentFactory, restart: Any) -> None:

@@ -11,19 +11,13 @@ the relay is cut cannot reach the consumer before it reconnects.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from comp.core.configstreamconsumer.def_ import ChangeEvent, ConsumerState, Params
-from comp.core.configstreamconsumer.impl import Requires, StreamConsumer, new_component
-from comp.core.telemetry.mock import MockTelemetry
+from comp.core.configstreamconsumer.def_ import ChangeEvent, ConsumerState
+from comp.core.configstreamconsumer.impl import StreamConsumer
 from pkg.config.sources import Source
-from pkg.util.lifecycle import Lifecycle
 from tests.e2e.consumer_support import (
-    E2E_BACKOFF,
     WAIT,
     SettingsClient,
     assert_view_matches,
@@ -32,119 +26,11 @@ from tests.e2e.consumer_support import (
     wait_in_sync,
 )
 from tests.e2e.harness import AgentProcess
+from tests.e2e.relay import Relay
 
 AgentFactory = Callable[..., AgentProcess]
 NEVER_QUIET = 120.0
 """A resume quiet period beyond every wait here: a silent resume is confirmed by the core's header."""
-
-
-class Relay:
-    """A TCP relay on loopback to a core agent's port. ``cut()`` drops every relayed connection and
-    refuses new ones until ``restore()``. Use as an async context manager (inside the running loop)."""
-
-    def __init__(self, target_port: int) -> None:
-        self._target_port = target_port
-        self._server: asyncio.Server | None = None
-        self._cut = False
-        self._links: set[asyncio.Task[Any]] = set()
-        self._transports: set[asyncio.WriteTransport] = set()
-
-    async def __aenter__(self) -> Relay:
-        self._server = await asyncio.start_server(self._link, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        self.cut()
-        await self._server.wait_closed()
-        await asyncio.gather(*self._links, return_exceptions=True)
-
-    @property
-    def address(self) -> str:
-        assert self._server is not None
-        return f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-
-    def cut(self) -> None:
-        self._cut = True
-        for transport in list(self._transports):
-            transport.abort()
-
-    def restore(self) -> None:
-        self._cut = False
-
-    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._links.add(task)
-        transports: set[asyncio.WriteTransport] = {writer.transport}
-        try:
-            if self._cut:
-                return
-            try:
-                core_reader, core_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
-            except OSError:
-                return
-            transports.add(core_writer.transport)
-            self._transports |= transports
-            await asyncio.gather(_pipe(reader, core_writer), _pipe(core_reader, writer))
-        finally:
-            self._transports -= transports
-            for transport in transports:
-                transport.abort()
-            self._links.discard(task)
-
-
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    """Copy until either side ends, then end both (one side's end ends the relayed connection)."""
-    with contextlib.suppress(ConnectionError, OSError):
-        while data := await source.read(65536):
-            sink.write(data)
-            await sink.drain()
-    sink.transport.abort()
-
-
-@contextlib.asynccontextmanager
-async def consumer_via(agent: AgentProcess, address: str, **params: Any) -> AsyncIterator[StreamConsumer]:
-    """A started consumer that dials ``address`` with ``agent``'s token and certificate; stopped on exit."""
-    params.setdefault("backoff", E2E_BACKOFF)
-    params.setdefault("display_name", "e2e resume consumer")
-    lifecycle = Lifecycle()
-    consumer = new_component(
-        Requires(
-            lifecycle=lifecycle,
-            telemetry=MockTelemetry(),
-            params=Params(
-                ipc_address=address,
-                auth_token_file=agent.auth_token_path,
-                cert_file=agent.ipc_cert_path,
-                **params,
-            ),
-        )
-    ).comp
-    await lifecycle.start()
-    try:
-        yield consumer
-    finally:
-        await lifecycle.stop()
-
-
-@pytest.fixture
-def restart() -> Iterator[Callable[[AgentProcess], AgentProcess]]:
-    """``restart(old)``: stop ``old``, start a new core agent in its directory and on its port (same
-    token, certificate and file settings); stopped at teardown."""
-    started: list[AgentProcess] = []
-
-    def make(old: AgentProcess) -> AgentProcess:
-        assert old.stop() == 0
-        new = AgentProcess(old.directory, settings=old.settings, cmd_port=old.port, telemetry=False)
-        started.append(new)
-        new.start()
-        return new
-
-    yield make
-    for agent in started:
-        agent.stop()
 
 
 async def _cut_off(relay: Relay, consumer: StreamConsumer) -> None:
@@ -156,7 +42,9 @@ async def test_a_lost_connection_resumes_from_the_missed_updates(start_agent: Ag
     agent = start_agent(telemetry=False)
     async with (
         Relay(agent.port) as relay,
-        consumer_via(agent, relay.address, name="e2e-resume", resume_quiet_period=NEVER_QUIET) as consumer,
+        running_consumer(
+            agent, address=relay.address, name="e2e-resume", resume_quiet_period=NEVER_QUIET
+        ) as (consumer, _telemetry),
         SettingsClient(agent) as client,
     ):
         await consumer.wait_ready(WAIT)
@@ -211,6 +99,7 @@ async def test_a_restarted_core_answers_with_a_snapshot_and_a_new_epoch(
         await wait_in_sync(consumer, agent)
         first_epoch = consumer.stats.epoch
 
+        assert await asyncio.to_thread(agent.stop) == 0
         new = await asyncio.to_thread(restart, agent)
         await wait_for(lambda: consumer.stats.snapshots == 2, "a snapshot from the new core")
         assert_view_matches(consumer, await wait_in_sync(consumer, new))
@@ -225,7 +114,7 @@ async def test_a_resume_beyond_the_history_gets_a_snapshot(start_agent: AgentFac
     agent = start_agent({"remote_agent.configstream.history_size": 2}, telemetry=False)
     async with (
         Relay(agent.port) as relay,
-        consumer_via(agent, relay.address, name="e2e-resume-history") as consumer,
+        running_consumer(agent, address=relay.address, name="e2e-resume-history") as (consumer, _telemetry),
         SettingsClient(agent) as client,
     ):
         await consumer.wait_ready(WAIT)
