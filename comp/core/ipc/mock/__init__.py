@@ -4,73 +4,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
-
 from comp.core.ipc.def_ import IpcPaths
-from pkg.ipc import (
-    AUTH_TOKEN_FILE_NAME,
-    IPC_CERT_FILE_NAME,
-    auth_metadata,
-    client_credentials,
-    generate_ipc_certificate,
-    publish_new_file,
-    server_credentials,
-    tokens_match,
-)
+from comp.core.ipc.impl import IpcSecrets
+from pkg.ipc import AUTH_TOKEN_FILE_NAME, IPC_CERT_FILE_NAME, generate_ipc_certificate, publish_new_file
 
 __all__ = ["MOCK_TOKEN", "MockIpc", "new_mock"]
 
 MOCK_TOKEN = "0123456789abcdef" * 4
 
 
-class MockIpc:
-    """Implements the IPC ``Component`` with real credentials (a new certificate per instance).
+class MockIpc(IpcSecrets):
+    """The IPC component with real credentials (a new certificate per instance) and a fixed token.
 
     Without ``directory`` nothing touches the disk and :attr:`paths` name files that do not exist;
     with it, both files are written there (mode 0600) for code that loads them by path.
     """
 
     def __init__(self, directory: Path | None = None, token: str = MOCK_TOKEN) -> None:
-        self._token = token
-        self._cert = generate_ipc_certificate()
+        cert = generate_ipc_certificate()
         base = directory if directory is not None else Path("/nonexistent/ipc-mock")
-        self._paths = IpcPaths(auth_token=base / AUTH_TOKEN_FILE_NAME, ipc_cert=base / IPC_CERT_FILE_NAME)
+        paths = IpcPaths(auth_token=base / AUTH_TOKEN_FILE_NAME, ipc_cert=base / IPC_CERT_FILE_NAME)
         if directory is not None:
             for path, content in (
-                (self._paths.auth_token, token.encode("ascii")),
-                (self._paths.ipc_cert, self._cert.file_content()),
+                (paths.auth_token, token.encode("ascii")),
+                (paths.ipc_cert, cert.file_content()),
             ):
                 if not publish_new_file(path, content):
                     raise FileExistsError(f"{path} already exists; give the mock an empty directory")
-
-    @property
-    def paths(self) -> IpcPaths:
-        return self._paths
-
-    @property
-    def token(self) -> str:
-        return self._token
-
-    @property
-    def cert_pem(self) -> bytes:
-        return self._cert.cert_pem
+        super().__init__(paths, token, cert)
+        self._key_pem = cert.key_pem
 
     @property
     def key_pem(self) -> bytes:
         """The private key (not part of the interface; for tests that build their own credentials)."""
-        return self._cert.key_pem
-
-    def auth_metadata(self) -> tuple[tuple[str, str], ...]:
-        return auth_metadata(self._token)
-
-    def server_credentials(self) -> grpc.ServerCredentials:
-        return server_credentials(self._cert.cert_pem, self._cert.key_pem)
-
-    def client_credentials(self) -> grpc.ChannelCredentials:
-        return client_credentials(self._cert.cert_pem, self._cert.key_pem)
-
-    def token_matches(self, presented: str) -> bool:
-        return tokens_match(presented, self._token)
+        return self._key_pem
 
 
 def new_mock(directory: Path | None = None, token: str = MOCK_TOKEN) -> MockIpc:
