@@ -360,6 +360,7 @@ _CORE_KEYS = (
     KeySpec("remote_agent.registry.enabled", ValueType.BOOL, True, description="remote agent registry on"),
     KeySpec("remote_agent.registry.idle_timeout", ValueType.DURATION, "30s", minimum=0),
     KeySpec("remote_agent.registry.recommended_refresh_interval", ValueType.DURATION, "10s", minimum=0),
+    KeySpec("remote_agent.registry.query_timeout", ValueType.DURATION, "3s", minimum=0),
     KeySpec("remote_agent.configstream.sleep_interval", ValueType.DURATION, "10ms", minimum=0),
     KeySpec("remote_agent.configstream.history_size", ValueType.INT, 10000, minimum=0),
     KeySpec("remote_agent.configstream.queue_size", ValueType.INT, 1000, minimum=1),

@@ -22,6 +22,7 @@ from comp.core.remoteagentregistry.def_ import (
     RegistryDisabledError,
     RemoteAgent,
 )
+from pkg.remoteagent.endpoint import EndpointError, grpc_target
 
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT_SECS",
@@ -91,6 +92,7 @@ class RemoteAgentRegistry:
         self._metrics = _Metrics(meter)
         self._lock = threading.Lock()
         self._agents: dict[str, RemoteAgent] = {}
+        self._unhealthy: dict[str, str] = {}  # session id -> why; evicted at the next check
         self._callbacks: dict[int, EvictionCallback] = {}
         self._callback_ids = itertools.count()
         self._task: asyncio.Task[None] | None = None
@@ -119,6 +121,10 @@ class RemoteAgentRegistry:
                     f"display_name must not be empty or blank (got {display_name!r}, pid {pid!r}, "
                     f"flavor {flavor!r})"
                 )
+            try:
+                grpc_target(api_endpoint_uri)
+            except EndpointError as exc:
+                raise InvalidRegistrationError(f"{exc} (display_name {name!r})") from None
             refresh_secs = self._refresh_interval_secs()
             now = self._clock()
             agent = RemoteAgent(
@@ -171,6 +177,14 @@ class RemoteAgentRegistry:
         with self._lock:
             return builtins.list(self._agents.values())
 
+    def mark_unhealthy(self, session_id: str, reason: str) -> bool:
+        with self._lock:
+            if session_id not in self._agents:
+                return False
+            self._unhealthy.setdefault(session_id, reason)
+        _log.warning("remote agent session %s marked unhealthy: %s", session_id, reason)
+        return True
+
     def on_evict(self, callback: EvictionCallback) -> Callable[[], None]:
         with self._lock:
             key = next(self._callback_ids)
@@ -190,7 +204,12 @@ class RemoteAgentRegistry:
         timeout = self._idle_timeout_secs()
         now = self._clock()
         with self._lock:
-            evicted = [a for a in self._agents.values() if now - a.last_seen > timeout]
+            evicted = [
+                a
+                for a in self._agents.values()
+                if now - a.last_seen > timeout or a.session_id in self._unhealthy
+            ]
+            reasons = {a.session_id: self._unhealthy.pop(a.session_id, None) for a in evicted}
             for agent in evicted:
                 del self._agents[agent.session_id]
             if evicted:
@@ -200,11 +219,11 @@ class RemoteAgentRegistry:
             self._metrics.evicted.add(len(evicted))
         for agent in evicted:
             _log.info(
-                "remote agent %r (flavor %r, pid %s) evicted: not refreshed for %.0fs",
+                "remote agent %r (flavor %r, pid %s) evicted: %s",
                 agent.display_name,
                 agent.flavor,
                 agent.pid,
-                now - agent.last_seen,
+                reasons[agent.session_id] or f"not refreshed for {now - agent.last_seen:.0f}s",
             )
             for callback in callbacks:
                 try:
