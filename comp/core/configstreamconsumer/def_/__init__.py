@@ -41,6 +41,7 @@ __all__ = [
     "NotReadyError",
     "Params",
     "Reader",
+    "SessionSource",
     "Source",
     "Subscription",
 ]
@@ -79,6 +80,25 @@ class ChangeEvent:
 
 class NotReadyError(TimeoutError):
     """No snapshot arrived in time; the message says where the consumer connects and why it failed."""
+
+
+@runtime_checkable
+class SessionSource(Protocol):
+    """Where the consumer takes its session when the agent registers elsewhere (the remote agent
+    component): the consumer then neither registers nor refreshes, and reports a refused session."""
+
+    @property
+    def last_error(self) -> str | None:
+        """Why there is no session yet (shown in the consumer's errors)."""
+        ...
+
+    async def current_session(self) -> str:
+        """The current session, waiting for one."""
+        ...
+
+    def session_lost(self, session_id: str) -> None:
+        """The core refused ``session_id``: register again."""
+        ...
 
 
 @runtime_checkable

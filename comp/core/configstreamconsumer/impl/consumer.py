@@ -40,6 +40,7 @@ from comp.core.configstreamconsumer.def_ import (
     NotReadyError,
     Params,
     Reader,
+    SessionSource,
     Subscription,
 )
 from comp.core.configstreamconsumer.impl.backoff import Backoff, RandomSource
@@ -117,9 +118,11 @@ class StreamConsumer:
         metrics: ConsumerMetrics,
         rand: RandomSource,
         clock: Clock = time.monotonic,
+        session_source: SessionSource | None = None,
     ) -> None:
         _check_params(params)
         self._params = params
+        self._session_source = session_source
         self._channel_options = channel_options(params)
         self._metrics = metrics
         self._clock = clock
@@ -212,13 +215,13 @@ class StreamConsumer:
                 await self._attempt()
                 reason = f"core agent at {address} ended the stream"
             except _SessionLostError as exc:
-                self._session_id = None
+                self._forget_session()
                 reason = str(exc)
             except _AttemptError as exc:
                 reason = str(exc)
             except grpc.RpcError as exc:
                 if isinstance(exc, grpc.aio.AioRpcError) and exc.code() in SESSION_LOST_CODES:
-                    self._session_id = None
+                    self._forget_session()
                 reason = describe_rpc_error(address, exc)
             except IpcError as exc:
                 reason = f"cannot connect to core agent at {address}: {exc}"
@@ -249,22 +252,27 @@ class StreamConsumer:
         material = self._material()
         credentials = client_credentials(material.cert_pem, material.key_pem)
         async with secure_channel(p.ipc_address, credentials, self._channel_options) as channel:
-            registry = RegistryClient(channel, material.token, p.rpc_timeout)
-            if self._session_id is None:
+            registry: RegistryClient | None = None
+            if self._session_source is not None:
+                self._session_id = await self._session_from_source()
+            else:
+                registry = RegistryClient(channel, material.token, p.rpc_timeout)
+            if registry is not None and self._session_id is None:
                 session_id, recommended = await registry.register(p.flavor, p.display_name)
                 self._session_id = session_id
                 self._refresh_interval = float(recommended) or DEFAULT_REFRESH_SECONDS
                 self._metrics.registration()
                 _log.debug("config stream: registered with session %s", session_id)
-            session_id = self._session_id
+            current = self._session_id
+            assert current is not None
+            session_id = current
             metadata = (*auth_metadata(material.token), (SESSION_ID_METADATA_KEY, session_id))
             stub = api_pb2_grpc.AgentSecureStub(channel)
             call = stub.StreamConfigEvents(self._stream_request(), metadata=metadata)
             self._synced = self._resume_answered = False
-            tasks = {
-                asyncio.create_task(self._read(call)),
-                asyncio.create_task(self._keep_session(registry, session_id)),
-            }
+            tasks = {asyncio.create_task(self._read(call))}
+            if registry is not None:  # else the registration component refreshes the session
+                tasks.add(asyncio.create_task(self._keep_session(registry, session_id)))
             if self._resuming_after is not None:
                 tasks.add(asyncio.create_task(self._await_quiet_resume(channel)))
             try:
@@ -276,6 +284,24 @@ class StreamConsumer:
                 await asyncio.gather(*tasks, return_exceptions=True)
             for task in done:
                 task.result()  # raises the failure that ended the attempt
+
+    async def _session_from_source(self) -> str:
+        """The registration component's session, waiting for it at most ``rpc_timeout``."""
+        source = self._session_source
+        assert source is not None
+        try:
+            return await asyncio.wait_for(source.current_session(), self._params.rpc_timeout)
+        except TimeoutError:
+            why = source.last_error or "registration in progress"
+            raise _AttemptError(
+                f"not registered with core agent at {self._params.ipc_address} yet: {why}"
+            ) from None
+
+    def _forget_session(self) -> None:
+        """The core refused our session: register again (or have the registration component do it)."""
+        session_id, self._session_id = self._session_id, None
+        if self._session_source is not None and session_id is not None:
+            self._session_source.session_lost(session_id)
 
     def _stream_request(self) -> configstream_pb2.ConfigStreamRequest:
         """The request of a new stream, with our resume point (see the module docstring)."""
