@@ -4,7 +4,8 @@ Usage::
 
     core-agent run [-c FILE] [--state-dir DIR]
     core-agent config list [PREFIX] | get KEY [--source] | set KEY VALUE [KEY VALUE ...] | unset KEY
-    core-agent status
+    core-agent status [--json]
+    core-agent flare [--output PATH]
 
 Every subcommand takes ``-c/--config FILE`` and ``--state-dir DIR`` (see :mod:`core_agent.locations`).
 Exit codes: 0 success, 1 failure (one message on stderr), 2 bad usage.
@@ -118,7 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the running agent's status",
         description="Show the running agent's address, version, sequence id and remote agents.",
     )
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.set_defaults(handler=_client, action="status")
+
+    flare = commands.add_parser(
+        "flare",
+        parents=[_client_options()],
+        help="write a zip of the agent's and its remote agents' diagnostics",
+        description="Write one zip with the core agent's effective config, recent logs, status (text "
+        "and JSON), metrics and registered remote agents, and each remote agent's flare files "
+        "(<name>/UNREACHABLE.txt for one that could not be queried). Secrets are masked. Prints the path.",
+    )
+    flare.add_argument(
+        "--output", metavar="PATH", help="where to write the zip (default: core-agent-flare-<time>.zip here)"
+    )
+    flare.set_defaults(handler=_client, action="flare")
     return parser
 
 
