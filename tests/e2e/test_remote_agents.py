@@ -188,13 +188,9 @@ async def test_agent_answering_under_another_session_is_evicted(agent: AgentProc
         (impostor,) = status_json["remote_agents"]
         assert "SESSION" in impostor["error"].upper() or "session" in impostor["error"]
 
-        async def gone() -> None:
-            while json.loads((await asyncio.to_thread(agent.run_cli, "status", "--json")).stdout)[
-                "remote_agents"
-            ]:
-                await asyncio.sleep(0.2)
-
-        await asyncio.wait_for(gone(), 15)
+        await asyncio.to_thread(
+            wait_until, lambda: not _status(agent)["remote_agents"], 15, "the impostor evicted"
+        )
         assert "marked unhealthy" in agent.log_text()
     finally:
         await server.stop(None)
