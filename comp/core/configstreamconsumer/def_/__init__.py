@@ -93,7 +93,8 @@ class SessionSource(Protocol):
         ...
 
     async def current_session(self) -> str:
-        """The current session, waiting for one."""
+        """The current session, waiting for a registration in progress; raises ConnectionError
+        saying why when there is none (the last registration failed)."""
         ...
 
     def session_lost(self, session_id: str) -> None:

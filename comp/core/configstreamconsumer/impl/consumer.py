@@ -291,6 +291,8 @@ class StreamConsumer:
         assert source is not None
         try:
             return await asyncio.wait_for(source.current_session(), self._params.rpc_timeout)
+        except ConnectionError as exc:
+            raise _AttemptError(str(exc)) from None
         except TimeoutError:
             why = source.last_error or "registration in progress"
             raise _AttemptError(

@@ -84,7 +84,8 @@ class Component(Protocol):
         ...
 
     async def current_session(self) -> str:
-        """The current session, waiting for a registration to succeed."""
+        """The current session; without one, waits for the registration attempt in progress, and
+        raises ConnectionError (the message is :attr:`last_error`) when the last attempt failed."""
         ...
 
     def session_lost(self, session_id: str) -> None:

@@ -64,6 +64,7 @@ class RegisteredAgent:
         self._server = AgentServer(params.listen, services, lambda: self._session_id)
         self._session_id: str | None = None
         self._has_session = asyncio.Event()
+        self._attempted = asyncio.Event()  # set after each registration attempt, then replaced
         self._wake = asyncio.Event()
         self._last_error: str | None = None
         self._task: asyncio.Task[None] | None = None
@@ -106,8 +107,14 @@ class RegisteredAgent:
 
     async def current_session(self) -> str:
         while self._session_id is None:
-            await self._has_session.wait()
+            if self._last_error is not None:
+                raise ConnectionError(self._last_error)
+            await self._attempted.wait()
         return self._session_id
+
+    def _attempt_ended(self) -> None:
+        attempted, self._attempted = self._attempted, asyncio.Event()
+        attempted.set()
 
     def session_lost(self, session_id: str) -> None:
         if session_id == self._session_id:
@@ -146,15 +153,13 @@ class RegisteredAgent:
             except _RetryError as exc:
                 self._last_error = str(exc)
             except grpc.aio.AioRpcError as exc:
-                self._last_error = (
-                    f"core agent at {self._params.core_address} answered {exc.code().name}: "
-                    + (exc.details() or "no details")
-                )
+                self._last_error = _describe(self._params.core_address, exc)
             except IpcError as exc:
                 self._last_error = f"cannot load the IPC files: {exc}"
             except Exception as exc:  # a bug must not end registration for good
                 _log.exception("remote agent: unexpected registration error")
                 self._last_error = f"unexpected error: {exc!r}"
+            self._attempt_ended()
             _log.info("remote agent: %s; retrying in %.1fs", self._last_error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._params.retry_cap)
@@ -176,6 +181,7 @@ class RegisteredAgent:
             self._session_id = response.session_id
             self._has_session.set()
             self._last_error = None
+            self._attempt_ended()
             interval = p.refresh_interval
             if interval is None:
                 interval = float(response.recommended_refresh_interval_secs) or _DEFAULT_REFRESH_SECONDS
@@ -209,6 +215,17 @@ class RegisteredAgent:
                     self._drop_session()
                     raise _RetryError(f"session {session_id} unknown to the core agent") from None
                 _log.warning("remote agent: session refresh failed: %s", exc.details() or exc.code().name)
+
+
+def _describe(address: str, exc: grpc.aio.AioRpcError) -> str:
+    details = (exc.details() or "").strip() or "no details"
+    if exc.code() == grpc.StatusCode.UNAVAILABLE:
+        if "connection refused" in details.lower():
+            return f"cannot reach core agent at {address}: connection refused"
+        return f"cannot reach core agent at {address}: {details}"
+    if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"core agent at {address} did not answer in time"
+    return f"core agent at {address} answered {exc.code().name}: {details}"
 
 
 class _Channel:

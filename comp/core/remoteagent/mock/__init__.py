@@ -59,6 +59,7 @@ class MockRemoteAgent:
         self._changed = asyncio.Event()
 
     async def current_session(self) -> str:
+        """Waits for :meth:`set_session` (the mock never fails a registration)."""
         while self._session_id is None:
             await self._changed.wait()
         return self._session_id
