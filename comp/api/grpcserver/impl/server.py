@@ -171,11 +171,11 @@ class GrpcServer:
         if absent:
             _log.warning("not listening on %s: %s (no such address here)", address.with_port(port), reason)
             return False
-        names = ", ".join(a.ip for a in every)
-        raise GrpcServerError(
-            f"cannot listen on {address.with_port(port)}: {reason} ({self._host} resolves to {names}; "
-            "the server listens on all of them or does not start)"
-        )
+        note = ""
+        if len(every) > 1:
+            names = ", ".join(a.ip for a in every)
+            note = f" ({self._host} is {names}: the server listens on all of them or does not start)"
+        raise GrpcServerError(f"cannot listen on {address.with_port(port)}: {reason}{note}")
 
     async def stop(self) -> None:
         """Stop within the grace: NOT_SERVING, drain the services, then stop the server.
