@@ -24,7 +24,8 @@ MIN_KNOWN_SECRET_LENGTH = 5
 _BEARER = re.compile(r"\b(Bearer)(\s+)([^\s\"',;*][^\s\"',;]*)")
 # A key and its separator; the value is matched only after a secret key, so that a pair never
 # swallows the next one ("dump: api_key: x").
-_KEY_SEP = re.compile(r"""(?P<key>[A-Za-z_][\w.\-]*)["']?\s*[:=]\s*""")
+# A key inside a path (".../auth_token: permission denied") is a file name, not a key.
+_KEY_SEP = re.compile(r"""(?<![\w./\\])(?P<key>[A-Za-z_][\w.\-]*)["']?\s*[:=]\s*""")
 _VALUE = re.compile(
     r"""(?P<quote>["'])?(?P<scheme>(?i:bearer|basic|token)\s+)?"""
     r"""(?P<value>(?(quote)[^"'\n]*|[^\s"',;}\]]+))(?(quote)(?P=quote))"""

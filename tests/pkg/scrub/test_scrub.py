@@ -131,6 +131,10 @@ PEM = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB0\nabc+/=\n-----END EC PRIVATE 
         ("app " + "a" * 36 + "beef", "app ********beef"),
         ("cert " + PEM + " end", "cert ******** end"),
         ("auth_token_file_path: /etc/token", "auth_token_file_path: /etc/token"),
+        (
+            "cannot read /run/agent/auth_token: Permission denied",
+            "cannot read /run/agent/auth_token: Permission denied",
+        ),
         ("api_key: ********cdef", "api_key: ********cdef"),
         ("log_level: debug, port=5001", "log_level: debug, port=5001"),
         ("missing bearer token; a basic configuration", "missing bearer token; a basic configuration"),
