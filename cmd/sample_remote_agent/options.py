@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pkg.config.reader import Reader
 from pkg.ipc import LOCATION_KEYS, AgentLocation, locate_with_settings
+from pkg.util.cli import reject_undecodable_arguments
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -133,6 +134,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     """Parse the command line; exits with status 2 and a usage message on bad flags."""
     parser = build_parser()
     ns = parser.parse_args(argv)
+    reject_undecodable_arguments(parser, ns)
     if not ns.name.strip():
         parser.error("--name must not be blank")
     if ns.listen.startswith("unix://") and not ns.listen.startswith("unix:///"):

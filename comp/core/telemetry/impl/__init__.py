@@ -21,7 +21,6 @@ created with ``explicit_bucket_boundaries_advisory``: pass boundaries for histog
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -120,13 +119,13 @@ class Telemetry:
         if self._endpoint is None:
             _log.info("telemetry disabled: no metrics endpoint")
             return
-        await asyncio.to_thread(self._endpoint.start)
+        await self._endpoint.start()
         _log.info("telemetry: serving Prometheus metrics at %s", self._endpoint.url)
 
     async def stop(self) -> None:
         """Close the endpoint and free its port."""
         if self._endpoint is not None:
-            await asyncio.to_thread(self._endpoint.stop)
+            await self._endpoint.stop()
 
 
 def new_component(requires: Requires) -> Provides:
