@@ -11,6 +11,7 @@ from comp.core.config import def_ as config_def
 from comp.core.remoteagentregistry.def_ import Component
 from comp.core.remoteagentregistry.impl.grpc_service import new_grpc_service
 from comp.core.remoteagentregistry.impl.registry import TELEMETRY_NAMESPACE, RemoteAgentRegistry
+from comp.core.remoteagentregistry.impl.validation import MAX_AGENTS
 from comp.core.telemetry import def_ as telemetry_def
 from pkg.util.lifecycle import Hook, Lifecycle
 
@@ -19,13 +20,15 @@ __all__ = ["Provides", "RemoteAgentRegistry", "Requires", "new_component"]
 
 @dataclass(frozen=True)
 class Requires:
-    """``clock`` and ``check_interval`` (seconds between eviction checks) are for tests."""
+    """``clock``, ``check_interval`` (seconds between eviction checks) and ``max_agents`` (registered
+    at once) are for tests."""
 
     lifecycle: Lifecycle
     config: config_def.Component
     telemetry: telemetry_def.Component
     clock: Callable[[], float] = field(default=time.monotonic)
     check_interval: float = 1.0
+    max_agents: int = MAX_AGENTS
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ def new_component(requires: Requires) -> Provides:
         requires.telemetry.meter(TELEMETRY_NAMESPACE),
         clock=requires.clock,
         check_interval=requires.check_interval,
+        max_agents=requires.max_agents,
     )
     requires.lifecycle.append(Hook("remote agent registry", on_start=registry.start, on_stop=registry.stop))
     return Provides(comp=registry, grpc_service=new_grpc_service(registry))
