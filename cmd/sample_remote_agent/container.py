@@ -22,6 +22,7 @@ from comp.core.log import def_ as log_def
 from comp.core.log.container import LogContainer
 from comp.core.telemetry import def_ as telemetry_def
 from comp.core.telemetry.container import TelemetryContainer
+from pkg.ipc import DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_SIZE_KEY
 from pkg.util.lifecycle import Lifecycle
 from sample_remote_agent.options import FLAVOR, Options, locate
 
@@ -53,7 +54,15 @@ def consumer_params(
         flavor=FLAVOR,
         display_name=options.name,
         ready_timeout=options.wait_timeout,
+        max_message_bytes=_max_message_bytes(config),
     )
+
+
+def _max_message_bytes(config: config_def.Component) -> int:
+    """The local config's ``agent_ipc.grpc_max_message_size``, which should match the core's."""
+    if config.get(MAX_MESSAGE_SIZE_KEY) is None:
+        return DEFAULT_MAX_MESSAGE_BYTES
+    return config.get_int(MAX_MESSAGE_SIZE_KEY)
 
 
 class SampleRemoteAgentContainer(containers.DeclarativeContainer):

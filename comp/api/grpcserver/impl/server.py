@@ -17,6 +17,7 @@ from comp.api.grpcserver.impl.auth import BearerTokenInterceptor
 from comp.api.grpcserver.impl.health import SERVICE_NAME as HEALTH_SERVICE_NAME
 from comp.api.grpcserver.impl.health import HealthService
 from comp.core.ipc.def_ import Component as IpcComponent
+from pkg.ipc import DEFAULT_MAX_MESSAGE_BYTES, message_size_options
 
 __all__ = ["GrpcServer", "GrpcServerError", "format_address"]
 
@@ -77,8 +78,11 @@ class GrpcServer:
         ipc: IpcComponent,
         services: Sequence[GrpcService],
         stop_grace: float,
+        *,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self._host = host
+        self._max_message_bytes = max_message_bytes
         self._requested_port = port
         self._port = port
         self._ipc = ipc
@@ -108,7 +112,7 @@ class GrpcServer:
     async def start(self) -> None:
         server = grpc.aio.server(
             interceptors=[BearerTokenInterceptor(self._ipc.token_matches)],
-            options=[*_KEEPALIVE_OPTIONS, *_SERVER_OPTIONS],
+            options=[*_KEEPALIVE_OPTIONS, *_SERVER_OPTIONS, *message_size_options(self._max_message_bytes)],
         )
         for service in self._services:
             service.register(server)
