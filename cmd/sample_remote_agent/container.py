@@ -27,6 +27,7 @@ from comp.core.remoteagent import def_ as remoteagent_def
 from comp.core.remoteagent.container import RemoteAgentContainer
 from comp.core.telemetry import def_ as telemetry_def
 from comp.core.telemetry.container import TelemetryContainer
+from pkg.ipc import DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_SIZE_KEY
 from pkg.util.lifecycle import Hook, Lifecycle
 from sample_remote_agent.diagnostics import LogRing, SampleDiagnostics
 from sample_remote_agent.options import FLAVOR, Options, locate
@@ -66,6 +67,7 @@ def consumer_params(
         flavor=FLAVOR,
         display_name=options.name,
         ready_timeout=options.wait_timeout,
+        max_message_bytes=_max_message_bytes(config),
     )
 
 
@@ -99,6 +101,13 @@ def _diagnostics(root: Any, config: config_def.Component, ring: LogRing, telemet
         return built
 
     return SampleDiagnostics(consumer, config.is_secret, ring, _metrics_url(telemetry))
+
+
+def _max_message_bytes(config: config_def.Component) -> int:
+    """The local config's ``agent_ipc.grpc_max_message_size``, which should match the core's."""
+    if config.get(MAX_MESSAGE_SIZE_KEY) is None:
+        return DEFAULT_MAX_MESSAGE_BYTES
+    return config.get_int(MAX_MESSAGE_SIZE_KEY)
 
 
 class SampleRemoteAgentContainer(containers.DeclarativeContainer):

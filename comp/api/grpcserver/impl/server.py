@@ -15,6 +15,7 @@ from comp.api.grpcserver.impl.auth import BearerTokenInterceptor
 from comp.api.grpcserver.impl.health import SERVICE_NAME as HEALTH_SERVICE_NAME
 from comp.api.grpcserver.impl.health import HealthService
 from comp.core.ipc.def_ import Component as IpcComponent
+from pkg.ipc import DEFAULT_MAX_MESSAGE_BYTES, message_size_options
 from pkg.ipc.locate import format_address
 from pkg.util.listen import ListenAddress, ListenError, bind_problem, resolve_listen_addresses
 
@@ -69,8 +70,10 @@ class GrpcServer:
         stop_grace: float,
         *,
         handshake_timeout: float = HANDSHAKE_TIMEOUT_SECONDS,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self._host = host
+        self._max_message_bytes = max_message_bytes
         self._requested_port = port
         self._port = port
         self._ipc = ipc
@@ -108,7 +111,12 @@ class GrpcServer:
         handshake = ("grpc.server_handshake_timeout_ms", max(1, round(self._handshake_timeout * 1000)))
         server = grpc.aio.server(
             interceptors=[BearerTokenInterceptor(self._ipc.token_matches)],
-            options=[*_KEEPALIVE_OPTIONS, *_SERVER_OPTIONS, handshake],
+            options=[
+                *_KEEPALIVE_OPTIONS,
+                *_SERVER_OPTIONS,
+                handshake,
+                *message_size_options(self._max_message_bytes),
+            ],
         )
         for service in self._services:
             service.register(server)

@@ -165,7 +165,8 @@ class Params:
     it waits for the answer before dropping the connection, so a core that hangs (stopped, deadlocked,
     or behind a half-open connection) is noticed within about their sum: the stream ends, the state
     goes ``disconnected`` and the consumer reconnects. The core tolerates pings as often as every
-    ``MIN_KEEPALIVE_TIME`` seconds; a shorter ``keepalive_time`` is refused.
+    ``MIN_KEEPALIVE_TIME`` seconds; a shorter ``keepalive_time`` is refused. ``max_message_bytes``:
+    the largest event accepted, the core's ``agent_ipc.grpc_max_message_size`` (default 4 MiB).
     """
 
     ipc_address: str = DEFAULT_IPC_ADDRESS
@@ -183,6 +184,7 @@ class Params:
     resume_quiet_period: float = 1.0
     keepalive_time: float = 15.0
     keepalive_timeout: float = 5.0
+    max_message_bytes: int = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,6 @@ __all__ = ["SESSION_ID_METADATA_KEY", "StreamConsumer", "channel_options"]
 _log = logging.getLogger(__name__)
 
 SESSION_ID_METADATA_KEY = "session_id"
-_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 # Wire sequence ids are int32 and wrap after 2**31 - 1: a jump that far back is a gap, not staleness.
 _WRAP_DISTANCE = 2**30
 _MAX_KEEPALIVE_SECONDS = 86400.0  # gRPC takes milliseconds as a 32-bit int
@@ -82,7 +81,8 @@ Clock = Callable[[], float]
 
 
 def channel_options(params: Params) -> list[tuple[str, int]]:
-    """The consumer's gRPC channel options: message size and keepalive.
+    """The consumer's gRPC channel options: message size (the core's ``agent_ipc.grpc_max_message_size``,
+    ``Params.max_message_bytes``) and keepalive.
 
     A stream from a core that hangs stays silent forever unless the consumer pings: the kernel only
     closes the socket of a process that died. ``max_pings_without_data`` 0 keeps pinging through a
@@ -92,7 +92,7 @@ def channel_options(params: Params) -> list[tuple[str, int]]:
     otherwise wait a minute.
     """
     return [
-        ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+        ("grpc.max_receive_message_length", params.max_message_bytes),
         ("grpc.keepalive_time_ms", round(params.keepalive_time * 1000)),
         ("grpc.keepalive_timeout_ms", round(params.keepalive_timeout * 1000)),
         ("grpc.http2.ping_timeout_ms", round(params.keepalive_timeout * 1000)),
@@ -503,6 +503,11 @@ def _check_params(params: Params) -> None:
         raise ValueError(
             "invalid config stream consumer keepalive_timeout: "
             f"{params.keepalive_timeout!r}, expected seconds > 0 and <= {_MAX_KEEPALIVE_SECONDS:g}"
+        )
+    if not 0 < params.max_message_bytes < 2**31:
+        raise ValueError(
+            "invalid config stream consumer max_message_bytes: "
+            f"{params.max_message_bytes!r}, expected bytes > 0 and < 2**31"
         )
     if params.refresh_interval is not None and params.refresh_interval < 0:
         raise ValueError(

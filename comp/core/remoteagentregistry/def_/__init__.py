@@ -16,6 +16,7 @@ __all__ = [
     "Queries",
     "QueryResult",
     "RegistryDisabledError",
+    "RegistryFullError",
     "RemoteAgent",
     "RemoteAgentEvent",
     "StatusDetails",
@@ -46,7 +47,11 @@ class RegistryDisabledError(RuntimeError):
 
 
 class InvalidRegistrationError(ValueError):
-    """A registration request is malformed (blank display name, ...)."""
+    """A registration request is malformed (blank display name, a field past its bound, ...)."""
+
+
+class RegistryFullError(RuntimeError):
+    """The registry holds as many agents as it may: a new one is refused until one goes."""
 
 
 EvictionCallback = Callable[[str], None]
@@ -70,7 +75,7 @@ class Component(Protocol):
     ) -> tuple[str, int]:
         """Returns ``(session_id, recommended_refresh_interval_secs)``.
 
-        Raises RegistryDisabledError or InvalidRegistrationError.
+        Raises RegistryDisabledError, InvalidRegistrationError or RegistryFullError.
         """
         ...
 

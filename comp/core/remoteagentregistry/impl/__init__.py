@@ -20,6 +20,7 @@ from comp.core.remoteagentregistry.impl.grpc_service import new_grpc_service
 from comp.core.remoteagentregistry.impl.queries import RemoteAgentQueries
 from comp.core.remoteagentregistry.impl.registry import TELEMETRY_NAMESPACE, RemoteAgentRegistry
 from comp.core.remoteagentregistry.impl.remote_metrics import RemoteMetricsCollector
+from comp.core.remoteagentregistry.impl.validation import MAX_AGENTS
 from comp.core.telemetry import def_ as telemetry_def
 from pkg.util.lifecycle import Hook, Lifecycle
 
@@ -38,8 +39,9 @@ __all__ = [
 @dataclass(frozen=True)
 class Requires:
     """``ipc``: the credentials to dial the agents (None: queries fail, saying so).
-    ``event_subscribers``: the contributed receivers of reported events. ``clock`` and
-    ``check_interval`` (seconds between eviction checks) are for tests."""
+    ``event_subscribers``: the contributed receivers of reported events. ``clock``,
+    ``check_interval`` (seconds between eviction checks) and ``max_agents`` (registered at once)
+    are for tests."""
 
     lifecycle: Lifecycle
     config: config_def.Component
@@ -48,6 +50,7 @@ class Requires:
     event_subscribers: Sequence[EventSubscriber] = ()
     clock: Callable[[], float] = field(default=time.monotonic)
     check_interval: float = 1.0
+    max_agents: int = MAX_AGENTS
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,11 @@ def new_component(requires: Requires) -> Provides:
     """Build the registry; its start hook launches the idle eviction, its stop hook ends it."""
     meter = requires.telemetry.meter(TELEMETRY_NAMESPACE)
     registry = RemoteAgentRegistry(
-        requires.config, meter, clock=requires.clock, check_interval=requires.check_interval
+        requires.config,
+        meter,
+        clock=requires.clock,
+        check_interval=requires.check_interval,
+        max_agents=requires.max_agents,
     )
     requires.lifecycle.append(Hook("remote agent registry", on_start=registry.start, on_stop=registry.stop))
     queries = RemoteAgentQueries(registry, requires.config, meter, requires.ipc)
