@@ -111,7 +111,7 @@ class _MeasuringComposer(Composer):
         if isinstance(event, AliasEvent) or (event.anchor is not None and not limits.aliases):
             if not limits.aliases:
                 raise YamlLimitError(
-                    "YAML anchors and aliases (&name, *name) are not accepted here",
+                    "YAML anchors and aliases (&name, *name) are not accepted in a value",
                     _line(event),
                     limit="YAML anchors and aliases",
                     maximum=0,
