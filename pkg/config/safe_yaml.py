@@ -11,11 +11,12 @@ value is built:
 - files: the nodes that aliases bring in (an alias counts every node of what it names) are bounded by
   :data:`MAX_ALIAS_NODES`, and an alias inside the node it names (a recursive structure) is refused.
 
-The C parser (libyaml) produces the events when PyYAML has it; the pure-Python parser has the last
-word when libyaml refuses a text (it reads escapes such as ``"\\ud800"`` that libyaml rejects). A
-value text that can hold neither an anchor, nor an alias, nor :data:`MAX_DEPTH` levels of nesting (it
-has too few of the characters that open one) is read by libyaml's own composer: the common short
-value costs what it cost before the checks existed.
+The C parser (libyaml) produces the events when PyYAML has it. The pure-Python parser reads a text
+again when libyaml refused it, within bounds, since it is slow (~15 µs a character): a short value
+refused for an escape libyaml rejects (``"\\ud800"``), a config file of up to 256 KiB (for PyYAML's
+messages). A value text that can hold neither an anchor, nor an alias, nor :data:`MAX_DEPTH` levels
+of nesting (it has too few of the characters that open one) is read by libyaml's own composer: the
+common short value costs what it cost before the checks existed.
 
 Limits raise :class:`YamlLimitError`, which is not a :class:`yaml.YAMLError`: "not YAML" and "over a
 limit" stay apart.
@@ -23,6 +24,7 @@ limit" stay apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -205,16 +207,27 @@ if _CParser is not None:
             yaml.resolver.Resolver.__init__(self)
 
 
-def _loaders(limits: YamlLimits) -> list[type[Any]]:
-    bound = [_PyLoader]
-    if _CParser is not None:
-        bound.insert(0, _CLoader)
-    return [type(cls.__name__, (cls,), {"limits": limits}) for cls in bound]
+def _loaders(limits: YamlLimits) -> tuple[type[Any] | None, type[Any]]:
+    """(libyaml-based loader or None, pure-Python loader) bound to ``limits``."""
+    c_loader = None if _CParser is None else type("_CLoader", (_CLoader,), {"limits": limits})
+    return c_loader, type("_PyLoader", (_PyLoader,), {"limits": limits})
 
 
 _VALUE_LOADERS = _loaders(VALUE_LIMITS)
 _FILE_LOADERS = _loaders(FILE_LIMITS)
 _NESTING_MARKS = "[{-:?"  # every level of nesting needs one: flow "[", "{"; block "-", ":" (or "?")
+_LIBYAML_DEPTH = "exceeded maximum nesting depth"  # libyaml's own limit (1000 levels)
+
+VALUE_FALLBACK_MAX_CHARS = 4096
+"""Longest value text that the pure-Python parser reads again after libyaml refused it because of an
+escape (``"\\ud800"``). That parser takes ~15 µs a character: longer texts keep libyaml's verdict."""
+FILE_FALLBACK_MAX_CHARS = 256 * 1024
+"""Longest config file that the pure-Python parser reads again after libyaml refused it, for PyYAML's
+own messages; a longer file gets libyaml's (also with a line)."""
+
+
+def _escape_refused(error: yaml.YAMLError) -> bool:
+    return "escape" in str(getattr(error, "problem", "") or "")
 
 
 def _obviously_safe(text: str) -> bool:
@@ -225,20 +238,42 @@ def _obviously_safe(text: str) -> bool:
     return len(text) < limit or sum(text.count(mark) for mark in _NESTING_MARKS) < limit
 
 
-def _load(text: str, loaders: list[type[Any]]) -> tuple[Any, Node | None]:
-    """(value, root node) with the first loader; the pure-Python one decides when libyaml refuses."""
-    for position, cls in enumerate(loaders):
-        loader = cls(text)
+def _run(cls: type[Any], text: str) -> tuple[Any, Node | None]:
+    loader = cls(text)
+    try:
+        node = loader.get_single_node()
+        return (None if node is None else loader.construct_document(node)), node
+    finally:
+        loader.dispose()
+
+
+def _load(
+    text: str,
+    loaders: tuple[type[Any] | None, type[Any]],
+    retry: Callable[[yaml.YAMLError], bool],
+    *,
+    c_refused: yaml.YAMLError | None = None,
+) -> tuple[Any, Node | None]:
+    """(value, root node): libyaml's events unless it refused the text (``c_refused``: it already
+    did); then the pure-Python parser, when ``retry`` allows it."""
+    c_loader, py_loader = loaders
+    if c_loader is not None and c_refused is None:
         try:
-            node = loader.get_single_node()
-            value = None if node is None else loader.construct_document(node)
-            return value, node
-        except yaml.YAMLError:
-            if position == len(loaders) - 1:
-                raise
-        finally:
-            loader.dispose()
-    raise AssertionError("unreachable")  # pragma: no cover
+            return _run(c_loader, text)
+        except yaml.YAMLError as exc:
+            c_refused = exc
+    if c_refused is not None:
+        if _LIBYAML_DEPTH in str(getattr(c_refused, "problem", "") or ""):
+            mark = getattr(c_refused, "problem_mark", None)
+            raise YamlLimitError(
+                f"YAML nested deeper than {MAX_DEPTH} levels",
+                None if mark is None else mark.line + 1,
+                limit="MAX_DEPTH",
+                maximum=MAX_DEPTH,
+            ) from None
+        if not retry(c_refused):
+            raise c_refused
+    return _run(py_loader, text)
 
 
 def load_value(text: str) -> Any:
@@ -247,13 +282,17 @@ def load_value(text: str) -> Any:
     Raises :class:`yaml.YAMLError` when the text is not one YAML document, :class:`YamlLimitError`
     when it is over a limit (an anchor or alias, too deep).
     """
-    loaders = _VALUE_LOADERS
+
+    def retry(error: yaml.YAMLError) -> bool:
+        return len(text) <= VALUE_FALLBACK_MAX_CHARS and _escape_refused(error)
+
+    refused: yaml.YAMLError | None = None
     if _FAST_LOADER is not None and _obviously_safe(text):
         try:
             return yaml.load(text, Loader=_FAST_LOADER)
-        except yaml.YAMLError:
-            loaders = loaders[-1:]  # libyaml refused it already: the pure-Python loader decides
-    return _load(text, loaders)[0]
+        except yaml.YAMLError as exc:
+            refused = exc  # the bounded libyaml loader would refuse it alike
+    return _load(text, _VALUE_LOADERS, retry, c_refused=refused)[0]
 
 
 def parse_text_value(text: str) -> Any:
@@ -278,4 +317,4 @@ def load_document(text: str) -> tuple[Any, Node | None]:
     Raises :class:`yaml.YAMLError` (with the pure-Python parser's marks and messages) or
     :class:`YamlLimitError`.
     """
-    return _load(text, _FILE_LOADERS)
+    return _load(text, _FILE_LOADERS, lambda _error: len(text) <= FILE_FALLBACK_MAX_CHARS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -14,9 +15,20 @@ from comp.core.settings.impl.change_log import ChangeLog
 from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
 from pkg.protoconv.values import to_value
 
-__all__ = ["MAX_DETAILS", "SERVICE_NAME", "SettingsService", "displayable_text", "grpc_service"]
+__all__ = [
+    "MAX_DETAILS",
+    "OFF_LOOP_CHARS",
+    "SERVICE_NAME",
+    "SettingsService",
+    "displayable_text",
+    "grpc_service",
+]
 
 SERVICE_NAME: str = settings_pb2.DESCRIPTOR.services_by_name["Settings"].full_name
+OFF_LOOP_CHARS = 64 * 1024
+"""A SetSettings whose texts hold more characters is parsed and applied on a worker thread: YAML
+costs several µs a node, and meanwhile the event loop keeps serving other calls (the interpreter
+lock passes between threads every few ms)."""
 MAX_DETAILS = 1024
 """Characters of an error's text sent as a status's details: a refused value of a megabyte must not
 make the status itself too big for gRPC's metadata limits."""
@@ -95,8 +107,12 @@ class SettingsService(settings_pb2_grpc.SettingsServicer):
     async def SetSettings(  # noqa: N802 - names fixed by the proto
         self, request: settings_pb2.SetSettingsRequest, context: Context
     ) -> settings_pb2.SetSettingsResponse:
+        values = dict(request.values)
         try:
-            sequence_id = self._settings.set_from_text(dict(request.values))
+            if sum(len(text) for text in values.values()) > OFF_LOOP_CHARS:
+                sequence_id = await asyncio.to_thread(self._settings.set_from_text, values)
+            else:
+                sequence_id = self._settings.set_from_text(values)
         except SettingsValueError as exc:
             await context.abort(_code(exc), _details(exc))
         self._change_log.record(request.values, sequence_id)
