@@ -7,7 +7,7 @@ variable (``from_env``) may be text for a list ("a, b c" or YAML "[a, b]") or a 
 A validated value is stored in its plain form (int, bool, float, str, list, dict); a duration keeps the
 value it was given ("30s" or 30) once it is known to parse. Integers stay Python ints of any size (the
 wire may carry big ones as decimal text; that is the stream's business). Lists and mappings may nest
-:data:`MAX_VALUE_DEPTH` levels deep, as deep as the stream can carry.
+:data:`MAX_VALUE_DEPTH` levels deep.
 
 Undeclared keys are accepted with any plain value (None, bool, int, float, str, list, mapping), except
 where they would replace a group of declared keys (``remote_agent: 5``) or sit under a declared key.
@@ -41,8 +41,10 @@ from pkg.config.tree import flatten
 
 __all__ = ["LOG_LEVELS", "MAX_VALUE_DEPTH", "KeySpec", "Schema", "ValueType", "default_schema", "plain_value"]
 
-MAX_VALUE_DEPTH = 32
-"""Deepest nesting of lists and mappings in one value: what ``pkg.protoconv.values`` can send."""
+MAX_VALUE_DEPTH = 64
+"""Deepest nesting of lists and mappings in one value, as in YAML (``pkg.config.safe_yaml.MAX_DEPTH``):
+deeper values are refused before anything recurses over them. The stream carries 32 levels
+(``pkg.protoconv.values.MAX_DEPTH``) and sends a deeper value as null, logged and counted."""
 
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", "off")
 _SECRET_SUFFIXES = ("api_key", "app_key", "password", "passphrase", "secret")
@@ -159,7 +161,7 @@ def plain_value(key: str, value: Any, *, origin: str | None = None, _depth: int 
             raise ConfigLimitError(
                 key,
                 f"invalid value for {key!r}{where}: lists and mappings nested deeper than "
-                f"{MAX_VALUE_DEPTH} levels (the config stream carries no more)",
+                f"{MAX_VALUE_DEPTH} levels",
                 limit="MAX_VALUE_DEPTH",
                 maximum=MAX_VALUE_DEPTH,
             )
