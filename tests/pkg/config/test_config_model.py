@@ -91,9 +91,9 @@ def test_type_changes_count_even_when_python_calls_them_equal() -> None:
     config.set("x", True, Source.FILE)
     config.set("x", [True], Source.FILE)
     config.set("x", [1], Source.FILE)
-    config.set("x", {"a": 1}, Source.FILE)  # a mapping on an undeclared key: leaves
+    config.set("y", {"a": 1}, Source.FILE)  # a mapping on an undeclared key: leaves
     assert [c.new for c in changes] == [1, 1.0, True, [True], [1], 1]
-    assert [c.key for c in changes][-1] == "x.a"
+    assert [c.key for c in changes][-1] == "y.a"
 
 
 def test_failed_writes_change_nothing() -> None:
