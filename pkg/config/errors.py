@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pkg.scrub import MASK, is_secret_key, mask
+from pkg.util.text import shorten
 
 __all__ = [
     "ConfigError",
@@ -62,11 +63,17 @@ class ConfigFileError(ConfigError):
 
 
 class ConfigKeyError(ConfigValueError):
-    """A key is malformed: empty, or with an empty dotted segment (``a..b``)."""
+    """A key is malformed: empty, with an empty dotted segment (``a..b``), or too long."""
 
-    def __init__(self, key: Any, value: Any = None) -> None:
-        super().__init__(str(key), value, "a key made of non-empty dot-separated names")
-        self.args = (f"invalid config key {key!r}: expected non-empty dot-separated names",)
+    def __init__(self, key: Any, value: Any = None, *, max_chars: int | None = None) -> None:
+        text = key if isinstance(key, str) else repr(key)
+        shown = shorten(text)
+        super().__init__(shown, value, "a key made of non-empty dot-separated names")
+        if max_chars is not None and len(text) > max_chars:
+            reason = f"{len(text)} characters, the limit is {max_chars}"
+        else:
+            reason = "expected non-empty dot-separated names"
+        self.args = (f"invalid config key {shown}: {reason}",)
 
 
 class ConfigLimitError(ConfigError, ValueError):

@@ -40,7 +40,19 @@ from pkg.config.errors import ConfigKeyError, ConfigLimitError, ConfigValueError
 from pkg.config.tree import flatten
 from pkg.scrub import is_secret_key
 
-__all__ = ["LOG_LEVELS", "MAX_VALUE_DEPTH", "KeySpec", "Schema", "ValueType", "default_schema", "plain_value"]
+__all__ = [
+    "LOG_LEVELS",
+    "MAX_KEY_CHARS",
+    "MAX_VALUE_DEPTH",
+    "KeySpec",
+    "Schema",
+    "ValueType",
+    "default_schema",
+    "plain_value",
+]
+
+MAX_KEY_CHARS = 256
+"""Longest key, aliases and old prefixes included, in characters (every source)."""
 
 MAX_VALUE_DEPTH = 64
 """Deepest nesting of lists and mappings in one value, as in YAML (``pkg.config.safe_yaml.MAX_DEPTH``):
@@ -355,6 +367,8 @@ class Schema:
     def _normalize(key: str) -> str:
         if not isinstance(key, str):
             raise ConfigKeyError(key)
+        if len(key) > MAX_KEY_CHARS:
+            raise ConfigKeyError(key, max_chars=MAX_KEY_CHARS)
         name = key.strip().lower()
         if not name or "" in name.split("."):
             raise ConfigKeyError(key)

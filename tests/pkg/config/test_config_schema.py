@@ -8,7 +8,15 @@ import pytest
 
 from pkg.config import safe_yaml
 from pkg.config.errors import ConfigKeyError, ConfigLimitError, ConfigValueError
-from pkg.config.schema import MAX_VALUE_DEPTH, KeySpec, Schema, ValueType, default_schema, plain_value
+from pkg.config.schema import (
+    MAX_KEY_CHARS,
+    MAX_VALUE_DEPTH,
+    KeySpec,
+    Schema,
+    ValueType,
+    default_schema,
+    plain_value,
+)
 from pkg.config.tree import find_nesting, flatten, parent_keys, subtree
 
 
@@ -63,6 +71,16 @@ def test_canonical_lowercases_and_resolves_aliases(name: str, canonical: str) ->
 def test_malformed_keys_are_refused(key: Any) -> None:
     with pytest.raises(ConfigKeyError, match="invalid config key"):
         default_schema().canonical(key)
+
+
+def test_a_key_longer_than_the_limit_is_refused_without_echoing_it_whole() -> None:
+    schema = default_schema()
+    assert schema.canonical("k" * MAX_KEY_CHARS) == "k" * MAX_KEY_CHARS
+    with pytest.raises(ConfigKeyError) as refused:
+        schema.canonical("k" * (MAX_KEY_CHARS + 1))
+    message = str(refused.value)
+    assert f"{MAX_KEY_CHARS + 1} characters, the limit is {MAX_KEY_CHARS}" in message
+    assert len(message) < 200
 
 
 def test_per_key_aliases_and_names() -> None:
