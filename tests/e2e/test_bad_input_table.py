@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-import psutil
 import pytest
 
 from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
@@ -23,6 +22,7 @@ from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2, remoteagent_pb2_grpc
 from pkg.protoconv.values import from_value
 from tests.e2e.harness import AgentProcess, free_port, run_core_agent
+from tests.e2e.stream_support import memory_kib
 
 pytestmark = pytest.mark.e2e
 
@@ -186,11 +186,10 @@ def _state(
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
 def test_bad_input_is_refused_and_changes_nothing(core: AgentProcess, row: Row) -> None:
-    process = psutil.Process(core.pid)
     metadata = core.auth_metadata()
     with core.sync_channel() as channel:
         before, seq_before = _state(channel, metadata)
-        rss_before = process.memory_info().rss
+        rss_before = memory_kib(core.pid) * 1024
 
         with pytest.raises(grpc.RpcError) as refused:
             row.send(channel, metadata)
@@ -205,7 +204,7 @@ def test_bad_input_is_refused_and_changes_nothing(core: AgentProcess, row: Row) 
         after, seq_after = _state(channel, metadata)
         assert seq_after == seq_before
         assert after == before
-        assert process.memory_info().rss - rss_before < RSS_TOLERANCE
+        assert memory_kib(core.pid) * 1024 - rss_before < RSS_TOLERANCE
     assert core.returncode is None, "the core died"
 
 
