@@ -112,6 +112,13 @@ def _print_list(response: settings_pb2.ListSettingsResponse, out: TextIO) -> Non
         out.write(f"{setting.key} = {value} ({setting.source})\n")
 
 
+def _print_runtime(response: settings_pb2.ListSettingsResponse, out: TextIO) -> None:
+    width = max((len(s.key) for s in response.settings), default=0)
+    for setting in response.settings:
+        value = format_value(from_value(setting.value), quote_empty=True)
+        out.write(f"{setting.key:<{width}}  {value}  {setting.description}".rstrip() + "\n")
+
+
 def remote_agents_json(response: remoteagents_pb2.GetRemoteAgentStatusResponse) -> list[dict[str, Any]]:
     """The "Remote Agents" section as JSON-ready dicts (``error`` None when the agent answered)."""
     return [
@@ -200,6 +207,9 @@ async def _execute(args: argparse.Namespace, endpoint: AgentLocation, out: TextI
         if action == "list":
             request = settings_pb2.ListSettingsRequest(prefix=args.prefix)
             _print_list(await stub.ListSettings(request, metadata=md, timeout=timeout), out)
+        elif action == "list-runtime":
+            request = settings_pb2.ListSettingsRequest(live_only=True)
+            _print_runtime(await stub.ListSettings(request, metadata=md, timeout=timeout), out)
         elif action == "get":
             got = await stub.GetSetting(
                 settings_pb2.GetSettingRequest(key=args.key), metadata=md, timeout=timeout

@@ -90,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("prefix", nargs="?", default="", metavar="PREFIX", help="only keys starting with it")
     listing.set_defaults(handler=_client, action="list")
+    runtime = config_commands.add_parser(
+        "list-runtime",
+        parents=[_client_options()],
+        help="print the settings that can change while the agent runs",
+        description="Print the settings 'config set' accepts (the others need a restart), with their "
+        "values and descriptions.",
+    )
+    runtime.set_defaults(handler=_client, action="list-runtime", prefix="")
     get = config_commands.add_parser(
         "get",
         parents=[_client_options()],
