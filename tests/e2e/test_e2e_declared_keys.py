@@ -1,11 +1,13 @@
 """Declared keys against a real core: typos and restart-only keys refused, list-runtime, undeclared
-file keys kept with one warning, a remote agent's declared keys settable."""
+file keys kept with one warning, a remote agent's declared keys settable; JSON output, -c DIR."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.e2e.harness import AgentFactory, AgentProcess
+from tests.e2e.harness import AgentFactory, AgentProcess, run_core_agent
 
 pytestmark = pytest.mark.e2e
 
@@ -38,3 +40,15 @@ def test_undeclared_file_keys_are_kept_and_named_in_one_warning(start_agent: Age
     agent.wait_for_log(r"2 undeclared keys in .*datadog\.yaml.*: hostnme, my_tool\.colour")
     got = agent.run_cli("config", "get", "my_tool.colour", "--source")
     assert got.stdout.strip() == "blue (file)"
+
+
+def test_json_output_and_a_directory_for_cfgpath(agent: AgentProcess) -> None:
+    directory = str(agent.config_file.parent)
+    listing = run_core_agent("config", "--json", "--cfgpath", directory)
+    assert listing.returncode == 0, listing.stderr
+    settings = json.loads(listing.stdout)["settings"]
+    assert settings["cmd_port"]["value"] == agent.port and settings["api_key"]["masked"]
+    got = run_core_agent("-c", directory, "config", "get", "log_level", "--json")
+    assert json.loads(got.stdout)["value"] == "info"
+    runtime = json.loads(run_core_agent("config", "list-runtime", "--json", "-c", directory).stdout)
+    assert "log_level" in runtime["settings"] and "cmd_port" not in runtime["settings"]
