@@ -29,7 +29,8 @@ from comp.core.telemetry import def_ as telemetry_def
 from comp.core.telemetry.container import TelemetryContainer
 from pkg.ipc import DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_SIZE_KEY
 from pkg.util.lifecycle import Hook, Lifecycle
-from sample_remote_agent.diagnostics import LogRing, SampleDiagnostics
+from pkg.util.recent_logs import RecentLogs
+from sample_remote_agent.diagnostics import SampleDiagnostics
 from sample_remote_agent.options import FLAVOR, Options, locate
 
 __all__ = [
@@ -83,8 +84,8 @@ def remote_agent_params(options: Options, consumer: consumer_def.Params) -> remo
     )
 
 
-def _log_ring(lifecycle: Lifecycle) -> LogRing:
-    ring = LogRing()
+def _log_ring(lifecycle: Lifecycle) -> RecentLogs:
+    ring = RecentLogs(capacity=1000)
     lifecycle.append(Hook("recent logs", on_start=ring.start, on_stop=ring.stop))
     return ring
 
@@ -93,7 +94,9 @@ def _metrics_url(telemetry: telemetry_def.Component) -> Callable[[], str | None]
     return lambda: getattr(telemetry, "url", None)
 
 
-def _diagnostics(root: Any, config: config_def.Component, ring: LogRing, telemetry: Any) -> SampleDiagnostics:
+def _diagnostics(
+    root: Any, config: config_def.Component, ring: RecentLogs, telemetry: Any
+) -> SampleDiagnostics:
     # The consumer is looked up when first used: the providers are built before it (the consumer
     # needs the remote agent component, which needs the providers).
     def consumer() -> consumer_def.Component:

@@ -10,64 +10,20 @@
 from __future__ import annotations
 
 import asyncio
-import collections
-import logging
-import threading
 import urllib.request
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 import yaml
 
 from comp.api.grpcserver.def_ import GrpcService
 from comp.core.configstreamconsumer import def_ as consumer_def
 from pkg.remoteagent.providers import AddToServer, Sections, flare_service, status_service, telemetry_service
+from pkg.scrub import MASK, scrub_setting, scrub_text
+from pkg.util.recent_logs import RecentLogs
 
-__all__ = ["MASK", "LogRing", "SampleDiagnostics"]
+__all__ = ["SampleDiagnostics"]
 
-MASK = "********"
-_MIN_SCRUBBED_LENGTH = 5
-_LOG_LINES = 1000
 _FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"
-
-
-class LogRing(logging.Handler):
-    """Keeps the last ``capacity`` formatted log lines (attach it to the root logger)."""
-
-    def __init__(self, capacity: int = _LOG_LINES) -> None:
-        super().__init__(logging.DEBUG)
-        self._lines: collections.deque[str] = collections.deque(maxlen=capacity)
-        self._guard = threading.Lock()
-        self.setFormatter(logging.Formatter(_FORMAT))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            line = self.format(record)
-        except Exception:
-            self.handleError(record)
-            return
-        with self._guard:
-            self._lines.append(line)
-
-    def lines(self) -> list[str]:
-        with self._guard:
-            return list(self._lines)
-
-    async def start(self) -> None:
-        logging.getLogger().addHandler(self)
-
-    async def stop(self) -> None:
-        logging.getLogger().removeHandler(self)
-
-
-def _masked(settings: Mapping[str, Any], is_secret: Callable[[str], bool]) -> dict[str, Any]:
-    return {k: (MASK if is_secret(k) and v not in (None, "") else v) for k, v in sorted(settings.items())}
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, MASK)
-    return text
 
 
 class SampleDiagnostics:
@@ -78,7 +34,7 @@ class SampleDiagnostics:
         self,
         consumer: Callable[[], consumer_def.Component],
         is_secret: Callable[[str], bool],
-        logs: LogRing,
+        logs: RecentLogs,
         metrics_url: Callable[[], str | None],
     ) -> None:
         self._consumer = consumer
@@ -117,16 +73,15 @@ class SampleDiagnostics:
 
     async def flare_files(self) -> dict[str, bytes]:
         settings = self._consumer().reader().all_settings()
-        secrets = [
-            str(v)
-            for k, v in settings.items()
-            if self._is_secret(k) and isinstance(v, str) and len(v) >= _MIN_SCRUBBED_LENGTH
-        ]
-        config = yaml.safe_dump(_masked(settings, self._is_secret), sort_keys=True, allow_unicode=True)
-        log_text = "\n".join(self._logs.lines()) + "\n"
+        secrets = [str(v) for k, v in settings.items() if self._is_secret(k) and isinstance(v, str)]
+        shown = {
+            key: MASK if self._is_secret(key) and value not in (None, "") else scrub_setting(key, value)[0]
+            for key, value in sorted(settings.items())
+        }
+        config = yaml.safe_dump(shown, sort_keys=True, allow_unicode=True)
         return {
-            "config.yaml": _scrub(config, secrets).encode(),
-            "agent.log": _scrub(log_text, secrets).encode(),
+            "config.yaml": scrub_text(config, secrets).encode(),
+            "agent.log": scrub_text(self._logs.text(), secrets).encode(),
         }
 
     async def telemetry(self) -> str:

@@ -22,15 +22,13 @@ import os
 from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from opentelemetry.metrics import Meter, MeterProvider, NoOpMeterProvider
 
 from comp.core.configstreamconsumer import def_ as consumer_def
 from comp.core.configstreamconsumer.container import ConfigStreamConsumerContainer
-from pkg.config.getters import TypedGetters
+from comp.core.configstreamconsumer.reads import ConsumerReads, optional_path
 from pkg.config.reader import Reader
-from pkg.config.sources import Source
 from pkg.ipc.locate import locate_core_agent
 from pkg.util.lifecycle import Lifecycle
 
@@ -118,7 +116,7 @@ def build_consumer(params: consumer_def.Params, lifecycle: Lifecycle) -> consume
     return consumer
 
 
-class ConfigStream(TypedGetters):
+class ConfigStream(ConsumerReads):
     """The streamed view of the core agent's configuration, read with the typed getters.
 
     Reads never guess: a key absent from the view raises
@@ -137,35 +135,6 @@ class ConfigStream(TypedGetters):
 
     def reader(self) -> Reader:
         return self._consumer.reader()
-
-    def get(self, key: str) -> Any:
-        """The effective value (a nested dict for a prefix of leaf keys), or None."""
-        return self._consumer.reader().get(key)
-
-    def get_source(self, key: str) -> Source | None:
-        return self._consumer.reader().get_source(key)
-
-    def is_set(self, key: str) -> bool:
-        """True when a source other than ``default`` holds the key."""
-        return self._consumer.reader().is_set(key)
-
-    def all_settings(self) -> dict[str, Any]:
-        """Every effective leaf setting of one view, flattened."""
-        return self._consumer.reader().all_settings()
-
-    @property
-    def sequence_id(self) -> int:
-        """The core's sequence id of the last event applied (-1 before the first snapshot)."""
-        return self._consumer.sequence_id
-
-    @property
-    def state(self) -> consumer_def.ConsumerState:
-        """``ready`` while a live stream feeds the view; ``connecting``/``disconnected`` otherwise."""
-        return self._consumer.state
-
-    @property
-    def stats(self) -> consumer_def.ConsumerStats:
-        return self._consumer.stats
 
     async def wait_ready(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the API
         """Until a snapshot has been applied; NotReadyError after ``timeout`` seconds."""
@@ -202,11 +171,11 @@ async def connect_config_stream(
     when the location settings are unusable; nothing keeps running after an error.
     """
     location = Location(
-        config_file=_path(config_file),
-        state_dir=_path(state_dir),
+        config_file=optional_path(config_file),
+        state_dir=optional_path(state_dir),
         address=address,
-        auth_token_file=_path(auth_token_file),
-        cert_file=_path(cert_file),
+        auth_token_file=optional_path(auth_token_file),
+        cert_file=optional_path(cert_file),
     )
     params = config_stream_params(
         name,
@@ -224,7 +193,3 @@ async def connect_config_stream(
         yield stream
     finally:
         await lifecycle.stop()
-
-
-def _path(value: Path | str | None) -> Path | None:
-    return None if value is None else Path(value)

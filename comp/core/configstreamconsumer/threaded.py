@@ -25,17 +25,16 @@ import threading
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 
 from comp.core.configstreamconsumer import def_ as consumer_def
+from comp.core.configstreamconsumer.reads import ConsumerReads, optional_path
 from comp.core.configstreamconsumer.stream import (
     DEFAULT_READY_TIMEOUT,
     Location,
     build_consumer,
     config_stream_params,
 )
-from pkg.config.getters import TypedGetters
-from pkg.config.sources import Source
 from pkg.util.lifecycle import Lifecycle
 
 __all__ = ["ChangeCallback", "SyncConfigStream"]
@@ -47,7 +46,7 @@ ChangeCallback = Callable[[consumer_def.ChangeEvent], object]
 ConsumerFactory = Callable[[Lifecycle], consumer_def.Component]
 
 
-class SyncConfigStream(TypedGetters):
+class SyncConfigStream(ConsumerReads):
     """A config stream run on a background thread; reads, waits and callbacks from any thread.
 
     ``name`` and the location arguments are those of
@@ -72,11 +71,11 @@ class SyncConfigStream(TypedGetters):
         params = config_stream_params(
             name,
             Location(
-                config_file=_path(config_file),
-                state_dir=_path(state_dir),
+                config_file=optional_path(config_file),
+                state_dir=optional_path(state_dir),
                 address=address,
-                auth_token_file=_path(auth_token_file),
-                cert_file=_path(cert_file),
+                auth_token_file=optional_path(auth_token_file),
+                cert_file=optional_path(cert_file),
             ),
             environ=environ,
             flavor=flavor,
@@ -146,34 +145,6 @@ class SyncConfigStream(TypedGetters):
             raise RuntimeError("the config stream is closed")
 
     # --- reads (any thread) ----------------------------------------------------------------------
-
-    def get(self, key: str) -> Any:
-        """The effective value (a nested dict for a prefix of leaf keys), or None."""
-        return self._consumer.reader().get(key)
-
-    def get_source(self, key: str) -> Source | None:
-        return self._consumer.reader().get_source(key)
-
-    def is_set(self, key: str) -> bool:
-        """True when a source other than ``default`` holds the key."""
-        return self._consumer.reader().is_set(key)
-
-    def all_settings(self) -> dict[str, Any]:
-        """Every effective leaf setting of one view, flattened."""
-        return self._consumer.reader().all_settings()
-
-    @property
-    def sequence_id(self) -> int:
-        """The core's sequence id of the last event applied (-1 before the first snapshot)."""
-        return self._consumer.sequence_id
-
-    @property
-    def state(self) -> consumer_def.ConsumerState:
-        return self._consumer.state
-
-    @property
-    def stats(self) -> consumer_def.ConsumerStats:
-        return self._consumer.stats
 
     # --- waiting and callbacks -------------------------------------------------------------------
 
@@ -260,7 +231,3 @@ class SyncConfigStream(TypedGetters):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _path(value: Path | str | None) -> Path | None:
-    return None if value is None else Path(value)

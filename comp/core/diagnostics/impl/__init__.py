@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from comp.api.grpcserver.def_ import GrpcService
 from comp.core.config import def_ as config_def
 from comp.core.diagnostics.def_ import Component
-from comp.core.diagnostics.impl.logs import RecentLogs
 from comp.core.diagnostics.impl.service import Diagnostics, new_grpc_service
 from comp.core.remoteagentregistry import def_ as registry_def
 from comp.core.settings import def_ as settings_def
 from pkg.util.lifecycle import Hook, Lifecycle
+from pkg.util.recent_logs import RecentLogs
 
 __all__ = ["Diagnostics", "Provides", "Requires", "new_component"]
 

@@ -21,12 +21,12 @@ from comp.core.diagnostics.impl.flare import (
     settings_yaml,
     status_files,
 )
-from comp.core.diagnostics.impl.logs import RecentLogs
 from comp.core.remoteagentregistry import def_ as registry_def
 from comp.core.settings import def_ as settings_def
 from pkg.proto.gen.configstream.remoteagents.v1 import remoteagents_pb2 as pb
 from pkg.remoteagent.promtext import render
 from pkg.remoteagent.services import STATUS_SERVICE
+from pkg.util.recent_logs import RecentLogs
 
 __all__ = ["SERVICE_NAME", "Diagnostics", "new_grpc_service", "status_to_proto"]
 

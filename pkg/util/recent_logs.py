@@ -1,4 +1,4 @@
-"""The core agent's recent log lines, kept in memory for flares."""
+"""The last log lines of a process, kept in memory for support files (flares)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ _FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"
 
 
 class RecentLogs(logging.Handler):
-    """The last ``capacity`` formatted records of the root logger while started."""
+    """The last ``capacity`` formatted records of the root logger between :meth:`start` and
+    :meth:`stop` (async, to be lifecycle hooks). Thread-safe."""
 
     def __init__(self, capacity: int = 2000) -> None:
         super().__init__(logging.DEBUG)
@@ -29,9 +30,13 @@ class RecentLogs(logging.Handler):
         with self._guard:
             self._lines.append(line)
 
-    def text(self) -> str:
+    def lines(self) -> list[str]:
         with self._guard:
-            return "".join(line + "\n" for line in self._lines)
+            return list(self._lines)
+
+    def text(self) -> str:
+        """The lines, each ended by a newline."""
+        return "".join(line + "\n" for line in self.lines())
 
     async def start(self) -> None:
         logging.getLogger().addHandler(self)
