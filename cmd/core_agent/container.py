@@ -20,6 +20,7 @@ from comp.core.config.container import ConfigContainer
 from comp.core.configstream.container import ConfigStreamContainer
 from comp.core.configstreamserver.container import ConfigStreamServerContainer
 from comp.core.diagnostics.container import DiagnosticsContainer
+from comp.core.fleet.container import FleetContainer
 from comp.core.ipc import def_ as ipc_def
 from comp.core.ipc.container import IpcContainer
 from comp.core.log import def_ as log_def
@@ -81,6 +82,13 @@ class CoreAgentContainer(containers.DeclarativeContainer):
     )
     configstream = providers.Container(
         ConfigStreamContainer, lifecycle=lifecycle, config=config.component, telemetry=telemetry.component
+    )
+    fleet = providers.Container(
+        FleetContainer,
+        lifecycle=lifecycle,
+        config=config.component,
+        ipc=ipc.component,
+        telemetry=telemetry.component,
     )
     configstream_server = providers.Container(
         ConfigStreamServerContainer,
@@ -151,6 +159,7 @@ def build_root_container(container: CoreAgentContainer) -> RootComponents:
     """
     log = container.log.component()
     container.remote_metrics()
+    container.fleet.component()
     server = container.grpc_server.component()
     return RootComponents(
         lifecycle=container.lifecycle(),
