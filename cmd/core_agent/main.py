@@ -6,6 +6,7 @@ Usage::
     core-agent config list [PREFIX] | get KEY [--source] | set KEY VALUE [KEY VALUE ...] | unset KEY
     core-agent status [--json]
     core-agent flare [--output PATH]
+    core-agent fleet list|get|set|unset ...   (see core_agent.fleet_cli)
 
 Every subcommand takes ``-c/--config FILE`` and ``--state-dir DIR`` (see :mod:`core_agent.locations`).
 Exit codes: 0 success (also when the reader of the output goes away, as ``| head -1`` does), 1
@@ -27,6 +28,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from core_agent.fleet_cli import add_fleet_parser
 from pkg.util.cli import guarded, reject_undecodable_arguments
 
 __all__ = ["build_parser", "main"]
@@ -138,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", metavar="PATH", help="where to write the zip (default: core-agent-flare-<time>.zip here)"
     )
     flare.set_defaults(handler=_client, action="flare")
+    add_fleet_parser(commands, [_client_options()])
     return parser
 
 
