@@ -20,6 +20,7 @@ from comp.core.config.container import ConfigContainer
 from comp.core.configstream.container import ConfigStreamContainer
 from comp.core.configstreamserver.container import ConfigStreamServerContainer
 from comp.core.diagnostics.container import DiagnosticsContainer
+from comp.core.fleet import def_ as fleet_def
 from comp.core.fleet.container import FleetContainer
 from comp.core.ipc import def_ as ipc_def
 from comp.core.ipc.container import IpcContainer
@@ -41,6 +42,10 @@ def _server_address(root: Any) -> Callable[[], str]:
     """The bound address of the gRPC server, looked up when asked (the server is built after the
     settings service it serves, so it cannot be passed as a value)."""
     return lambda: str(root.grpc_server.component().address)
+
+
+def _fleet_status(fleet: fleet_def.Component) -> Callable[[], dict[str, Any]]:
+    return lambda: fleet.status().as_dict()
 
 
 def _metrics_url(telemetry: Telemetry) -> Callable[[], str | None]:
@@ -104,6 +109,7 @@ class CoreAgentContainer(containers.DeclarativeContainer):
         registry=registry.component,
         configstream=configstream.component,
         listen_address=providers.Callable(_server_address, __self__),
+        fleet_status=providers.Callable(_fleet_status, fleet.component),
     )
     diagnostics = providers.Container(
         DiagnosticsContainer,
