@@ -87,5 +87,7 @@ def load_cache(path: Path) -> FleetCache | None:
         return FleetCache(
             str(document["prefix"]), int(document["revision"]), float(document["saved_unix"]), values
         )
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except KeyError as exc:
+        raise CacheError(f"fleet cache {str(path)!r} is malformed: no field {exc}") from None
+    except (ValueError, TypeError, AttributeError) as exc:
         raise CacheError(f"fleet cache {str(path)!r} is malformed: {exc}") from None
