@@ -38,6 +38,76 @@ def reserve_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for a TLS etcd: its CA, the server's and a client's certificate and key."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def make_tls_files(directory: Path) -> TlsFiles:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, written under ``directory``."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+
+    def issue(
+        name: str,
+        key: ec.EllipticCurvePrivateKey,
+        issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
+    ) -> x509.Certificate:
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer[0] if issuer else subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+        )
+        if issuer is None:
+            builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            ).add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                critical=False,
+            )
+        return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+
+    def write(name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> tuple[Path, Path]:
+        cert_path, key_path = directory / f"{name}.pem", directory / f"{name}-key.pem"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        return cert_path, key_path
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = issue("test-ca", ca_key, None)
+    ca_path, _ = write("ca", ca, ca_key)
+    server_key, client_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    server = write("server", issue("etcd", server_key, (ca.subject, ca_key)), server_key)
+    client = write("client", issue("core-agent", client_key, (ca.subject, ca_key)), client_key)
+    return TlsFiles(ca_path, server[0], server[1], client[0], client[1])
+
+
 @dataclass
 class EtcdMember:
     """One etcd process; ``start`` again after ``kill``/``stop`` restarts it on the same data."""
@@ -47,10 +117,15 @@ class EtcdMember:
     client_port: int = field(default_factory=reserve_port)
     peer_port: int = field(default_factory=reserve_port)
     process: subprocess.Popen[bytes] | None = None
+    tls: TlsFiles | None = None
 
     @property
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.client_port}"
+
+    @property
+    def client_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.endpoint}"
 
     @property
     def peer_url(self) -> str:
@@ -69,9 +144,9 @@ class EtcdMember:
                 "--data-dir",
                 str(self.data_dir),
                 "--listen-client-urls",
-                f"http://{self.endpoint}",
+                self.client_url,
                 "--advertise-client-urls",
-                f"http://{self.endpoint}",
+                self.client_url,
                 "--listen-peer-urls",
                 self.peer_url,
                 "--initial-advertise-peer-urls",
@@ -88,11 +163,23 @@ class EtcdMember:
                 "500",
                 "--log-level",
                 "warn",
+                *self._tls_flags(),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         log.close()
+
+    def _tls_flags(self) -> list[str]:
+        if self.tls is None:
+            return []
+        t = self.tls
+        return [
+            f"--cert-file={t.server_cert}",
+            f"--key-file={t.server_key}",
+            f"--trusted-ca-file={t.ca}",
+            "--client-cert-auth",
+        ]
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -114,16 +201,42 @@ class EtcdMember:
 class EtcdCluster:
     """``size`` members on loopback under ``base`` (1 for the single-member tests)."""
 
-    def __init__(self, base: Path, size: int = 1) -> None:
-        self.members = [EtcdMember(f"m{i}", base / f"m{i}") for i in range(size)]
+    def __init__(self, base: Path, size: int = 1, tls: TlsFiles | None = None) -> None:
+        self.tls = tls
+        self.members = [EtcdMember(f"m{i}", base / f"m{i}", tls=tls) for i in range(size)]
         self.initial_cluster = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
 
     @property
     def endpoints(self) -> tuple[str, ...]:
         return tuple(m.endpoint for m in self.members)
 
-    def options(self) -> EtcdOptions:
-        return EtcdOptions(endpoints=self.endpoints, timeout=2.0)
+    def options(self, endpoints: tuple[str, ...] | None = None) -> EtcdOptions:
+        t = self.tls
+        return EtcdOptions(
+            endpoints=endpoints or self.endpoints,
+            timeout=2.0,
+            ca_file=str(t.ca) if t else "",
+            cert_file=str(t.client_cert) if t else "",
+            key_file=str(t.client_key) if t else "",
+        )
+
+    def etcdctl(self, *args: str) -> str:
+        """Run ``etcdctl`` against the first member (as root once auth is on: pass ``--user``)."""
+        binary = etcd_binary()
+        assert binary is not None
+        flags = [f"--endpoints={self.members[0].client_url}"]
+        if self.tls:
+            t = self.tls
+            flags += [f"--cacert={t.ca}", f"--cert={t.client_cert}", f"--key={t.client_key}"]
+        done = subprocess.run(
+            [str(Path(binary).with_name("etcdctl")), *flags, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
     def start(self) -> None:
         for member in self.members:
@@ -140,7 +253,7 @@ class EtcdCluster:
         """Until every member (or those given) answers a linearizable read."""
         deadline = time.monotonic() + within
         for member in members or self.members:
-            client = EtcdClient(EtcdOptions(endpoints=(member.endpoint,), timeout=1.0))
+            client = EtcdClient(self.options((member.endpoint,)))
             try:
                 while True:
                     try:

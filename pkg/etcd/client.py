@@ -180,11 +180,19 @@ class EtcdClient:
             request = rpc_pb2.AuthenticateRequest(
                 name=self._options.username, password=self._options.password
             )
-            response = await auth.Authenticate(request, timeout=self._options.timeout)
+            try:
+                response = await auth.Authenticate(request, timeout=self._options.timeout)
+            except aio.AioRpcError:
+                await self.close()  # the next attempt authenticates again
+                raise
             self._metadata = (("token", response.token),)
         return channel
 
-    def _failure(self, exc: aio.AioRpcError) -> EtcdError:
+    async def _failure(self, exc: aio.AioRpcError) -> EtcdError:
+        """The error to raise for ``exc``; a refused token (expired, revoked) drops the channel so
+        that the next call authenticates again."""
+        if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+            await self.close()
         detail = exc.details() or exc.code().name
         text = f"etcd {self.endpoint}: {detail}"
         if exc.code() in _RETRY_CODES:
@@ -202,7 +210,7 @@ class EtcdClient:
                 stub = await self._kv()
                 return await call(stub, _Call(self._options.timeout, self._metadata))
             except aio.AioRpcError as exc:
-                error = self._failure(exc)
+                error = await self._failure(exc)
                 if not isinstance(error, EtcdUnavailableError):
                     raise error from None
                 last = error
@@ -276,7 +284,7 @@ class EtcdClient:
             metadata = (*self._metadata, ("hasleader", "true"))
             call = rpc_pb2_grpc.WatchStub(channel).Watch(metadata=metadata)
         except aio.AioRpcError as exc:
-            error = self._failure(exc)
+            error = await self._failure(exc)
             await self._next_endpoint()
             raise error from None
         try:
@@ -293,7 +301,7 @@ class EtcdClient:
                     raise EtcdUnavailableError(f"etcd {self.endpoint}: watch canceled: {reason}")
                 yield WatchBatch(_events(response.events), response.header.revision, response.created)
         except aio.AioRpcError as exc:
-            error = self._failure(exc)
+            error = await self._failure(exc)
             if isinstance(error, EtcdUnavailableError):
                 await self._next_endpoint()
             raise error from None

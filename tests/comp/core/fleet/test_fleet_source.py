@@ -183,3 +183,54 @@ async def test_outage_keeps_cached_values_for_a_core_started_during_it(
         assert second.fleet.status().values_from == "etcd"
     finally:
         await second.stop()
+
+
+async def test_tls_with_client_certificate_and_password(tmp_path: Path) -> None:
+    from tests.etcd_server import etcd_binary, make_tls_files
+
+    if etcd_binary() is None:
+        pytest.fail("no etcd server binary")
+    tls = make_tls_files(tmp_path / "tls")
+    cluster = EtcdCluster(tmp_path / "etcd", 1, tls=tls)
+    cluster.start()
+    try:
+        await cluster.wait_ready()
+        cluster.etcdctl("user", "add", "root:rootpw")
+        cluster.etcdctl("user", "add", "fleet:fleetpw")
+        cluster.etcdctl("role", "add", "reader")
+        cluster.etcdctl("role", "grant-permission", "reader", "--prefix=true", "read", PREFIX)
+        cluster.etcdctl("user", "grant-role", "fleet", "reader")
+        cluster.etcdctl("auth", "enable")
+        cluster.etcdctl("--user=root:rootpw", "put", PREFIX + "global/log_level", "debug")
+        url = cluster.members[0].client_url
+        settings = fleet_settings(
+            [url],
+            tmp_path / "cache.json",
+            **{
+                "remote_config.etcd.ca_file": str(tls.ca),
+                "remote_config.etcd.cert_file": str(tls.client_cert),
+                "remote_config.etcd.key_file": str(tls.client_key),
+                "remote_config.etcd.username": "fleet",
+                "remote_config.etcd.password": "fleetpw",
+            },
+        )
+        running = await RunningFleet(settings).start()
+        try:
+            assert running.value("log_level") == ("debug", "remote-config")
+            assert running.fleet.status().state == "watching"
+        finally:
+            await running.stop()
+
+        wrong = dict(settings)
+        wrong["remote_config.etcd.password"] = "nope"
+        wrong["remote_config.etcd.startup_timeout"] = "1s"
+        wrong["remote_config.etcd.cache_file"] = str(tmp_path / "other-cache.json")
+        refused = await RunningFleet(wrong).start()
+        try:
+            await eventually(lambda: refused.fleet.status().state == "stale")
+            assert "authentication failed" in refused.fleet.status().stale_reason
+            assert refused.value("log_level") == ("info", "default")
+        finally:
+            await refused.stop()
+    finally:
+        cluster.stop()
