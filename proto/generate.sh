@@ -24,7 +24,7 @@ mapfile -t files < <(find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
 find "$out" -type d -exec sh -c 'for d; do : > "$d/__init__.py"; done' _ {} +
 find "$out" -name '*.py' -o -name '*.pyi' | while read -r f; do
   sed -i -E \
-    -e 's/^(from|import) (datadog|configstream)\./\1 pkg.proto.gen.\2./' \
+    -e 's/^(from|import) (datadog|configstream|etcd)\./\1 pkg.proto.gen.\2./' \
     -e 's/^import (pkg\.proto\.gen\.[a-z0-9_.]+)\.([a-z0-9_]+_pb2) as /from \1 import \2 as /' \
     "$f"
 done

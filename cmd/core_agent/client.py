@@ -146,7 +146,45 @@ def _status_json(response: settings_pb2.StatusResponse, remote: list[dict[str, A
         "sequence_id": response.sequence_id,
         "stream_subscribers": response.stream_subscribers,
     }
+    if response.HasField("fleet"):
+        core["fleet"] = _fleet_json(response.fleet)
     return json.dumps({"core": core, "remote_agents": remote}, indent=2, sort_keys=True) + "\n"
+
+
+def _fleet_json(fleet: settings_pb2.FleetSourceStatus) -> dict[str, Any]:
+    from google.protobuf.json_format import MessageToDict
+
+    fields = MessageToDict(fleet, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    for name in ("revision", "store_revision", "applied_keys", "refused", "resyncs", "reconnects"):
+        fields[name] = getattr(fleet, name)  # int64 fields arrive as text in JSON form
+    fields["lag"] = max(0, fleet.store_revision - fleet.revision)
+    return fields
+
+
+def _fleet_rows(fleet: settings_pb2.FleetSourceStatus, now: float) -> list[tuple[str, str]]:
+    if not fleet.enabled:
+        return [("fleet source", "off (remote_config.etcd.endpoints is empty)")]
+    lag = max(0, fleet.store_revision - fleet.revision)
+    changed = "never"
+    if fleet.last_change_unix:
+        at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(fleet.last_change_unix))
+        changed = f"{at} ({_duration(max(0.0, now - fleet.last_change_unix))} ago)"
+    rows = [
+        ("fleet source", f"{fleet.state}, values from {fleet.values_from}, on {fleet.endpoint}"),
+        ("  endpoints", ", ".join(fleet.endpoints)),
+        ("  prefix, scopes", f"{fleet.prefix}  {', '.join(fleet.scopes)}"),
+        ("  revision", f"{fleet.revision} (etcd at {fleet.store_revision}, lag {lag})"),
+        ("  last change", changed),
+        (
+            "  values",
+            f"{fleet.applied_keys} applied, {fleet.refused} refused, {fleet.resyncs} re-reads, "
+            f"{fleet.reconnects} reconnects",
+        ),
+    ]
+    if fleet.stale_since_unix:
+        since = _duration(max(0.0, now - fleet.stale_since_unix))
+        rows.append(("  stale", f"for {since}: {fleet.stale_reason}"))
+    return rows
 
 
 def _write_flare(response: remoteagents_pb2.CreateFlareResponse, output: str | None, out: TextIO) -> None:
@@ -177,6 +215,8 @@ def _print_status(response: settings_pb2.StatusResponse, out: TextIO) -> None:
         ("stream subscribers", str(response.stream_subscribers)),
         ("remote agents", str(len(response.remote_agents))),
     ]
+    if response.HasField("fleet"):
+        rows[-1:-1] = _fleet_rows(response.fleet, now)
     out.write("core-agent status\n")
     for name, value in rows:
         out.write(f"  {name + ':':<20}{value}\n")

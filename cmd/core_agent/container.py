@@ -20,6 +20,8 @@ from comp.core.config.container import ConfigContainer
 from comp.core.configstream.container import ConfigStreamContainer
 from comp.core.configstreamserver.container import ConfigStreamServerContainer
 from comp.core.diagnostics.container import DiagnosticsContainer
+from comp.core.fleet import def_ as fleet_def
+from comp.core.fleet.container import FleetContainer
 from comp.core.ipc import def_ as ipc_def
 from comp.core.ipc.container import IpcContainer
 from comp.core.log import def_ as log_def
@@ -40,6 +42,10 @@ def _server_address(root: Any) -> Callable[[], str]:
     """The bound address of the gRPC server, looked up when asked (the server is built after the
     settings service it serves, so it cannot be passed as a value)."""
     return lambda: str(root.grpc_server.component().address)
+
+
+def _fleet_status(fleet: fleet_def.Component) -> Callable[[], dict[str, Any]]:
+    return lambda: fleet.status().as_dict()
 
 
 def _metrics_url(telemetry: Telemetry) -> Callable[[], str | None]:
@@ -82,6 +88,13 @@ class CoreAgentContainer(containers.DeclarativeContainer):
     configstream = providers.Container(
         ConfigStreamContainer, lifecycle=lifecycle, config=config.component, telemetry=telemetry.component
     )
+    fleet = providers.Container(
+        FleetContainer,
+        lifecycle=lifecycle,
+        config=config.component,
+        ipc=ipc.component,
+        telemetry=telemetry.component,
+    )
     configstream_server = providers.Container(
         ConfigStreamServerContainer,
         lifecycle=lifecycle,
@@ -96,6 +109,7 @@ class CoreAgentContainer(containers.DeclarativeContainer):
         registry=registry.component,
         configstream=configstream.component,
         listen_address=providers.Callable(_server_address, __self__),
+        fleet_status=providers.Callable(_fleet_status, fleet.component),
     )
     diagnostics = providers.Container(
         DiagnosticsContainer,
@@ -151,6 +165,7 @@ def build_root_container(container: CoreAgentContainer) -> RootComponents:
     """
     log = container.log.component()
     container.remote_metrics()
+    container.fleet.component()
     server = container.grpc_server.component()
     return RootComponents(
         lifecycle=container.lifecycle(),

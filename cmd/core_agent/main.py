@@ -9,6 +9,7 @@ Usage::
     core-agent status [--json]
     core-agent flare [--output PATH]
     core-agent version | --version
+    core-agent fleet list|get|set|unset ...   (see core_agent.fleet_cli)
 
 ``-c/--cfgpath PATH`` (a file, or the directory holding ``datadog.yaml``) and ``--state-dir DIR`` go
 before or after the subcommand (see :mod:`core_agent.locations`).
@@ -31,6 +32,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from core_agent.fleet_cli import add_fleet_parser
 from pkg.util.cli import guarded, reject_undecodable_arguments
 
 __all__ = ["build_parser", "main"]
@@ -196,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", metavar="PATH", help="where to write the zip (default: core-agent-flare-<time>.zip here)"
     )
     flare.set_defaults(handler=_client, action="flare")
+    add_fleet_parser(commands, [_client_options()])
     return parser
 
 

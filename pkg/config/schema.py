@@ -438,6 +438,42 @@ def default_schema() -> Schema:
 
 
 _STREAMED = "read by remote agents from the config stream"
+_FLEET_KEYS = (
+    KeySpec(
+        "remote_config.etcd.endpoints",
+        ValueType.STRING_LIST,
+        [],
+        description="etcd endpoints (host:port or http(s)://host:port) of the fleet source; empty: off",
+    ),
+    KeySpec("remote_config.etcd.prefix", ValueType.STRING, "/datadog-agent/", description="etcd key prefix"),
+    KeySpec(
+        "remote_config.etcd.scopes",
+        ValueType.STRING_LIST,
+        [],
+        description="scopes, lowest priority first; empty: global, env:<env tag>, host:<hostname>",
+    ),
+    KeySpec("remote_config.etcd.ca_file", ValueType.STRING, "", description="CA of etcd's TLS certificate"),
+    KeySpec("remote_config.etcd.cert_file", ValueType.STRING, "", description="client certificate (mTLS)"),
+    KeySpec("remote_config.etcd.key_file", ValueType.STRING, "", description="client key (mTLS)"),
+    KeySpec("remote_config.etcd.username", ValueType.STRING, "", description="etcd user"),
+    KeySpec("remote_config.etcd.password", ValueType.STRING, "", secret=True, description="etcd password"),
+    KeySpec(
+        "remote_config.etcd.cache_file",
+        ValueType.STRING,
+        "",
+        description="last fleet values, for starts while etcd is down; '': fleet-cache.json beside the token",
+    ),
+    KeySpec("remote_config.etcd.request_timeout", ValueType.DURATION, "5s", minimum=0.001),
+    KeySpec(
+        "remote_config.etcd.startup_timeout",
+        ValueType.DURATION,
+        "3s",
+        minimum=0,
+        description="how long startup waits for the first read of etcd before going on with the cache",
+    ),
+    KeySpec("remote_config.etcd.reconnect_initial_delay", ValueType.DURATION, "200ms", minimum=0.001),
+    KeySpec("remote_config.etcd.reconnect_max_delay", ValueType.DURATION, "30s", minimum=0.001),
+)
 
 _CORE_KEYS = (
     KeySpec("cmd_host", ValueType.STRING, "localhost", description="IPC gRPC listen host"),
@@ -544,4 +580,5 @@ _CORE_KEYS = (
     KeySpec("logs_config.enabled", ValueType.BOOL, False, live=True, description=_STREAMED),
     KeySpec("telemetry.enabled", ValueType.BOOL, True, description="Prometheus /metrics on loopback"),
     KeySpec("telemetry.port", ValueType.INT, 5000, minimum=0, maximum=65535, description="/metrics port"),
+    *_FLEET_KEYS,
 )

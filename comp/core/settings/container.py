@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from dependency_injector import containers, providers
 
@@ -30,6 +31,9 @@ class SettingsContainer(containers.DeclarativeContainer):
     listen_address: providers.Dependency[Callable[[], str] | None] = providers.Dependency(
         default=providers.Object(None)
     )
+    fleet_status: providers.Dependency[Callable[[], Mapping[str, Any]] | None] = providers.Dependency(
+        default=providers.Object(None)
+    )
 
     provides = providers.Singleton(
         new_component,
@@ -40,6 +44,7 @@ class SettingsContainer(containers.DeclarativeContainer):
             registry=registry,
             configstream=configstream,
             listen_address=listen_address,
+            fleet_status=fleet_status,
         ),
     )
     component = provides.provided.comp

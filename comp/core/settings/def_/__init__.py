@@ -57,6 +57,8 @@ class AgentStatus:
     pid: int
     config_file: str
     stream_subscribers: int
+    fleet: Mapping[str, Any] | None = None
+    """The fleet source's status (``FleetStatus.as_dict()``), None when the agent has none."""
 
 
 class SettingsValueError(ValueError):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Any
 
 from comp.api.grpcserver.def_ import GrpcService
 from comp.core.config import def_ as config_def
@@ -43,6 +44,7 @@ class Requires:
     registry: registry_def.Component | None = None
     configstream: configstream_def.Component | None = None
     listen_address: Callable[[], str] | None = None
+    fleet_status: Callable[[], Mapping[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ def new_component(requires: Requires) -> Provides:
         configstream=requires.configstream,
         listen_address=requires.listen_address,
         version=_version(),
+        fleet_status=requires.fleet_status,
     )
     change_log = ChangeLog(_log)
 

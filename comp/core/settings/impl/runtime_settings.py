@@ -66,8 +66,11 @@ class RuntimeSettings:
         configstream: configstream_def.Component | None = None,
         listen_address: Callable[[], str] | None = None,
         version: str = "",
+        *,
+        fleet_status: Callable[[], Mapping[str, Any]] | None = None,
     ) -> None:
         self._config = config
+        self._fleet_status = fleet_status
         self._registry = registry
         self._configstream = configstream
         self._listen_address = listen_address
@@ -225,6 +228,7 @@ class RuntimeSettings:
             pid=os.getpid(),
             config_file=str(config_file) if config_file is not None else "",
             stream_subscribers=self._configstream.subscriber_count if self._configstream else 0,
+            fleet=self._fleet_status() if self._fleet_status is not None else None,
         )
 
     def _address(self) -> str:

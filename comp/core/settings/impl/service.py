@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -152,7 +153,16 @@ class SettingsService(settings_pb2_grpc.SettingsServicer):
             pid=status.pid,
             config_file=status.config_file,
             stream_subscribers=status.stream_subscribers,
+            fleet=settings_pb2.FleetSourceStatus(**_fleet_fields(status.fleet)) if status.fleet else None,
         )
+
+
+def _fleet_fields(fleet: Mapping[str, Any]) -> dict[str, Any]:
+    """The fleet status fields the message carries (times absent are 0)."""
+    fields = {k: v for k, v in fleet.items() if k in settings_pb2.FleetSourceStatus.DESCRIPTOR.fields_by_name}
+    for key in ("last_change_unix", "stale_since_unix"):
+        fields[key] = fields.get(key) or 0.0
+    return fields
 
 
 def grpc_service(settings: Component, change_log: ChangeLog | None = None) -> GrpcService:

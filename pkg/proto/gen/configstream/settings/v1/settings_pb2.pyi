@@ -297,6 +297,74 @@ class RemoteAgentStatus(_message.Message):
 Global___RemoteAgentStatus: _TypeAlias = RemoteAgentStatus  # noqa: Y015
 
 @_typing.final
+class FleetSourceStatus(_message.Message):
+    """The fleet source (etcd watched as the remote-config layer); enabled false when it is off."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENABLED_FIELD_NUMBER: _builtins.int
+    ENDPOINTS_FIELD_NUMBER: _builtins.int
+    ENDPOINT_FIELD_NUMBER: _builtins.int
+    PREFIX_FIELD_NUMBER: _builtins.int
+    SCOPES_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    VALUES_FROM_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    STORE_REVISION_FIELD_NUMBER: _builtins.int
+    LAST_CHANGE_UNIX_FIELD_NUMBER: _builtins.int
+    STALE_SINCE_UNIX_FIELD_NUMBER: _builtins.int
+    STALE_REASON_FIELD_NUMBER: _builtins.int
+    APPLIED_KEYS_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
+    RESYNCS_FIELD_NUMBER: _builtins.int
+    RECONNECTS_FIELD_NUMBER: _builtins.int
+    enabled: _builtins.bool
+    endpoint: _builtins.str
+    prefix: _builtins.str
+    state: _builtins.str
+    values_from: _builtins.str
+    revision: _builtins.int
+    store_revision: _builtins.int
+    last_change_unix: _builtins.float
+    stale_since_unix: _builtins.float
+    stale_reason: _builtins.str
+    applied_keys: _builtins.int
+    refused: _builtins.int
+    resyncs: _builtins.int
+    reconnects: _builtins.int
+    @_builtins.property
+    def endpoints(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        enabled: _builtins.bool = ...,
+        endpoints: _abc.Iterable[_builtins.str] | None = ...,
+        endpoint: _builtins.str = ...,
+        prefix: _builtins.str = ...,
+        scopes: _abc.Iterable[_builtins.str] | None = ...,
+        state: _builtins.str = ...,
+        values_from: _builtins.str = ...,
+        revision: _builtins.int = ...,
+        store_revision: _builtins.int = ...,
+        last_change_unix: _builtins.float = ...,
+        stale_since_unix: _builtins.float = ...,
+        stale_reason: _builtins.str = ...,
+        applied_keys: _builtins.int = ...,
+        refused: _builtins.int = ...,
+        resyncs: _builtins.int = ...,
+        reconnects: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_keys", b"applied_keys", "enabled", b"enabled", "endpoint", b"endpoint", "endpoints", b"endpoints", "last_change_unix", b"last_change_unix", "prefix", b"prefix", "reconnects", b"reconnects", "refused", b"refused", "resyncs", b"resyncs", "revision", b"revision", "scopes", b"scopes", "stale_reason", b"stale_reason", "stale_since_unix", b"stale_since_unix", "state", b"state", "store_revision", b"store_revision", "values_from", b"values_from"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FleetSourceStatus: _TypeAlias = FleetSourceStatus  # noqa: Y015
+
+@_typing.final
 class StatusResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -308,6 +376,7 @@ class StatusResponse(_message.Message):
     PID_FIELD_NUMBER: _builtins.int
     CONFIG_FILE_FIELD_NUMBER: _builtins.int
     STREAM_SUBSCRIBERS_FIELD_NUMBER: _builtins.int
+    FLEET_FIELD_NUMBER: _builtins.int
     started_unix: _builtins.float
     listen_address: _builtins.str
     sequence_id: _builtins.int
@@ -317,6 +386,8 @@ class StatusResponse(_message.Message):
     stream_subscribers: _builtins.int
     @_builtins.property
     def remote_agents(self) -> _containers.RepeatedCompositeFieldContainer[Global___RemoteAgentStatus]: ...
+    @_builtins.property
+    def fleet(self) -> Global___FleetSourceStatus: ...
     def __init__(
         self,
         *,
@@ -328,10 +399,11 @@ class StatusResponse(_message.Message):
         pid: _builtins.int = ...,
         config_file: _builtins.str = ...,
         stream_subscribers: _builtins.int = ...,
+        fleet: Global___FleetSourceStatus | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["fleet", b"fleet"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_file", b"config_file", "listen_address", b"listen_address", "pid", b"pid", "remote_agents", b"remote_agents", "sequence_id", b"sequence_id", "started_unix", b"started_unix", "stream_subscribers", b"stream_subscribers", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_file", b"config_file", "fleet", b"fleet", "listen_address", b"listen_address", "pid", b"pid", "remote_agents", b"remote_agents", "sequence_id", b"sequence_id", "started_unix", b"started_unix", "stream_subscribers", b"stream_subscribers", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
