@@ -42,6 +42,11 @@ def _server_address(root: Any) -> Callable[[], str]:
     return lambda: str(root.grpc_server.component().address)
 
 
+def _server_health(root: Any) -> Callable[[], str]:
+    """The gRPC server's health state, looked up when asked (as for ``_server_address``)."""
+    return lambda: str(root.grpc_server.component().health)
+
+
 def _metrics_url(telemetry: Telemetry) -> Callable[[], str | None]:
     return lambda: telemetry.url
 
@@ -96,6 +101,8 @@ class CoreAgentContainer(containers.DeclarativeContainer):
         registry=registry.component,
         configstream=configstream.component,
         listen_address=providers.Callable(_server_address, __self__),
+        health=providers.Callable(_server_health, __self__),
+        metrics_url=providers.Callable(_metrics_url, telemetry.component),
     )
     diagnostics = providers.Container(
         DiagnosticsContainer,

@@ -17,7 +17,8 @@ __all__ = ["SettingsContainer"]
 
 class SettingsContainer(containers.DeclarativeContainer):
     """Inputs: ``lifecycle``, ``config``; optional ``registry``, ``configstream`` and
-    ``listen_address`` (a callable returning the IPC server's bound address)."""
+    ``listen_address`` (a callable returning the IPC server's bound address), ``health`` (one returning
+    its health state) and ``metrics_url`` (one returning the telemetry URL or None)."""
 
     lifecycle = providers.Dependency(instance_of=Lifecycle)
     config: providers.Dependency[config_def.Component] = providers.Dependency()
@@ -30,6 +31,12 @@ class SettingsContainer(containers.DeclarativeContainer):
     listen_address: providers.Dependency[Callable[[], str] | None] = providers.Dependency(
         default=providers.Object(None)
     )
+    health: providers.Dependency[Callable[[], str] | None] = providers.Dependency(
+        default=providers.Object(None)
+    )
+    metrics_url: providers.Dependency[Callable[[], str | None] | None] = providers.Dependency(
+        default=providers.Object(None)
+    )
 
     provides = providers.Singleton(
         new_component,
@@ -40,6 +47,8 @@ class SettingsContainer(containers.DeclarativeContainer):
             registry=registry,
             configstream=configstream,
             listen_address=listen_address,
+            health=health,
+            metrics_url=metrics_url,
         ),
     )
     component = provides.provided.comp

@@ -36,13 +36,16 @@ _log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Requires:
     """``registry`` and ``configstream`` are optional (their parts of the status stay empty).
-    ``listen_address`` returns the IPC server's bound address; None: ``cmd_host:cmd_port``."""
+    ``listen_address`` returns the IPC server's bound address; None: ``cmd_host:cmd_port``.
+    ``health`` returns the server's health state and ``metrics_url`` the telemetry URL, for the status."""
 
     lifecycle: Lifecycle
     config: config_def.Component
     registry: registry_def.Component | None = None
     configstream: configstream_def.Component | None = None
     listen_address: Callable[[], str] | None = None
+    health: Callable[[], str] | None = None
+    metrics_url: Callable[[], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ def new_component(requires: Requires) -> Provides:
         configstream=requires.configstream,
         listen_address=requires.listen_address,
         version=_version(),
+        health=requires.health,
+        metrics_url=requires.metrics_url,
     )
     change_log = ChangeLog(_log)
 
