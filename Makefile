@@ -43,8 +43,8 @@ proto: $(STAMP)
 
 proto-check: $(STAMP)
 	@tmp=$$(mktemp -d); PYTHON=$(CURDIR)/$(BIN)/python proto/generate.sh $$tmp/gen >/dev/null 2>&1 && \
-	  if diff -r $$tmp/gen pkg/proto/gen >/dev/null; then echo "proto: generated code is up to date"; rm -rf $$tmp; \
-	  else echo "proto: pkg/proto/gen differs from a fresh generation; run 'make proto'"; diff -r $$tmp/gen pkg/proto/gen | head -20; rm -rf $$tmp; exit 1; fi
+	  if diff -r -x __pycache__ $$tmp/gen pkg/proto/gen >/dev/null; then echo "proto: generated code is up to date"; rm -rf $$tmp; \
+	  else echo "proto: pkg/proto/gen differs from a fresh generation; run 'make proto'"; diff -r -x __pycache__ $$tmp/gen pkg/proto/gen | head -20; rm -rf $$tmp; exit 1; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -136,6 +136,24 @@ def remote_agents_json(response: remoteagents_pb2.GetRemoteAgentStatusResponse) 
     ]
 
 
+def _registered_json(agent: settings_pb2.RemoteAgentStatus) -> dict[str, Any]:
+    """A registered remote agent as the core sees it: identity, last refresh, its config stream."""
+    return {
+        "display_name": agent.display_name,
+        "flavor": agent.flavor,
+        "pid": agent.pid,
+        "session_id": agent.session_id,
+        "last_seen_unix": agent.last_seen_unix,
+        "streaming": agent.streaming,
+        "events_sent": agent.events_sent,
+        "lagging": agent.lagging,
+        "times_lagging": agent.times_lagging,
+        "catch_ups": agent.catch_ups,
+        "resyncs": agent.resyncs,
+        "resumed": agent.resumed,
+    }
+
+
 def _status_json(response: settings_pb2.StatusResponse, remote: list[dict[str, Any]]) -> str:
     core = {
         "version": response.version,
@@ -145,6 +163,16 @@ def _status_json(response: settings_pb2.StatusResponse, remote: list[dict[str, A
         "config_file": response.config_file,
         "sequence_id": response.sequence_id,
         "stream_subscribers": response.stream_subscribers,
+        "health": response.health,
+        "telemetry_url": response.telemetry_url or None,
+        "stream": {
+            "epoch": response.epoch,
+            "history_events": response.history_events,
+            "history_max_events": response.history_max_events,
+            "history_bytes": response.history_bytes,
+            "history_max_bytes": response.history_max_bytes,
+        },
+        "registered_agents": [_registered_json(a) for a in response.remote_agents],
     }
     if response.HasField("fleet"):
         core["fleet"] = _fleet_json(response.fleet)
@@ -211,7 +239,15 @@ def _print_status(response: settings_pb2.StatusResponse, out: TextIO) -> None:
         ("listening on", response.listen_address),
         ("started", f"{started} (up {_duration(now - response.started_unix)})"),
         ("config file", response.config_file or "none"),
+        ("health", response.health or "unknown"),
+        ("telemetry", response.telemetry_url or "off"),
+        ("stream epoch", response.epoch or "none"),
         ("sequence id", str(response.sequence_id)),
+        (
+            "history",
+            f"{response.history_events}/{response.history_max_events} updates, "
+            f"{response.history_bytes}/{response.history_max_bytes} bytes",
+        ),
         ("stream subscribers", str(response.stream_subscribers)),
         ("remote agents", str(len(response.remote_agents))),
     ]
@@ -226,6 +262,18 @@ def _print_status(response: settings_pb2.StatusResponse, out: TextIO) -> None:
             f"    - {agent.display_name} (flavor {agent.flavor}, pid {agent.pid}, "
             f"session {agent.session_id}, last seen {seen} ago)\n"
         )
+        out.write(f"      {_stream_line(agent)}\n")
+
+
+def _stream_line(agent: settings_pb2.RemoteAgentStatus) -> str:
+    if not agent.streaming:
+        return "config stream: not streaming"
+    state = "lagging" if agent.lagging else "live"
+    return (
+        f"config stream: {state}, {agent.events_sent} events sent, lagged {agent.times_lagging}x, "
+        f"{agent.catch_ups} catch-ups, {agent.resyncs} resyncs, "
+        + ("resumed" if agent.resumed else "started with a snapshot")
+    )
 
 
 def _duration(seconds: float) -> str:

@@ -48,6 +48,11 @@ def _fleet_status(fleet: fleet_def.Component) -> Callable[[], dict[str, Any]]:
     return lambda: fleet.status().as_dict()
 
 
+def _server_health(root: Any) -> Callable[[], str]:
+    """The gRPC server's health state, looked up when asked (as for ``_server_address``)."""
+    return lambda: str(root.grpc_server.component().health)
+
+
 def _metrics_url(telemetry: Telemetry) -> Callable[[], str | None]:
     return lambda: telemetry.url
 
@@ -110,6 +115,8 @@ class CoreAgentContainer(containers.DeclarativeContainer):
         configstream=configstream.component,
         listen_address=providers.Callable(_server_address, __self__),
         fleet_status=providers.Callable(_fleet_status, fleet.component),
+        health=providers.Callable(_server_health, __self__),
+        metrics_url=providers.Callable(_metrics_url, telemetry.component),
     )
     diagnostics = providers.Container(
         DiagnosticsContainer,

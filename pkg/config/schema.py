@@ -38,6 +38,7 @@ from pydantic import ConfigDict, PlainValidator, TypeAdapter, ValidationError
 from pkg.config.coerce import parse_list_text, parse_mapping_text
 from pkg.config.durations import DURATION_EXPECTED, format_duration, parse_duration
 from pkg.config.errors import ConfigKeyError, ConfigLimitError, ConfigValueError
+from pkg.config.sizes import SIZE_EXPECTED, parse_size
 from pkg.config.tree import flatten
 from pkg.scrub import is_secret_key
 
@@ -71,6 +72,7 @@ class ValueType(StrEnum):
     BOOL = "bool"
     FLOAT = "float"
     DURATION = "duration"
+    SIZE = "size"
     STRING_LIST = "list[str]"
     STRING_MAP = "dict[str, str]"
     MAP = "dict[str, Any]"
@@ -129,6 +131,7 @@ _ADAPTERS: dict[ValueType, TypeAdapter[Any]] = {
     ValueType.BOOL: TypeAdapter(bool),
     ValueType.FLOAT: TypeAdapter(float, config=_TEXT),
     ValueType.DURATION: TypeAdapter(Annotated[Any, PlainValidator(_duration)]),
+    ValueType.SIZE: TypeAdapter(Annotated[int, PlainValidator(parse_size)]),
     ValueType.STRING_LIST: TypeAdapter(list[str], config=_TEXT),
     ValueType.STRING_MAP: TypeAdapter(dict[str, str], config=_TEXT),
     ValueType.MAP: TypeAdapter(dict[str, Any], config=_TEXT),
@@ -144,6 +147,7 @@ _EXPECTED = {
     ValueType.BOOL: "a boolean (true or false)",
     ValueType.FLOAT: "a number",
     ValueType.DURATION: DURATION_EXPECTED,
+    ValueType.SIZE: SIZE_EXPECTED,
     ValueType.STRING_LIST: "a list of strings",
     ValueType.STRING_MAP: "a mapping of strings to strings",
     ValueType.MAP: "a mapping",
@@ -571,8 +575,26 @@ _CORE_KEYS = (
         description="largest serialized snapshot of every setting, in bytes",
     ),
     KeySpec("log_level", ValueType.STRING, "info", choices=LOG_LEVELS, live=True, description="log level"),
-    KeySpec("log_file", ValueType.STRING, "", description="log file path; '': no file"),
-    KeySpec("log_to_console", ValueType.BOOL, True, description="log to stderr"),
+    KeySpec("log_file", ValueType.STRING, "", live=True, description="log file path; '': no file"),
+    KeySpec(
+        "log_file_max_size",
+        ValueType.SIZE,
+        10 * 1024 * 1024,
+        minimum=1024,
+        live=True,
+        description="size at which the log file is rolled (10MB, 512KB, or bytes)",
+    ),
+    KeySpec(
+        "log_file_max_rolls",
+        ValueType.INT,
+        1,
+        minimum=0,
+        maximum=100,
+        live=True,
+        description="rolled log files kept (log_file.1, ...); 0: the file is truncated instead",
+    ),
+    KeySpec("log_to_console", ValueType.BOOL, True, live=True, description="log to stderr"),
+    KeySpec("log_format_json", ValueType.BOOL, False, live=True, description="log one JSON object per line"),
     KeySpec("api_key", ValueType.STRING, "", secret=True, live=True, description=_STREAMED),
     KeySpec("site", ValueType.STRING, "datadoghq.com", live=True, description=_STREAMED),
     KeySpec("hostname", ValueType.STRING, "", live=True, description=_STREAMED),

@@ -18,7 +18,8 @@ __all__ = ["SettingsContainer"]
 
 class SettingsContainer(containers.DeclarativeContainer):
     """Inputs: ``lifecycle``, ``config``; optional ``registry``, ``configstream`` and
-    ``listen_address`` (a callable returning the IPC server's bound address)."""
+    ``listen_address`` (a callable returning the IPC server's bound address), ``health`` (one returning
+    its health state) and ``metrics_url`` (one returning the telemetry URL or None)."""
 
     lifecycle = providers.Dependency(instance_of=Lifecycle)
     config: providers.Dependency[config_def.Component] = providers.Dependency()
@@ -34,6 +35,12 @@ class SettingsContainer(containers.DeclarativeContainer):
     fleet_status: providers.Dependency[Callable[[], Mapping[str, Any]] | None] = providers.Dependency(
         default=providers.Object(None)
     )
+    health: providers.Dependency[Callable[[], str] | None] = providers.Dependency(
+        default=providers.Object(None)
+    )
+    metrics_url: providers.Dependency[Callable[[], str | None] | None] = providers.Dependency(
+        default=providers.Object(None)
+    )
 
     provides = providers.Singleton(
         new_component,
@@ -45,6 +52,8 @@ class SettingsContainer(containers.DeclarativeContainer):
             configstream=configstream,
             listen_address=listen_address,
             fleet_status=fleet_status,
+            health=health,
+            metrics_url=metrics_url,
         ),
     )
     component = provides.provided.comp

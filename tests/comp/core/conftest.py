@@ -9,26 +9,33 @@ from typing import Any
 import pytest
 
 from pkg.config.change import ConfigChange, Setting, UpdateCallback
+from pkg.config.schema import default_schema
 from pkg.config.sources import Source
 from pkg.scrub import is_secret_key
 
+_DEFAULTS = default_schema().defaults()
+
 
 class FakeConfig:
-    """Values in a dict; ``set`` notifies the ``on_update`` callbacks like the real config."""
+    """Values in a dict over the declared defaults; ``set`` notifies the ``on_update`` callbacks like
+    the real config."""
 
     def __init__(self, values: dict[str, Any]) -> None:
         self._values = dict(values)
         self._callbacks: list[UpdateCallback] = []
         self._sequence_id = 0
 
+    def _get(self, key: str, missing: Any) -> Any:
+        return self._values.get(key, _DEFAULTS.get(key, missing))
+
     def get_string(self, key: str) -> str:
-        return str(self._values.get(key, ""))
+        return str(self._get(key, ""))
 
     def get_int(self, key: str) -> int:
-        return int(self._values.get(key, 0))
+        return int(self._get(key, 0))
 
     def get_bool(self, key: str) -> bool:
-        return bool(self._values.get(key, False))
+        return bool(self._get(key, False))
 
     def is_secret(self, key: str) -> bool:
         return is_secret_key(key)

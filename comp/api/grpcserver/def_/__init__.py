@@ -46,3 +46,8 @@ class Component(Protocol):
 
     @property
     def port(self) -> int: ...
+
+    @property
+    def health(self) -> str:
+        """The gRPC health state of the server: ``SERVING`` or ``NOT_SERVING``."""
+        ...

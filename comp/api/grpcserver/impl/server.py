@@ -98,6 +98,11 @@ class GrpcServer:
         return self._port
 
     @property
+    def health(self) -> str:
+        """``SERVING`` from start until the stop begins, else ``NOT_SERVING``."""
+        return "SERVING" if self._health is not None else "NOT_SERVING"
+
+    @property
     def stop_grace(self) -> float:
         """Seconds the stop may take before the calls still running are cancelled."""
         return self._stop_grace

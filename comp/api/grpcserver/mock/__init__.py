@@ -22,6 +22,10 @@ class MockGrpcServer:
     def port(self) -> int:
         return self._port
 
+    @property
+    def health(self) -> str:
+        return "SERVING"
+
 
 def new_mock(host: str = "localhost", port: int = 5001) -> Component:
     """A :class:`MockGrpcServer` typed as the component."""

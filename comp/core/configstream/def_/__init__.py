@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["Component", "EventKind", "ResumePoint", "StreamEvent", "Subscription"]
+__all__ = [
+    "Component",
+    "EventKind",
+    "ResumePoint",
+    "StreamEvent",
+    "StreamStatus",
+    "SubscriberStatus",
+    "Subscription",
+]
 
 
 class EventKind(StrEnum):
@@ -49,6 +57,40 @@ class ResumePoint(NamedTuple):
 
     epoch: str
     sequence_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberStatus:
+    """One subscriber as ``core-agent status`` shows it.
+
+    ``session_id``: the remote agent's session given to ``subscribe`` ("" if none). ``events_sent``:
+    snapshots and updates handed to the transport. ``lagging``: it is behind now; ``times_lagging``,
+    ``catch_ups``, ``resyncs``: how often it fell behind, was caught up from the history, was sent a
+    fresh snapshot instead. ``resumed``: it started from its resume point without a snapshot.
+    """
+
+    name: str
+    session_id: str
+    events_sent: int
+    lagging: bool
+    times_lagging: int
+    catch_ups: int
+    resyncs: int
+    resumed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStatus:
+    """The producer as ``core-agent status`` shows it: its epoch, the last sequence id it handled, the
+    history's use against its bounds, and every subscriber."""
+
+    epoch: str
+    sequence_id: int
+    history_events: int
+    history_max_events: int
+    history_bytes: int
+    history_max_bytes: int
+    subscribers: tuple[SubscriberStatus, ...]
 
 
 @runtime_checkable
@@ -93,8 +135,15 @@ class Component(Protocol):
     @property
     def subscriber_count(self) -> int: ...
 
-    def subscribe(self, name: str, *, resume: tuple[str, int] | None = None) -> Subscription:
-        """A new subscription; its first event is a snapshot, unless it resumes.
+    def status(self) -> StreamStatus:
+        """What the producer and its subscribers are doing now."""
+        ...
+
+    def subscribe(
+        self, name: str, *, resume: tuple[str, int] | None = None, session_id: str = ""
+    ) -> Subscription:
+        """A new subscription; its first event is a snapshot, unless it resumes. ``session_id`` only
+        labels it in :meth:`status`.
 
         ``resume``: a :class:`ResumePoint` (or an ``(epoch, sequence_id)`` tuple). With it, snapshots
         carry the epoch, and when the epoch is this producer's and the history holds every update

@@ -54,7 +54,7 @@ import uuid
 from collections.abc import Callable
 
 from comp.core.config import def_ as config_def
-from comp.core.configstream.def_ import EventKind, StreamEvent
+from comp.core.configstream.def_ import EventKind, StreamEvent, StreamStatus, SubscriberStatus
 from comp.core.configstream.impl.history import EventHistory
 from comp.core.configstream.impl.metrics import ResumeRefusal, ResyncCause, StreamMetrics
 from comp.core.configstream.impl.subscription import StreamSubscription
@@ -179,7 +179,34 @@ class ConfigStreamProducer:
         """Id of the last change handled on the loop."""
         return self._last_sequence_id
 
-    def subscribe(self, name: str, *, resume: tuple[str, int] | None = None) -> StreamSubscription:
+    def status(self) -> StreamStatus:
+        subscribers = tuple(
+            SubscriberStatus(
+                name=s.name,
+                session_id=s.session_id,
+                events_sent=s.events_sent,
+                lagging=s.lagging and not s.resuming,
+                times_lagging=s.times_lagging,
+                catch_ups=s.catch_ups,
+                resyncs=s.resyncs,
+                resumed=s.resumed,
+            )
+            for s in self._subscriptions.values()
+        )
+        history = self._history
+        return StreamStatus(
+            epoch=self._epoch,
+            sequence_id=self._last_sequence_id,
+            history_events=len(history),
+            history_max_events=history.max_events,
+            history_bytes=history.bytes,
+            history_max_bytes=history.max_bytes,
+            subscribers=subscribers,
+        )
+
+    def subscribe(
+        self, name: str, *, resume: tuple[str, int] | None = None, session_id: str = ""
+    ) -> StreamSubscription:
         """A new subscription; its first event is a snapshot, unless it resumes (see ``def_``)."""
         subscription = StreamSubscription(
             next(self._ids),
@@ -189,6 +216,7 @@ class ConfigStreamProducer:
             queue_size=self._queue_size,
             queue_max_bytes=self._queue_max_bytes,
             with_epoch=resume is not None,
+            session_id=session_id,
         )
         if not self._running:
             subscription.close()
@@ -245,6 +273,7 @@ class ConfigStreamProducer:
                     subscription.resuming = False  # counted as a resume, not as a catch-up
                 else:
                     self._metrics.catch_ups += 1
+                    subscription.catch_ups += 1
                     _log.info("config stream subscriber %s caught up from history", subscription.name)
         elif history and wanted > history.last_id:
             subscription.lagging = subscription.resuming = False  # nothing was missed after all

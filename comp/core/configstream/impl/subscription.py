@@ -59,9 +59,15 @@ class StreamSubscription:
         queue_size: int,
         queue_max_bytes: int,
         with_epoch: bool = False,
+        session_id: str = "",
     ) -> None:
         self._id = sub_id
         self._name = name
+        self.session_id = session_id
+        self.events_sent = 0
+        self.times_lagging = 0
+        self.catch_ups = 0
+        self.resyncs = 0
         self._hub = hub
         self._metrics = metrics
         self._queue_size = queue_size
@@ -126,6 +132,7 @@ class StreamSubscription:
                 self.queued_bytes,
             )
             self.lagging = True
+            self.times_lagging += 1
             self._metrics.lagging += 1
             self._metrics.dropped_updates += 1
             return
@@ -150,6 +157,7 @@ class StreamSubscription:
     def resync(self, cause: str) -> None:
         """Drop what is queued (the snapshot supersedes it) and send a snapshot next."""
         self._metrics.add_resync(cause)
+        self.resyncs += 1
         self.queue.clear()
         self.queued_bytes = 0
         self.cursor = None
@@ -165,6 +173,7 @@ class StreamSubscription:
                 if self.queue:
                     event = self.queue.popleft()
                     self.queued_bytes -= len(event.payload)
+                    self.events_sent += 1
                     if event.kind is EventKind.UPDATE:
                         self._metrics.updates_sent += 1
                     else:

@@ -23,7 +23,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 
-from comp.core.configstream.def_ import EventKind, ResumePoint, StreamEvent
+from comp.core.configstream.def_ import EventKind, ResumePoint, StreamEvent, StreamStatus, SubscriberStatus
 from pkg.config.change import ConfigChange, Setting
 from pkg.protoconv.configevents import snapshot_epoch_suffix, snapshot_event, update_event
 
@@ -41,6 +41,8 @@ class MockSubscription:
         self._owner = owner
         self.resume = resume
         """The resume point given to ``subscribe``, if any."""
+        self.session_id = ""
+        """The session id given to ``subscribe``."""
         self.resumed = False
         """Never accepted: the mock always starts with its snapshot."""
         self._queue: deque[StreamEvent] = deque()
@@ -135,9 +137,21 @@ class MockConfigStream:
     def subscriber_count(self) -> int:
         return len(self._open)
 
-    def subscribe(self, name: str, *, resume: tuple[str, int] | None = None) -> MockSubscription:
+    def status(self) -> StreamStatus:
+        """The epoch, the initial snapshot's sequence id, an empty history, the open subscriptions."""
+        subscribers = tuple(
+            SubscriberStatus(s.name, s.session_id, len(s.delivered), False, 0, 0, 0, False)
+            for s in self._open.values()
+        )
+        sequence_id = self._initial.sequence_id if self._initial is not None else 0
+        return StreamStatus(self._epoch, sequence_id, 0, 0, 0, 0, subscribers)
+
+    def subscribe(
+        self, name: str, *, resume: tuple[str, int] | None = None, session_id: str = ""
+    ) -> MockSubscription:
         point = None if resume is None else ResumePoint(*resume)
         subscription = MockSubscription(next(self._ids), name, self, point)
+        subscription.session_id = session_id
         self._open[subscription.id] = subscription
         self.subscriptions.append(subscription)
         if self._initial is not None:

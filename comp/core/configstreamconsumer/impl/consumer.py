@@ -4,7 +4,10 @@ One background task runs connection attempts in a loop. An attempt loads the IPC
 fresh channel (inside the running loop; a fresh one so that grpc's own reconnection backoff never
 adds to ours), registers when there is no session, then streams while a second task refreshes the
 session. Any failure ends the attempt: the reason is recorded, the state becomes ``disconnected``
-(the last view keeps answering) and the next attempt waits for the backoff delay.
+(the last view keeps answering) and the next attempt waits for the backoff delay, except when the
+core refused a session that had worked (it evicted us, or restarted while we were away): then the
+consumer registers again at once, since the core is evidently up. A session refused before it ever
+worked waits for the backoff, so a core that keeps refusing is never hammered.
 
 Ordering rules: the first event of every stream must be a snapshot, unless the stream resumes; a
 snapshot is accepted whatever its sequence id (a restarted core agent starts a new id space) and
@@ -134,6 +137,7 @@ class StreamConsumer:
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session_id: str | None = None
+        self._session_worked = False  # the core accepted the current session (a live stream, a refresh)
         self._refresh_interval = DEFAULT_REFRESH_SECONDS
         self._started_at = 0.0
         self._live_since: float | None = None
@@ -211,17 +215,18 @@ class StreamConsumer:
         while True:
             self._set_state(ConsumerState.CONNECTING)
             self._live_since = None
+            rejoin_now = False
             try:
                 await self._attempt()
                 reason = f"core agent at {address} ended the stream"
             except _SessionLostError as exc:
-                self._forget_session()
+                rejoin_now = self._forget_session()
                 reason = str(exc)
             except _AttemptError as exc:
                 reason = str(exc)
             except grpc.RpcError as exc:
                 if isinstance(exc, grpc.aio.AioRpcError) and exc.code() in SESSION_LOST_CODES:
-                    self._forget_session()
+                    rejoin_now = self._forget_session()
                 reason = describe_rpc_error(address, exc)
             except IpcError as exc:
                 reason = f"cannot connect to core agent at {address}: {exc}"
@@ -233,6 +238,10 @@ class StreamConsumer:
             self._set_state(ConsumerState.DISCONNECTED)
             if self._live_since is not None:
                 self._backoff.note_healthy_for(self._clock() - self._live_since)
+            if rejoin_now:
+                _log.info("config stream: %s; registering again at once", reason)
+                self._metrics.reconnect()
+                continue
             delay = self._backoff.next_delay()
             self._metrics.reconnect_delay(delay)
             level = logging.WARNING if self._ready.is_set() else logging.INFO
@@ -260,6 +269,7 @@ class StreamConsumer:
             if registry is not None and self._session_id is None:
                 session_id, recommended = await registry.register(p.flavor, p.display_name)
                 self._session_id = session_id
+                self._session_worked = False
                 self._refresh_interval = float(recommended) or DEFAULT_REFRESH_SECONDS
                 self._metrics.registration()
                 _log.debug("config stream: registered with session %s", session_id)
@@ -290,7 +300,10 @@ class StreamConsumer:
         source = self._session_source
         assert source is not None
         try:
-            return await asyncio.wait_for(source.current_session(), self._params.rpc_timeout)
+            session_id = await asyncio.wait_for(source.current_session(), self._params.rpc_timeout)
+            if session_id != self._session_id:
+                self._session_worked = False
+            return session_id
         except ConnectionError as exc:
             raise _AttemptError(str(exc)) from None
         except TimeoutError:
@@ -299,11 +312,16 @@ class StreamConsumer:
                 f"not registered with core agent at {self._params.ipc_address} yet: {why}"
             ) from None
 
-    def _forget_session(self) -> None:
-        """The core refused our session: register again (or have the registration component do it)."""
+    def _forget_session(self) -> bool:
+        """The core refused our session: register again (or have the registration component do it).
+
+        True when that session had worked, so the next attempt should not wait for the backoff.
+        """
         session_id, self._session_id = self._session_id, None
+        worked, self._session_worked = self._session_worked, False
         if self._session_source is not None and session_id is not None:
             self._session_source.session_lost(session_id)
+        return worked and session_id is not None
 
     def _stream_request(self) -> configstream_pb2.ConfigStreamRequest:
         """The request of a new stream, with our resume point (see the module docstring)."""
@@ -332,6 +350,7 @@ class StreamConsumer:
             await asyncio.sleep(interval)
             try:
                 await registry.refresh(session_id)
+                self._session_worked = True
             except grpc.aio.AioRpcError as exc:
                 reason = describe_rpc_error(self._params.ipc_address, exc)
                 if exc.code() in SESSION_LOST_CODES:
@@ -379,7 +398,7 @@ class StreamConsumer:
             _log.debug("config stream: the core answered our resume point with a snapshot")
         changes = self._holder.replace(settings, snapshot.sequence_id)
         self._set_epoch(snapshot.epoch)
-        self._synced = True
+        self._synced = self._session_worked = True
         self._live_since = self._clock()
         self._metrics.snapshot(snapshot.sequence_id)
         self._set_state(ConsumerState.READY)
@@ -434,7 +453,7 @@ class StreamConsumer:
 
     def _resume(self, how: str) -> None:
         """The current stream continues the view from where the last one left it."""
-        self._synced = True
+        self._synced = self._session_worked = True
         self._live_since = self._clock()
         self._metrics.resume()
         self._set_state(ConsumerState.READY)

@@ -188,7 +188,7 @@ class ConfigStreamHandler:
         await _check_request(request, context)
         name = request.name or session_id
         resume = _resume_point(request)
-        subscription = self._configstream.subscribe(name, resume=resume)
+        subscription = self._configstream.subscribe(name, resume=resume, session_id=session_id)
         headers = None
         if resume is not None:
             headers = resume_headers(self._configstream.epoch, _resume_answer(resume, subscription))

@@ -1,9 +1,13 @@
 """Implementation of the log component.
 
-Between the lifecycle's start and stop, one handler on the root logger writes to stderr as
-``2024-05-01 12:00:00 UTC | INFO | comp.core.ipc | message``, the root level follows ``log_level``
-(changed live through ``on_update``), and a filter scrubs every record: the current values of every secret
-setting (``api_key``, ``*password``, ...; see pkg.scrub), credential pairs, bearer tokens, URL
+Between the lifecycle's start and stop, handlers on the root logger write where the config says
+(:mod:`.outputs`): stderr (``log_to_console``) and a rolled file (``log_file``, ``log_file_max_size``,
+``log_file_max_rolls``), as ``2024-05-01 12:00:00 UTC | INFO | comp.core.ipc | message`` lines or one
+JSON object per line (``log_format_json``). The root level follows ``log_level``. Every one of these
+keys changes live (``on_update``): a change of the outputs opens the new handlers first and swaps them
+in, so a log file that cannot be opened leaves the current outputs in place (logged as an error); at
+start it aborts startup naming the file. A filter scrubs every record: the current values of every
+secret setting (``api_key``, ``*password``, ...; see pkg.scrub), credential pairs, bearer tokens, URL
 credentials.
 
 Levels: ``trace`` and ``debug`` → DEBUG, ``info``, ``warn``/``warning`` → WARNING, ``error``,
@@ -15,15 +19,22 @@ value in a later update is ignored with a warning, keeping the current level.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TextIO
 
 from comp.core.config import def_ as config_def
 from comp.core.log.impl.masking import SecretMaskingFilter
+from comp.core.log.impl.outputs import (
+    OUTPUT_KEYS,
+    TEXT_FORMAT,
+    ConsoleHandler,
+    JsonFormatter,
+    Outputs,
+    RollingFileHandler,
+    TextFormatter,
+    open_handlers,
+)
 from pkg.config.change import ConfigChange
 from pkg.config.errors import ConfigError, ConfigValueError
 from pkg.util.lifecycle import Hook, Lifecycle
@@ -31,18 +42,20 @@ from pkg.util.lifecycle import Hook, Lifecycle
 __all__ = [
     "FORMAT",
     "LEVELS",
+    "JsonFormatter",
     "Logging",
+    "Outputs",
     "Provides",
     "Requires",
     "SecretMaskingFilter",
+    "TextFormatter",
     "new_component",
     "parse_level",
 ]
 
 _log = logging.getLogger(__name__)
 
-FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"
-_DATE_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+FORMAT = TEXT_FORMAT
 _LEVEL_KEY = "log_level"
 _DEFAULT_LEVEL = "info"
 
@@ -80,22 +93,18 @@ class Provides:
     comp: Logging
 
 
-class _RootHandler(logging.StreamHandler[TextIO]):
-    """The component's handler; its own class so a leftover one can be recognised and removed."""
-
-
 class Logging:
     """Configures the root logger from the config while started."""
 
     def __init__(self, config: config_def.Component) -> None:
         self._config = config
         self._level_name, self._levelno = parse_level(config.get_string(_LEVEL_KEY))
+        self._outputs = Outputs.from_config(config)
         self._filter = SecretMaskingFilter()
         self._reload_secrets()
-        self._formatter = logging.Formatter(FORMAT, _DATE_FORMAT)
-        self._formatter.converter = time.gmtime
         self._lock = threading.Lock()
-        self._handler: logging.Handler | None = None
+        self._handlers: list[logging.Handler] = []
+        self._started = False
         self._unsubscribe: Callable[[], None] | None = None
         self._saved_root_level = logging.NOTSET
 
@@ -105,39 +114,56 @@ class Logging:
         return self._level_name
 
     @property
-    def handler(self) -> logging.Handler | None:
-        """The handler installed on the root logger while started, else None."""
-        return self._handler
+    def outputs(self) -> Outputs:
+        """The outputs in use (or to be used at start)."""
+        return self._outputs
+
+    @property
+    def handlers(self) -> tuple[logging.Handler, ...]:
+        """The handlers installed on the root logger while started."""
+        return tuple(self._handlers)
 
     async def start(self) -> None:
-        """Install the handler, apply the level and follow config updates."""
-        if self._handler is not None:
+        """Open the outputs, apply the level and follow config updates.
+
+        Raises OSError naming ``log_file`` when it cannot be opened.
+        """
+        if self._started:
             return
         root = logging.getLogger()
-        for stale in [h for h in root.handlers if isinstance(h, _RootHandler)]:
+        for stale in [h for h in root.handlers if isinstance(h, ConsoleHandler | RollingFileHandler)]:
             root.removeHandler(stale)
-        handler = _RootHandler(sys.stderr)
-        handler.setFormatter(self._formatter)
-        handler.addFilter(self._filter)
+        self._install(open_handlers(self._outputs))
+        self._started = True
         self._saved_root_level = root.level
-        root.addHandler(handler)
-        self._handler = handler
         root.setLevel(self._levelno)
         self._unsubscribe = self._config.on_update(self._on_update)
         # Values changed between construction and subscription are picked up here.
         self._reload_level()
+        self._reload_outputs()
         self._reload_secrets()
 
     async def stop(self) -> None:
-        """Stop following the config, remove the handler and restore the previous root level."""
+        """Stop following the config, close the outputs and restore the previous root level."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        handler, self._handler = self._handler, None
-        if handler is not None:
-            root = logging.getLogger()
+        if not self._started:
+            return
+        self._started = False
+        with self._lock:
+            self._install([])
+        logging.getLogger().setLevel(self._saved_root_level)
+
+    def _install(self, handlers: list[logging.Handler]) -> None:
+        """Swap the root logger's handlers for ``handlers`` (new ones first, so no record is lost)."""
+        root = logging.getLogger()
+        old, self._handlers = self._handlers, handlers
+        for handler in handlers:
+            handler.addFilter(self._filter)
+            root.addHandler(handler)
+        for handler in old:
             root.removeHandler(handler)
-            root.setLevel(self._saved_root_level)
             handler.close()
 
     def _on_update(self, change: ConfigChange) -> None:
@@ -145,6 +171,8 @@ class Logging:
         try:
             if change.key == _LEVEL_KEY:
                 self._reload_level()
+            elif change.key in OUTPUT_KEYS:
+                self._reload_outputs()
             elif self._config.is_secret(change.key):
                 self._reload_secrets()
         except Exception:
@@ -161,14 +189,42 @@ class Logging:
                 return
             old = self._level_name
             self._level_name, self._levelno = name, levelno
-            if self._handler is not None:
+            if self._started:
                 logging.getLogger().setLevel(levelno)
         _log.info("log level changed from %r to %r", old, name)
+
+    def _reload_outputs(self) -> None:
+        with self._lock:
+            try:
+                outputs = Outputs.from_config(self._config)
+            except ConfigError as exc:
+                _log.warning("%s; keeping the current log outputs", exc)
+                return
+            if outputs == self._outputs or not self._started:
+                self._outputs = outputs
+                return
+            try:
+                handlers = open_handlers(outputs)
+            except OSError as exc:
+                _log.error("%s; keeping the current log outputs", exc)
+                return
+            self._outputs = outputs
+            self._install(handlers)
+        _log.info("log outputs changed: %s", _describe(outputs))
 
     def _reload_secrets(self) -> None:
         settings, _ = self._config.flattened_with_sequence_id()
         secrets = [setting.value for key, setting in settings.items() if self._config.is_secret(key)]
         self._filter.set_secrets(_texts(secrets))
+
+
+def _describe(outputs: Outputs) -> str:
+    places = []
+    if outputs.file:
+        places.append(f"file {outputs.file} (rolled at {outputs.max_bytes} bytes, {outputs.max_rolls} kept)")
+    if outputs.console:
+        places.append("stderr")
+    return (", ".join(places) or "nowhere") + (" as JSON" if outputs.json else "")
 
 
 def _texts(value: object) -> Iterator[str]:
@@ -183,7 +239,9 @@ def _texts(value: object) -> Iterator[str]:
 
 
 def new_component(requires: Requires) -> Provides:
-    """Build the log component; raises ConfigValueError if ``log_level`` is not a level name."""
+    """Build the log component; raises ConfigValueError if ``log_level`` is not a level name.
+
+    The outputs open at start (an unopenable ``log_file`` aborts startup there)."""
     component = Logging(requires.config)
     requires.lifecycle.append(Hook("log", on_start=component.start, on_stop=component.stop))
     return Provides(comp=component)

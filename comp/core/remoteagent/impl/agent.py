@@ -3,8 +3,10 @@
 One background task: load the IPC material (the core creates it at its first start, so it may be
 missing for a while), start the agent's server once, register advertising its services and address,
 then refresh at the recommended interval. A refresh answered NOT_FOUND (the core evicted or forgot
-us), or :meth:`RegisteredAgent.session_lost`, drops the session and registers again at once; other
-failures are retried with doubling delays. While there is no session the server refuses calls.
+us), or :meth:`RegisteredAgent.session_lost`, drops the session and registers again at once, whatever
+delay earlier failures had reached; other failures are retried with doubling delays, which start
+again from the initial one after each registration. While there is no session the server refuses
+calls.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class _RetryError(Exception):
     """Ends one attempt; the message says why."""
 
 
+class _SessionGoneError(_RetryError):
+    """The core no longer knows a session it had accepted: register again at once."""
+
+
 class RegisteredAgent:
     """Implements the remote agent ``Component``; use from one event loop."""
 
@@ -69,6 +75,7 @@ class RegisteredAgent:
         self._last_error: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._material: ClientMaterial | None = None
+        self._retry_delay = params.retry_initial
 
     @property
     def api_endpoint_uri(self) -> str:
@@ -146,10 +153,14 @@ class RegisteredAgent:
         return _Channel(self._params.core_address, material)
 
     async def _run(self) -> None:
-        delay = self._params.retry_initial
         while True:
             try:
                 await self._attempt()
+            except _SessionGoneError as exc:
+                self._last_error = str(exc)
+                self._attempt_ended()
+                _log.info("remote agent: %s; registering again at once", exc)
+                continue
             except _RetryError as exc:
                 self._last_error = str(exc)
             except grpc.aio.AioRpcError as exc:
@@ -160,9 +171,10 @@ class RegisteredAgent:
                 _log.exception("remote agent: unexpected registration error")
                 self._last_error = f"unexpected error: {exc!r}"
             self._attempt_ended()
+            delay = self._retry_delay
             _log.info("remote agent: %s; retrying in %.1fs", self._last_error, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self._params.retry_cap)
+            self._retry_delay = min(delay * 2, self._params.retry_cap)
 
     async def _attempt(self) -> None:
         if self._material is None:
@@ -182,6 +194,7 @@ class RegisteredAgent:
             self._has_session.set()
             self._last_error = None
             self._attempt_ended()
+            self._retry_delay = p.retry_initial
             interval = p.refresh_interval
             if interval is None:
                 interval = float(response.recommended_refresh_interval_secs) or _DEFAULT_REFRESH_SECONDS
@@ -206,14 +219,14 @@ class RegisteredAgent:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             if self._session_id != session_id:
-                raise _RetryError("session dropped")
+                raise _SessionGoneError(f"session {session_id} refused by the core agent")
             request = pb.RefreshRemoteAgentRequest(session_id=session_id)
             try:
                 await stub.RefreshRemoteAgent(request, metadata=metadata, timeout=self._params.rpc_timeout)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() in _SESSION_GONE:
                     self._drop_session()
-                    raise _RetryError(f"session {session_id} unknown to the core agent") from None
+                    raise _SessionGoneError(f"session {session_id} unknown to the core agent") from None
                 _log.warning("remote agent: session refresh failed: %s", exc.details() or exc.code().name)
 
 

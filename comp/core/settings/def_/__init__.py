@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from comp.core.configstream.def_ import StreamStatus, SubscriberStatus
+
 __all__ = [
     "AgentStatus",
     "Component",
@@ -43,6 +45,8 @@ class RemoteAgentInfo:
     flavor: str
     pid: str
     last_seen_unix: float
+    stream: SubscriberStatus | None = None
+    """Its config stream (counters summed over its open streams), None when it streams nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,9 @@ class AgentStatus:
     stream_subscribers: int
     fleet: Mapping[str, Any] | None = None
     """The fleet source's status (``FleetStatus.as_dict()``), None when the agent has none."""
+    stream: StreamStatus | None = None
+    health: str = ""
+    telemetry_url: str = ""
 
 
 class SettingsValueError(ValueError):

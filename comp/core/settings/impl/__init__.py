@@ -37,7 +37,8 @@ _log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Requires:
     """``registry`` and ``configstream`` are optional (their parts of the status stay empty).
-    ``listen_address`` returns the IPC server's bound address; None: ``cmd_host:cmd_port``."""
+    ``listen_address`` returns the IPC server's bound address; None: ``cmd_host:cmd_port``.
+    ``health`` returns the server's health state and ``metrics_url`` the telemetry URL, for the status."""
 
     lifecycle: Lifecycle
     config: config_def.Component
@@ -45,6 +46,8 @@ class Requires:
     configstream: configstream_def.Component | None = None
     listen_address: Callable[[], str] | None = None
     fleet_status: Callable[[], Mapping[str, Any]] | None = None
+    health: Callable[[], str] | None = None
+    metrics_url: Callable[[], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ def new_component(requires: Requires) -> Provides:
         listen_address=requires.listen_address,
         version=_version(),
         fleet_status=requires.fleet_status,
+        health=requires.health,
+        metrics_url=requires.metrics_url,
     )
     change_log = ChangeLog(_log)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from comp.core.config import def_ as config_def
 from comp.core.configstream import def_ as configstream_def
+from comp.core.configstream.def_ import StreamStatus, SubscriberStatus
 from comp.core.remoteagentregistry import def_ as registry_def
 from comp.core.settings.def_ import (
     AgentStatus,
@@ -62,13 +63,17 @@ class RuntimeSettings:
     def __init__(
         self,
         config: config_def.Component,
+        *,
         registry: registry_def.Component | None = None,
         configstream: configstream_def.Component | None = None,
         listen_address: Callable[[], str] | None = None,
         version: str = "",
-        *,
         fleet_status: Callable[[], Mapping[str, Any]] | None = None,
+        health: Callable[[], str] | None = None,
+        metrics_url: Callable[[], str | None] | None = None,
     ) -> None:
+        self._health = health
+        self._metrics_url = metrics_url
         self._config = config
         self._fleet_status = fleet_status
         self._registry = registry
@@ -219,16 +224,20 @@ class RuntimeSettings:
 
     def status(self) -> AgentStatus:
         config_file = self._config.config_file_used()
+        stream = self._configstream.status() if self._configstream is not None else None
         return AgentStatus(
             started_unix=self._started_unix,
             listen_address=self._address(),
             sequence_id=self._config.sequence_id,
-            remote_agents=self._remote_agents(),
+            remote_agents=self._remote_agents(stream),
             version=self._version,
             pid=os.getpid(),
             config_file=str(config_file) if config_file is not None else "",
             stream_subscribers=self._configstream.subscriber_count if self._configstream else 0,
             fleet=self._fleet_status() if self._fleet_status is not None else None,
+            stream=stream,
+            health=self._health() if self._health is not None else "",
+            telemetry_url=(self._metrics_url() or "") if self._metrics_url is not None else "",
         )
 
     def _address(self) -> str:
@@ -236,13 +245,38 @@ class RuntimeSettings:
             return self._listen_address()
         return f"{self._config.get_string('cmd_host')}:{self._config.get_int('cmd_port')}"
 
-    def _remote_agents(self) -> tuple[RemoteAgentInfo, ...]:
+    def _remote_agents(self, stream: StreamStatus | None) -> tuple[RemoteAgentInfo, ...]:
         if self._registry is None or not self._registry.enabled:
             return ()
         # last_seen is a monotonic reading: shift it onto the wall clock.
         offset = time.time() - time.monotonic()
         agents = sorted(self._registry.list(), key=lambda a: (a.display_name, a.session_id))
+        subscribers = stream.subscribers if stream is not None else ()
         return tuple(
-            RemoteAgentInfo(a.session_id, a.display_name, a.flavor, a.pid, a.last_seen + offset)
+            RemoteAgentInfo(
+                a.session_id,
+                a.display_name,
+                a.flavor,
+                a.pid,
+                a.last_seen + offset,
+                _stream_of(a.session_id, subscribers),
+            )
             for a in agents
         )
+
+
+def _stream_of(session_id: str, subscribers: tuple[SubscriberStatus, ...]) -> SubscriberStatus | None:
+    """The open streams of one session, summed (one as a rule; several while a reconnect overlaps)."""
+    mine = [s for s in subscribers if s.session_id == session_id]
+    if not mine:
+        return None
+    return SubscriberStatus(
+        name=mine[-1].name,
+        session_id=session_id,
+        events_sent=sum(s.events_sent for s in mine),
+        lagging=any(s.lagging for s in mine),
+        times_lagging=sum(s.times_lagging for s in mine),
+        catch_ups=sum(s.catch_ups for s in mine),
+        resyncs=sum(s.resyncs for s in mine),
+        resumed=any(s.resumed for s in mine),
+    )

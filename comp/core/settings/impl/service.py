@@ -135,6 +135,7 @@ class SettingsService(settings_pb2_grpc.SettingsServicer):
         self, request: settings_pb2.StatusRequest, context: Context
     ) -> settings_pb2.StatusResponse:
         status = self._settings.status()
+        stream = status.stream
         return settings_pb2.StatusResponse(
             started_unix=status.started_unix,
             listen_address=status.listen_address,
@@ -146,6 +147,13 @@ class SettingsService(settings_pb2_grpc.SettingsServicer):
                     pid=a.pid,
                     last_seen_unix=a.last_seen_unix,
                     session_id=a.session_id,
+                    streaming=a.stream is not None,
+                    events_sent=a.stream.events_sent if a.stream else 0,
+                    lagging=a.stream.lagging if a.stream else False,
+                    times_lagging=a.stream.times_lagging if a.stream else 0,
+                    catch_ups=a.stream.catch_ups if a.stream else 0,
+                    resyncs=a.stream.resyncs if a.stream else 0,
+                    resumed=a.stream.resumed if a.stream else False,
                 )
                 for a in status.remote_agents
             ],
@@ -154,6 +162,13 @@ class SettingsService(settings_pb2_grpc.SettingsServicer):
             config_file=status.config_file,
             stream_subscribers=status.stream_subscribers,
             fleet=settings_pb2.FleetSourceStatus(**_fleet_fields(status.fleet)) if status.fleet else None,
+            epoch=stream.epoch if stream else "",
+            history_events=stream.history_events if stream else 0,
+            history_max_events=stream.history_max_events if stream else 0,
+            history_bytes=stream.history_bytes if stream else 0,
+            history_max_bytes=stream.history_max_bytes if stream else 0,
+            health=status.health,
+            telemetry_url=status.telemetry_url,
         )
 
 

@@ -10,7 +10,13 @@ from typing import Any
 import grpc
 import pytest
 
-from comp.core.configstreamconsumer.def_ import ChangeEvent, Component, ConsumerState, NotReadyError
+from comp.core.configstreamconsumer.def_ import (
+    BackoffPolicy,
+    ChangeEvent,
+    Component,
+    ConsumerState,
+    NotReadyError,
+)
 from pkg.config.sources import Source
 
 Core = Any
@@ -166,22 +172,61 @@ async def test_a_second_snapshot_on_the_same_stream_replaces_the_view(
     assert built.consumer.sequence_id == 40
 
 
-async def test_the_session_is_registered_again_when_the_stream_is_refused(
+SLOW_BACKOFF = BackoffPolicy(initial=60.0, cap=60.0, jitter=0.0)
+"""A backoff no test waits out: a new stream within WAIT proves the consumer did not wait."""
+
+
+async def test_the_session_is_registered_again_at_once_when_the_stream_is_refused(
     core: Core, make_consumer: Make, wire: Wire
 ) -> None:
-    built, first = await _ready(make_consumer, core, wire, {"a": 1})
+    built, first = await _ready(make_consumer, core, wire, {"a": 1}, backoff=SLOW_BACKOFF)
     core.sessions.clear()  # the core evicted the agent
     first.abort(grpc.StatusCode.PERMISSION_DENIED, f"session_id '{first.session_id}' not found")
     second = await core.next_stream()
     assert second.session_id != first.session_id
     assert len(core.registrations) == 2 and built.consumer.stats.registrations == 2
     assert "PERMISSION_DENIED" in (built.consumer.stats.last_error or "")
+    assert built.consumer.stats.reconnect_delays == ()  # no backoff waited
 
 
-async def test_the_session_is_refreshed_and_registered_again_when_the_refresh_is_refused(
+async def test_after_an_outage_a_core_that_forgot_the_session_gets_a_registration_at_once(
     core: Core, make_consumer: Make, wire: Wire
 ) -> None:
-    built, first = await _ready(make_consumer, core, wire, {"a": 1}, refresh_interval=0.02)
+    """The outage grew the backoff; the refusal of the old session by the restarted core skips it."""
+    built, stream = await _ready(make_consumer, core, wire, {"a": 1}, rand=lambda: 0.0)
+    consumer = built.consumer
+    first_session = stream.session_id
+    for attempt in range(3):
+        if attempt == 2:
+            core.sessions.clear()  # the core restarts: the next attempt's session is unknown
+        stream.abort(grpc.StatusCode.UNAVAILABLE, "core agent down")
+        if attempt < 2:
+            stream = await core.next_stream()
+            assert stream.session_id == first_session
+    renewed = await core.next_stream()
+    assert renewed.session_id != first_session and len(core.registrations) == 2
+    assert consumer.stats.reconnect_delays == pytest.approx([0.02, 0.04, 0.08])  # none after the refusal
+    renewed.push(wire.snapshot(1, {"a": 2}))
+    await wire.eventually(lambda: consumer.reader().get_int("a") == 2, "the new view")
+
+
+async def test_a_session_refused_before_it_ever_worked_waits_for_the_backoff(
+    core: Core, make_consumer: Make, wire: Wire
+) -> None:
+    built = await make_consumer(core.address, rand=lambda: 0.0)
+    first = await core.next_stream()
+    core.sessions.clear()
+    first.abort(grpc.StatusCode.PERMISSION_DENIED, f"session_id '{first.session_id}' not found")
+    await core.next_stream()
+    assert built.consumer.stats.reconnect_delays == pytest.approx([0.02])
+
+
+async def test_the_session_is_refreshed_and_registered_again_at_once_when_the_refresh_is_refused(
+    core: Core, make_consumer: Make, wire: Wire
+) -> None:
+    built, first = await _ready(
+        make_consumer, core, wire, {"a": 1}, refresh_interval=0.02, backoff=SLOW_BACKOFF
+    )
     await wire.eventually(lambda: first.session_id in core.refreshes, "a refresh of the session")
     core.sessions.clear()
     await asyncio.wait_for(first.ended.wait(), WAIT)  # the consumer dropped the stream of the lost session

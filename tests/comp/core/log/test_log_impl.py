@@ -182,7 +182,7 @@ async def test_stop_and_start_do_not_stack_handlers(make_config: MakeConfig) -> 
         assert len(root.handlers) == before_handlers
         assert root.level == before_level
         assert config.subscriber_count == 0
-        assert component.handler is None
+        assert component.handlers == ()
 
     config.set("log_level", "error")
     assert root.level == before_level
@@ -192,10 +192,11 @@ async def test_a_new_instance_replaces_a_leftover_handler(make_config: MakeConfi
     first_lc, first = _build(make_config({"log_level": "info"}))
     second_lc, second = _build(make_config({"log_level": "info"}))
     await first_lc.start()
-    handler_type = type(first.handler)
+    [first_handler] = first.handlers
+    handler_type = type(first_handler)
     await second_lc.start()
     try:
-        assert [h for h in logging.getLogger().handlers if type(h) is handler_type] == [second.handler]
+        assert [h for h in logging.getLogger().handlers if type(h) is handler_type] == list(second.handlers)
     finally:
         await second_lc.stop()
         await first_lc.stop()

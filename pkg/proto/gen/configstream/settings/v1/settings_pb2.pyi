@@ -274,11 +274,28 @@ class RemoteAgentStatus(_message.Message):
     PID_FIELD_NUMBER: _builtins.int
     LAST_SEEN_UNIX_FIELD_NUMBER: _builtins.int
     SESSION_ID_FIELD_NUMBER: _builtins.int
+    STREAMING_FIELD_NUMBER: _builtins.int
+    EVENTS_SENT_FIELD_NUMBER: _builtins.int
+    LAGGING_FIELD_NUMBER: _builtins.int
+    TIMES_LAGGING_FIELD_NUMBER: _builtins.int
+    CATCH_UPS_FIELD_NUMBER: _builtins.int
+    RESYNCS_FIELD_NUMBER: _builtins.int
+    RESUMED_FIELD_NUMBER: _builtins.int
     display_name: _builtins.str
     flavor: _builtins.str
     pid: _builtins.str
     last_seen_unix: _builtins.float
     session_id: _builtins.str
+    streaming: _builtins.bool
+    """it has a config stream open now"""
+    events_sent: _builtins.int
+    """snapshots and updates sent on its open streams"""
+    lagging: _builtins.bool
+    times_lagging: _builtins.int
+    catch_ups: _builtins.int
+    resyncs: _builtins.int
+    resumed: _builtins.bool
+    """its stream started from its resume point, without a snapshot"""
     def __init__(
         self,
         *,
@@ -287,10 +304,17 @@ class RemoteAgentStatus(_message.Message):
         pid: _builtins.str = ...,
         last_seen_unix: _builtins.float = ...,
         session_id: _builtins.str = ...,
+        streaming: _builtins.bool = ...,
+        events_sent: _builtins.int = ...,
+        lagging: _builtins.bool = ...,
+        times_lagging: _builtins.int = ...,
+        catch_ups: _builtins.int = ...,
+        resyncs: _builtins.int = ...,
+        resumed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "flavor", b"flavor", "last_seen_unix", b"last_seen_unix", "pid", b"pid", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["catch_ups", b"catch_ups", "display_name", b"display_name", "events_sent", b"events_sent", "flavor", b"flavor", "lagging", b"lagging", "last_seen_unix", b"last_seen_unix", "pid", b"pid", "resumed", b"resumed", "resyncs", b"resyncs", "session_id", b"session_id", "streaming", b"streaming", "times_lagging", b"times_lagging"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -377,6 +401,13 @@ class StatusResponse(_message.Message):
     CONFIG_FILE_FIELD_NUMBER: _builtins.int
     STREAM_SUBSCRIBERS_FIELD_NUMBER: _builtins.int
     FLEET_FIELD_NUMBER: _builtins.int
+    EPOCH_FIELD_NUMBER: _builtins.int
+    HISTORY_EVENTS_FIELD_NUMBER: _builtins.int
+    HISTORY_MAX_EVENTS_FIELD_NUMBER: _builtins.int
+    HISTORY_BYTES_FIELD_NUMBER: _builtins.int
+    HISTORY_MAX_BYTES_FIELD_NUMBER: _builtins.int
+    HEALTH_FIELD_NUMBER: _builtins.int
+    TELEMETRY_URL_FIELD_NUMBER: _builtins.int
     started_unix: _builtins.float
     listen_address: _builtins.str
     sequence_id: _builtins.int
@@ -384,6 +415,15 @@ class StatusResponse(_message.Message):
     pid: _builtins.int
     config_file: _builtins.str
     stream_subscribers: _builtins.int
+    epoch: _builtins.str
+    history_events: _builtins.int
+    history_max_events: _builtins.int
+    history_bytes: _builtins.int
+    history_max_bytes: _builtins.int
+    health: _builtins.str
+    """SERVING or NOT_SERVING"""
+    telemetry_url: _builtins.str
+    """"" when telemetry is off"""
     @_builtins.property
     def remote_agents(self) -> _containers.RepeatedCompositeFieldContainer[Global___RemoteAgentStatus]: ...
     @_builtins.property
@@ -400,10 +440,17 @@ class StatusResponse(_message.Message):
         config_file: _builtins.str = ...,
         stream_subscribers: _builtins.int = ...,
         fleet: Global___FleetSourceStatus | None = ...,
+        epoch: _builtins.str = ...,
+        history_events: _builtins.int = ...,
+        history_max_events: _builtins.int = ...,
+        history_bytes: _builtins.int = ...,
+        history_max_bytes: _builtins.int = ...,
+        health: _builtins.str = ...,
+        telemetry_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["fleet", b"fleet"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_file", b"config_file", "fleet", b"fleet", "listen_address", b"listen_address", "pid", b"pid", "remote_agents", b"remote_agents", "sequence_id", b"sequence_id", "started_unix", b"started_unix", "stream_subscribers", b"stream_subscribers", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config_file", b"config_file", "epoch", b"epoch", "fleet", b"fleet", "health", b"health", "history_bytes", b"history_bytes", "history_events", b"history_events", "history_max_bytes", b"history_max_bytes", "history_max_events", b"history_max_events", "listen_address", b"listen_address", "pid", b"pid", "remote_agents", b"remote_agents", "sequence_id", b"sequence_id", "started_unix", b"started_unix", "stream_subscribers", b"stream_subscribers", "telemetry_url", b"telemetry_url", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

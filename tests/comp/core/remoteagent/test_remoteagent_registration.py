@@ -1,0 +1,77 @@
+"""Registration of the remote agent component against a scripted core (real grpc.aio server, real
+mTLS): a session the core no longer knows is replaced at once, never after a backoff delay."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from comp.core.remoteagent.def_ import Params
+from comp.core.remoteagent.impl import RegisteredAgent
+from pkg.ipc import ClientMaterial, generate_auth_token, generate_ipc_certificate
+from tests.comp.core.configstreamconsumer.conftest import FakeCore, eventually
+
+WAIT = 10.0
+SLOW_RETRY = 60.0
+"""Retry delays no test waits out: a registration within WAIT proves the agent did not wait."""
+
+
+@pytest.fixture
+async def core() -> AsyncIterator[FakeCore]:
+    fake = FakeCore(generate_auth_token(), generate_ipc_certificate())
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+async def agent(core: FakeCore) -> AsyncIterator[RegisteredAgent]:
+    material = ClientMaterial(token=core.token, cert_pem=core.cert.cert_pem, key_pem=core.cert.key_pem)
+    params = Params(
+        core_address=core.address,
+        flavor="test-flavor",
+        display_name="Test Agent",
+        material=material,
+        refresh_interval=0.02,
+        retry_initial=SLOW_RETRY,
+        retry_cap=SLOW_RETRY,
+    )
+    registered = RegisteredAgent(params, ())
+    await registered.start()
+    try:
+        yield registered
+    finally:
+        await registered.stop()
+
+
+async def test_a_refresh_answered_not_found_registers_again_at_once(
+    core: FakeCore, agent: RegisteredAgent
+) -> None:
+    first = await agent.current_session()
+    await eventually(lambda: first in core.refreshes, "a refresh of the first session")
+    core.sessions.clear()  # the core evicted the agent, or restarted
+    await eventually(lambda: len(core.registrations) == 2, "a second registration")
+    second = await agent.current_session()
+    assert second != first and second in core.sessions
+
+
+async def test_a_session_reported_lost_registers_again_at_once(
+    core: FakeCore, agent: RegisteredAgent
+) -> None:
+    first = await agent.current_session()
+    core.sessions.clear()
+    agent.session_lost(first)
+    assert agent.session_id is None
+    await eventually(lambda: len(core.registrations) == 2, "a second registration")
+    assert await agent.current_session() != first
+
+
+async def test_a_stale_session_lost_report_is_ignored(core: FakeCore, agent: RegisteredAgent) -> None:
+    first = await agent.current_session()
+    agent.session_lost("another-session")
+    assert agent.session_id == first
+    await eventually(lambda: core.refreshes.count(first) >= 2, "refreshes go on with the same session")
+    assert len(core.registrations) == 1
