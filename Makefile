@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv proto proto-check lint typecheck imports test unit e2e demo bench clean
+.PHONY: venv proto proto-check lint typecheck imports test unit e2e demo bench soak clean
 
 venv: $(STAMP)
 
@@ -48,6 +48,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Churn against a real core for SOAK_SECONDS (default 600); fails when its resources grow or a
+# subscriber loses anything. Results in bench/results/soak-<timestamp>.json.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
