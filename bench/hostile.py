@@ -76,7 +76,7 @@ def oversized_text(marker: str, excess: int = 1024) -> str:
 def over_total_values(prefix: str, count: int = 4) -> dict[str, str]:
     """``count`` values each under the value limit whose sum exceeds the total limit (and still fits
     one gRPC request of 4 MiB)."""
-    each = TOTAL_MAX_BYTES // (count - 1)
+    each = TOTAL_MAX_BYTES // count + 64 * 1024
     assert each < VALUE_MAX_BYTES and each * count < 4 * 1024 * 1024 - 64 * 1024
     return {f"{prefix}{i}": f"@total-{i}-" + "t" * each for i in range(count)}
 

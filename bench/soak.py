@@ -242,7 +242,7 @@ class _Soak:
     def note(self, what: str, **extra: Any) -> None:
         elapsed = time.monotonic() - self.started
         self.events.append({"t": round(elapsed, 2), "event": what, **extra})
-        self.log(f"[{elapsed:7.1f}s] {what}")
+        self.log(f"[{elapsed:7.1f}s] {what}", flush=True)
 
     async def start_core(self) -> Server:
         config, port = new_config(self.workdir, CORE, self.secrets)
