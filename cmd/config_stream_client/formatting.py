@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config_stream_client.accounting import StreamTally
+from pkg.scrub import scrub_setting
 
 __all__ = [
     "SettingView",
@@ -18,10 +19,6 @@ __all__ = [
     "summary_lines",
     "update_lines",
 ]
-
-# Keys whose values are credentials: printed masked, like the agent's scrubber does.
-_SECRET_SUFFIXES = ("api_key", "app_key", "application_key", "password", "auth_token", "secret")
-_VISIBLE_SECRET_CHARS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,21 +46,11 @@ def format_value(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
 
 
-def _is_secret(key: str) -> bool:
-    return key.rsplit(".", 1)[-1].endswith(_SECRET_SUFFIXES)
-
-
-def _masked(text: str) -> str:
-    if len(text) <= _VISIBLE_SECRET_CHARS:
-        return "*" * len(text)
-    return "*" * (len(text) - _VISIBLE_SECRET_CHARS) + text[-_VISIBLE_SECRET_CHARS:]
-
-
 def format_setting(setting: SettingView) -> str:
-    """``  key = value (source: s)``, with ``, unset_source: u`` when the event is an unset."""
-    text = format_value(setting.value)
-    if _is_secret(setting.key) and setting.value is not None:
-        text = _masked(text)
+    """``  key = value (source: s)``, with ``, unset_source: u`` when the event is an unset.
+
+    Secrets and URL credentials are masked by pkg.scrub's rules."""
+    text = format_value(scrub_setting(setting.key, setting.value)[0])
     origin = f"source: {setting.source or 'none'}"
     if setting.unset_source:
         origin += f", unset_source: {setting.unset_source}"

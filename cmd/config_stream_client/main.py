@@ -2,7 +2,9 @@
 
 Exit status: 0 when a snapshot arrived and every update followed in order until ``--duration``
 elapsed (or SIGINT/SIGTERM); 1 when no snapshot arrived, a gap or an out-of-order sequence id was
-seen, or the core agent could not be reached or refused the client; 2 on bad flags.
+seen, or the core agent could not be reached or refused the client; 2 on bad flags (an argument
+that is not valid UTF-8 included); 0 also when the reader of the output goes away; 130 on SIGINT
+before the stream started. Never a traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 
 from config_stream_client.client import EXIT_FAILURE, run
 from config_stream_client.options import OptionsError, parse_options, resolve_target
+from pkg.util.cli import guarded
 
 __all__ = ["amain", "main"]
 
@@ -53,8 +56,8 @@ async def amain(argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console script ``config-stream-client``."""
-    sys.exit(asyncio.run(amain(argv)))
+    """Console script ``config-stream-client``: no traceback ever (see pkg.util.cli)."""
+    sys.exit(guarded(_PROG, lambda: asyncio.run(amain(argv))))
 
 
 if __name__ == "__main__":

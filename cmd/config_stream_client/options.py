@@ -22,6 +22,7 @@ from pathlib import Path
 from pkg.config.durations import parse_duration
 from pkg.config.errors import ConfigValueError
 from pkg.ipc import DEFAULT_ADDRESS, IpcError, locate_core_agent
+from pkg.util.cli import reject_undecodable_arguments
 
 __all__ = [
     "DEFAULT_IPC_ADDRESS",
@@ -117,6 +118,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     """Parse the command line; exits with status 2 and a usage message on bad flags."""
     parser = build_parser()
     ns = parser.parse_args(argv)
+    reject_undecodable_arguments(parser, ns)
     if not ns.name.strip():
         parser.error("--name must not be blank")
     return Options(

@@ -31,8 +31,10 @@ from pkg.ipc import (
     locate_core_agent,
     secure_channel,
 )
+from pkg.proto.gen.configstream.remoteagents.v1 import remoteagents_pb2, remoteagents_pb2_grpc
 from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
 from pkg.protoconv.values import from_value
+from pkg.remoteagent.statusformat import format_remote_agents
 
 __all__ = ["ClientError", "format_value", "run_client_command"]
 
@@ -82,7 +84,11 @@ def _certificate_problem(endpoint: AgentLocation) -> str | None:
 @dataclass(frozen=True)
 class _Connection:
     stub: settings_pb2_grpc.SettingsAsyncStub
+    remote: remoteagents_pb2_grpc.RemoteAgentsAsyncStub
     metadata: tuple[tuple[str, str], ...]
+
+
+_MAX_FLARE_BYTES = 512 * 1024 * 1024
 
 
 @contextlib.asynccontextmanager
@@ -90,10 +96,12 @@ async def _connect(endpoint: AgentLocation, deadline: float) -> AsyncIterator[_C
     """A channel to the agent; RPC errors inside come out as ClientError with an explanation."""
     material = load_client_material(endpoint.auth_token, endpoint.ipc_cert, validate=False)
     credentials = client_credentials(material.cert_pem, material.key_pem)
-    async with secure_channel(endpoint.address, credentials) as channel:
+    options = [("grpc.max_receive_message_length", _MAX_FLARE_BYTES)]
+    async with secure_channel(endpoint.address, credentials, options) as channel:
         stub = settings_pb2_grpc.SettingsStub(channel)
+        remote = remoteagents_pb2_grpc.RemoteAgentsStub(channel)
         try:
-            yield _Connection(stub, auth_metadata(material.token))
+            yield _Connection(stub, remote, auth_metadata(material.token))
         except grpc.aio.AioRpcError as exc:
             raise ClientError(_explain(exc, endpoint, deadline)) from None
 
@@ -102,6 +110,51 @@ def _print_list(response: settings_pb2.ListSettingsResponse, out: TextIO) -> Non
     for setting in response.settings:
         value = format_value(from_value(setting.value), quote_empty=True)
         out.write(f"{setting.key} = {value} ({setting.source})\n")
+
+
+def remote_agents_json(response: remoteagents_pb2.GetRemoteAgentStatusResponse) -> list[dict[str, Any]]:
+    """The "Remote Agents" section as JSON-ready dicts (``error`` None when the agent answered)."""
+    return [
+        {
+            "display_name": a.display_name,
+            "flavor": a.flavor,
+            "pid": a.pid,
+            "session_id": a.session_id,
+            "api_endpoint_uri": a.api_endpoint_uri,
+            "error": a.error or None,
+            "main_section": dict(a.status.main_section.fields),
+            "named_sections": {name: dict(s.fields) for name, s in a.status.named_sections.items()},
+        }
+        for a in response.agents
+    ]
+
+
+def _status_json(response: settings_pb2.StatusResponse, remote: list[dict[str, Any]]) -> str:
+    core = {
+        "version": response.version,
+        "pid": response.pid,
+        "listen_address": response.listen_address,
+        "started_unix": response.started_unix,
+        "config_file": response.config_file,
+        "sequence_id": response.sequence_id,
+        "stream_subscribers": response.stream_subscribers,
+    }
+    return json.dumps({"core": core, "remote_agents": remote}, indent=2, sort_keys=True) + "\n"
+
+
+def _write_flare(response: remoteagents_pb2.CreateFlareResponse, output: str | None, out: TextIO) -> None:
+    import zipfile
+
+    path = output or f"core-agent-flare-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.zip"
+    try:
+        with zipfile.ZipFile(path, "x", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name in sorted(response.files):
+                archive.writestr(name, response.files[name])
+    except FileExistsError:
+        raise ClientError(f"flare not written: {path} already exists") from None
+    except OSError as exc:
+        raise ClientError(f"flare not written to {path}: {exc.strerror or exc}") from None
+    out.write(f"flare written to {os.path.abspath(path)} ({len(response.files)} files)\n")
 
 
 def _print_status(response: settings_pb2.StatusResponse, out: TextIO) -> None:
@@ -165,7 +218,21 @@ async def _execute(args: argparse.Namespace, endpoint: AgentLocation, out: TextI
             unset = await stub.UnsetSetting(request_unset, metadata=md, timeout=timeout)
             out.write(f"unset {args.key} at agent-runtime (sequence id {unset.sequence_id})\n")
         elif action == "status":
-            _print_status(await stub.Status(settings_pb2.StatusRequest(), metadata=md, timeout=timeout), out)
+            status = await stub.Status(settings_pb2.StatusRequest(), metadata=md, timeout=timeout)
+            remote_request = remoteagents_pb2.GetRemoteAgentStatusRequest()
+            remote = remote_agents_json(
+                await conn.remote.GetRemoteAgentStatus(remote_request, metadata=md, timeout=timeout)
+            )
+            if args.json:
+                out.write(_status_json(status, remote))
+            else:
+                _print_status(status, out)
+                out.write("\n" + format_remote_agents(remote))
+        elif action == "flare":
+            flare = await conn.remote.CreateFlare(
+                remoteagents_pb2.CreateFlareRequest(), metadata=md, timeout=timeout
+            )
+            _write_flare(flare, args.output, out)
         else:  # pragma: no cover - the parser only sets the actions above
             raise ClientError(f"unknown action {action!r}")
 

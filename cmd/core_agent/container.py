@@ -19,14 +19,17 @@ from comp.core.config import def_ as config_def
 from comp.core.config.container import ConfigContainer
 from comp.core.configstream.container import ConfigStreamContainer
 from comp.core.configstreamserver.container import ConfigStreamServerContainer
+from comp.core.diagnostics.container import DiagnosticsContainer
 from comp.core.ipc import def_ as ipc_def
 from comp.core.ipc.container import IpcContainer
 from comp.core.log import def_ as log_def
 from comp.core.log.container import LogContainer
 from comp.core.remoteagentregistry.container import RemoteAgentRegistryContainer
+from comp.core.remoteagentregistry.impl import RemoteMetricsCollector, new_invalid_api_key_logger
 from comp.core.settings import def_ as settings_def
 from comp.core.settings.container import SettingsContainer
 from comp.core.telemetry.container import TelemetryContainer
+from comp.core.telemetry.impl import Telemetry
 from core_agent.locations import Locations
 from pkg.util.lifecycle import Lifecycle
 
@@ -37,6 +40,16 @@ def _server_address(root: Any) -> Callable[[], str]:
     """The bound address of the gRPC server, looked up when asked (the server is built after the
     settings service it serves, so it cannot be passed as a value)."""
     return lambda: str(root.grpc_server.component().address)
+
+
+def _metrics_url(telemetry: Telemetry) -> Callable[[], str | None]:
+    return lambda: telemetry.url
+
+
+def _serve_remote_metrics(telemetry: Telemetry, collector: RemoteMetricsCollector) -> RemoteMetricsCollector:
+    """Remote agents' series in the core's ``/metrics``."""
+    telemetry.register_collector(collector)
+    return collector
 
 
 class CoreAgentContainer(containers.DeclarativeContainer):
@@ -52,11 +65,19 @@ class CoreAgentContainer(containers.DeclarativeContainer):
     log = providers.Container(LogContainer, lifecycle=lifecycle, config=config.component)
     telemetry = providers.Container(TelemetryContainer, lifecycle=lifecycle, config=config.component)
     ipc = providers.Container(IpcContainer, lifecycle=lifecycle, config=config.component, params=ipc_params)
+    registry_event_subscribers = providers.List(
+        providers.Singleton(new_invalid_api_key_logger, telemetry.component),
+    )
     registry = providers.Container(
         RemoteAgentRegistryContainer,
         lifecycle=lifecycle,
         config=config.component,
         telemetry=telemetry.component,
+        ipc=ipc.component,
+        event_subscribers=registry_event_subscribers,
+    )
+    remote_metrics = providers.Singleton(
+        _serve_remote_metrics, telemetry.component, registry.metrics_collector
     )
     configstream = providers.Container(
         ConfigStreamContainer, lifecycle=lifecycle, config=config.component, telemetry=telemetry.component
@@ -76,10 +97,21 @@ class CoreAgentContainer(containers.DeclarativeContainer):
         configstream=configstream.component,
         listen_address=providers.Callable(_server_address, __self__),
     )
+    diagnostics = providers.Container(
+        DiagnosticsContainer,
+        lifecycle=lifecycle,
+        config=config.component,
+        settings=settings.component,
+        registry=registry.component,
+        queries=registry.queries,
+        metrics_url=providers.Callable(_metrics_url, telemetry.component),
+    )
     grpc_services = providers.List(
         registry.grpc_service,
+        registry.events_service,
         configstream_server.grpc_service,
         settings.grpc_service,
+        diagnostics.grpc_service,
     )
     grpc_server = providers.Container(
         GrpcServerContainer,
@@ -118,6 +150,7 @@ def build_root_container(container: CoreAgentContainer) -> RootComponents:
     Logging is built first so that it starts first and stops last. Raises what a constructor raises.
     """
     log = container.log.component()
+    container.remote_metrics()
     server = container.grpc_server.component()
     return RootComponents(
         lifecycle=container.lifecycle(),

@@ -4,10 +4,13 @@ Usage::
 
     core-agent run [-c FILE] [--state-dir DIR]
     core-agent config list [PREFIX] | get KEY [--source] | set KEY VALUE [KEY VALUE ...] | unset KEY
-    core-agent status
+    core-agent status [--json]
+    core-agent flare [--output PATH]
 
 Every subcommand takes ``-c/--config FILE`` and ``--state-dir DIR`` (see :mod:`core_agent.locations`).
-Exit codes: 0 success, 1 failure (one message on stderr), 2 bad usage.
+Exit codes: 0 success (also when the reader of the output goes away, as ``| head -1`` does), 1
+failure (one line on stderr, never a traceback), 2 bad usage (an argument that is not valid UTF-8
+included), 130 interrupted.
 
 grpc's own C-core logging is off (``GRPC_VERBOSITY=NONE``) unless the environment sets it: its
 failures reach the user as this program's messages.
@@ -21,8 +24,10 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from pkg.util.cli import guarded, reject_undecodable_arguments
 
 __all__ = ["build_parser", "main"]
 
@@ -118,7 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the running agent's status",
         description="Show the running agent's address, version, sequence id and remote agents.",
     )
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.set_defaults(handler=_client, action="status")
+
+    flare = commands.add_parser(
+        "flare",
+        parents=[_client_options()],
+        help="write a zip of the agent's and its remote agents' diagnostics",
+        description="Write one zip with the core agent's effective config, recent logs, status (text "
+        "and JSON), metrics and registered remote agents, and each remote agent's flare files "
+        "(<name>/UNREACHABLE.txt for one that could not be queried). Secrets are masked. Prints the path.",
+    )
+    flare.add_argument(
+        "--output", metavar="PATH", help="where to write the zip (default: core-agent-flare-<time>.zip here)"
+    )
+    flare.set_defaults(handler=_client, action="flare")
     return parser
 
 
@@ -142,11 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``core-agent`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    reject_undecodable_arguments(parser, args)
     if getattr(args, "action", None) == "set" and len(args.pairs) % 2:
         parser.exit(2, f"{PROG} config set: error: expected KEY VALUE pairs, got {len(args.pairs)} words\n")
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # read when grpc is imported, just below
-    try:
-        code: int = args.handler(args)
-    except KeyboardInterrupt:
-        return 130
-    return code
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return guarded(PROG, lambda: handler(args))

@@ -1,14 +1,17 @@
-"""The root container of ``sample-remote-agent``: local config, log, telemetry, config stream consumer.
+"""The root container of ``sample-remote-agent``: local config, log, telemetry, the remote agent
+component (its own server and its registration) and the config stream consumer.
 
 The local configuration (``-c FILE`` or the defaults, ``DD_*`` variables, flags at source ``cli``)
 gives the logging and telemetry settings and the core agent's address; the IPC client parameters are
-derived from it and the flags; the consumer streams the core agent's configuration.
+derived from it and the flags. The remote agent component serves the agent's status, flare files and
+telemetry (:mod:`sample_remote_agent.diagnostics`), registers once and hands its session to the
+consumer, which streams the core agent's configuration.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,12 +23,23 @@ from comp.core.configstreamconsumer import def_ as consumer_def
 from comp.core.configstreamconsumer.container import ConfigStreamConsumerContainer
 from comp.core.log import def_ as log_def
 from comp.core.log.container import LogContainer
+from comp.core.remoteagent import def_ as remoteagent_def
+from comp.core.remoteagent.container import RemoteAgentContainer
 from comp.core.telemetry import def_ as telemetry_def
 from comp.core.telemetry.container import TelemetryContainer
-from pkg.util.lifecycle import Lifecycle
+from pkg.ipc import DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_SIZE_KEY
+from pkg.util.lifecycle import Hook, Lifecycle
+from sample_remote_agent.diagnostics import LogRing, SampleDiagnostics
 from sample_remote_agent.options import FLAVOR, Options, locate
 
-__all__ = ["Parts", "SampleRemoteAgentContainer", "build_parts", "consumer_params", "local_config_params"]
+__all__ = [
+    "Parts",
+    "SampleRemoteAgentContainer",
+    "build_parts",
+    "consumer_params",
+    "local_config_params",
+    "remote_agent_params",
+]
 
 
 def local_config_params(options: Options, environ: Mapping[str, str] | None = None) -> config_def.Params:
@@ -53,11 +67,53 @@ def consumer_params(
         flavor=FLAVOR,
         display_name=options.name,
         ready_timeout=options.wait_timeout,
+        max_message_bytes=_max_message_bytes(config),
     )
+
+
+def remote_agent_params(options: Options, consumer: consumer_def.Params) -> remoteagent_def.Params:
+    """The registration's parameters: the consumer's core agent and identity, and ``--listen``."""
+    return remoteagent_def.Params(
+        core_address=consumer.ipc_address,
+        flavor=consumer.flavor,
+        display_name=consumer.display_name,
+        auth_token_file=consumer.auth_token_file,
+        cert_file=consumer.cert_file,
+        listen=options.listen,
+    )
+
+
+def _log_ring(lifecycle: Lifecycle) -> LogRing:
+    ring = LogRing()
+    lifecycle.append(Hook("recent logs", on_start=ring.start, on_stop=ring.stop))
+    return ring
+
+
+def _metrics_url(telemetry: telemetry_def.Component) -> Callable[[], str | None]:
+    return lambda: getattr(telemetry, "url", None)
+
+
+def _diagnostics(root: Any, config: config_def.Component, ring: LogRing, telemetry: Any) -> SampleDiagnostics:
+    # The consumer is looked up when first used: the providers are built before it (the consumer
+    # needs the remote agent component, which needs the providers).
+    def consumer() -> consumer_def.Component:
+        built: consumer_def.Component = root.configstreamconsumer.component()
+        return built
+
+    return SampleDiagnostics(consumer, config.is_secret, ring, _metrics_url(telemetry))
+
+
+def _max_message_bytes(config: config_def.Component) -> int:
+    """The local config's ``agent_ipc.grpc_max_message_size``, which should match the core's."""
+    if config.get(MAX_MESSAGE_SIZE_KEY) is None:
+        return DEFAULT_MAX_MESSAGE_BYTES
+    return config.get_int(MAX_MESSAGE_SIZE_KEY)
 
 
 class SampleRemoteAgentContainer(containers.DeclarativeContainer):
     """Inputs: ``options``, and ``environ`` (default ``os.environ``). Everything else is built from them."""
+
+    __self__ = providers.Self()
 
     options = providers.Dependency(instance_of=Options)
     environ: providers.Provider[Mapping[str, str]] = providers.Object(os.environ)
@@ -67,11 +123,20 @@ class SampleRemoteAgentContainer(containers.DeclarativeContainer):
     log = providers.Container(LogContainer, lifecycle=lifecycle, config=config.component)
     telemetry = providers.Container(TelemetryContainer, lifecycle=lifecycle, config=config.component)
     ipc_client_params = providers.Singleton(consumer_params, options, config.component, environ)
+    log_ring = providers.Singleton(_log_ring, lifecycle)
+    diagnostics = providers.Singleton(_diagnostics, __self__, config.component, log_ring, telemetry.component)
+    remote_agent = providers.Container(
+        RemoteAgentContainer,
+        lifecycle=lifecycle,
+        params=providers.Singleton(remote_agent_params, options, ipc_client_params),
+        services=diagnostics.provided.services.call(),
+    )
     configstreamconsumer = providers.Container(
         ConfigStreamConsumerContainer,
         lifecycle=lifecycle,
         telemetry=telemetry.component,
         params=ipc_client_params,
+        session=remote_agent.component,
     )
 
 
@@ -85,6 +150,7 @@ class Parts:
     telemetry: telemetry_def.Component
     consumer: consumer_def.Component
     consumer_params: consumer_def.Params
+    remote_agent: remoteagent_def.Component
 
 
 def build_parts(container: SampleRemoteAgentContainer) -> Parts:
@@ -92,5 +158,9 @@ def build_parts(container: SampleRemoteAgentContainer) -> Parts:
     config: config_def.Component = container.config.component()
     log: log_def.Component = container.log.component()
     telemetry: telemetry_def.Component = container.telemetry.component()
+    container.log_ring()
+    remote_agent: remoteagent_def.Component = container.remote_agent.component()
     consumer: consumer_def.Component = container.configstreamconsumer.component()
-    return Parts(container.lifecycle(), config, log, telemetry, consumer, container.ipc_client_params())
+    return Parts(
+        container.lifecycle(), config, log, telemetry, consumer, container.ipc_client_params(), remote_agent
+    )

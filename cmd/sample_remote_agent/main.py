@@ -7,7 +7,8 @@ Usage::
                         [--wait-timeout SECONDS] [--telemetry-port PORT]
 
 Exit codes: 0 after a clean stop (SIGINT/SIGTERM), 1 when it cannot start or no configuration
-arrived within ``--wait-timeout``, 2 on bad usage.
+arrived within ``--wait-timeout``, 2 on bad usage (an argument that is not valid UTF-8 included),
+130 on SIGINT before the start; 0 also when the reader of the output goes away. Never a traceback.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from pkg.util.cli import guarded
 from sample_remote_agent.agent import EXIT_FAILURE, StartupError, describe_startup_error, run
-from sample_remote_agent.options import parse_options
+from sample_remote_agent.options import Options, parse_options
 
 __all__ = ["main"]
 
@@ -30,10 +32,12 @@ def _emit(line: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     options = parse_options(argv)
+    return guarded("sample-remote-agent", lambda: _run(options))
+
+
+def _run(options: Options) -> int:
     try:
         return asyncio.run(run(options, _emit))
     except StartupError as exc:
         sys.stderr.write(describe_startup_error(exc) + "\n")
         return EXIT_FAILURE
-    except KeyboardInterrupt:
-        return 130

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from pkg.config.reader import Reader
 from pkg.ipc import LOCATION_KEYS, AgentLocation, locate_with_settings
+from pkg.util.cli import reject_undecodable_arguments
 
 __all__ = [
+    "DEFAULT_LISTEN",
     "DEFAULT_NAME",
     "DEFAULT_WAIT_TIMEOUT",
     "FLAVOR",
@@ -37,6 +39,7 @@ PROG = "sample-remote-agent"
 FLAVOR = "sample-remote-agent"
 DEFAULT_NAME = "sample-remote-agent"
 DEFAULT_WAIT_TIMEOUT = 30.0
+DEFAULT_LISTEN = "127.0.0.1:0"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Options:
     name: str = DEFAULT_NAME
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
     telemetry_port: int | None = None
+    listen: str = DEFAULT_LISTEN
 
 
 def _positive_seconds(text: str) -> float:
@@ -116,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PORT",
         help="serve Prometheus metrics on 127.0.0.1:PORT (default: telemetry disabled)",
     )
+    parser.add_argument(
+        "--listen",
+        default=DEFAULT_LISTEN,
+        metavar="ADDRESS",
+        help="where this agent serves its status, flare and telemetry to the core agent: HOST:PORT "
+        f"(port 0: a free one) or unix:///PATH (default: {DEFAULT_LISTEN})",
+    )
     return parser
 
 
@@ -123,8 +134,11 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     """Parse the command line; exits with status 2 and a usage message on bad flags."""
     parser = build_parser()
     ns = parser.parse_args(argv)
+    reject_undecodable_arguments(parser, ns)
     if not ns.name.strip():
         parser.error("--name must not be blank")
+    if ns.listen.startswith("unix://") and not ns.listen.startswith("unix:///"):
+        parser.error(f"--listen {ns.listen!r}: a unix socket needs an absolute path (unix:///PATH)")
     return Options(
         config_file=ns.config_file,
         state_dir=ns.state_dir,
@@ -134,6 +148,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         name=ns.name,
         wait_timeout=ns.wait_timeout,
         telemetry_port=ns.telemetry_port,
+        listen=ns.listen,
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pkg.scrub import MASK, is_secret_key, mask
+
 __all__ = ["ConfigError", "ConfigFileError", "ConfigKeyError", "ConfigValueError"]
 
 
@@ -12,15 +14,32 @@ class ConfigError(Exception):
 
 
 class ConfigValueError(ConfigError, ValueError):
-    """A value does not fit its key's declared type."""
+    """A value does not fit its key's declared type.
 
-    def __init__(self, key: str, value: Any, expected: str, *, origin: str | None = None) -> None:
+    The message never shows a secret: when ``secret`` is true, or left None and the key's name is a
+    credential's (:func:`pkg.scrub.is_secret_key`), the value is shown masked with only its type
+    (``'api_key': ******** (a list)``). ``value`` keeps the value itself for the code that catches it.
+    """
+
+    def __init__(
+        self, key: str, value: Any, expected: str, *, origin: str | None = None, secret: bool | None = None
+    ) -> None:
         self.key = key
         self.value = value
         self.expected = expected
         self.origin = origin
+        self.secret = is_secret_key(str(key)) if secret is None else secret
         where = f" (from {origin})" if origin else ""
-        super().__init__(f"invalid value for {key!r}{where}: {value!r}, expected {expected}")
+        shown = _masked_repr(value) if self.secret else repr(value)
+        super().__init__(f"invalid value for {key!r}{where}: {shown}, expected {expected}")
+
+
+def _masked_repr(value: Any) -> str:
+    """A string masked like everywhere else; any other value wholly masked, with its type."""
+    if isinstance(value, str):
+        return f"{mask(value) or repr('')} (a string)"
+    name = type(value).__name__
+    return f"{MASK} ({'an' if name[0] in 'aeiou' else 'a'} {name})"
 
 
 class ConfigFileError(ConfigError):

@@ -34,11 +34,11 @@ from pkg.config.coerce import parse_list_text, parse_mapping_text
 from pkg.config.durations import DURATION_EXPECTED, format_duration, parse_duration
 from pkg.config.errors import ConfigKeyError, ConfigValueError
 from pkg.config.tree import flatten
+from pkg.scrub import is_secret_key
 
 __all__ = ["LOG_LEVELS", "KeySpec", "Schema", "ValueType", "default_schema", "plain_value"]
 
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", "off")
-_SECRET_SUFFIXES = ("api_key", "app_key", "password", "passphrase", "secret")
 
 
 class ValueType(StrEnum):
@@ -255,11 +255,11 @@ class Schema:
         return key in self._specs
 
     def is_secret(self, key: str) -> bool:
-        """Declared secret, or an undeclared key whose last name looks like a credential."""
+        """Declared secret, or a key with a credential's name (:func:`pkg.scrub.is_secret_key`)."""
         spec = self.spec(key)
-        if spec is not None:
-            return spec.secret
-        return self.canonical(key).rsplit(".", 1)[-1].endswith(_SECRET_SUFFIXES)
+        if spec is not None and spec.secret:
+            return True
+        return is_secret_key(self.canonical(key))
 
     def defaults(self) -> dict[str, Any]:
         """Every declared key with a fresh copy of its default."""
@@ -274,7 +274,12 @@ class Schema:
         if spec is None:
             self._check_undeclared(name, value, origin)
             return plain_value(name, value, origin=origin)
-        return self._check(spec, value, origin=origin)
+        try:
+            return self._check(spec, value, origin=origin)
+        except ConfigValueError as exc:
+            if spec.secret and not exc.secret:  # declared secret under a name that does not say so
+                raise ConfigValueError(spec.key, value, exc.expected, origin=origin, secret=True) from None
+            raise
 
     def prepare(self, key: str, value: Any, *, origin: str | None = None) -> dict[str, Any]:
         """Validated leaves for setting ``key`` to ``value``: a mapping on an undeclared key is flattened."""
@@ -360,6 +365,7 @@ _CORE_KEYS = (
     KeySpec("remote_agent.registry.enabled", ValueType.BOOL, True, description="remote agent registry on"),
     KeySpec("remote_agent.registry.idle_timeout", ValueType.DURATION, "30s", minimum=0),
     KeySpec("remote_agent.registry.recommended_refresh_interval", ValueType.DURATION, "10s", minimum=0),
+    KeySpec("remote_agent.registry.query_timeout", ValueType.DURATION, "3s", minimum=0),
     KeySpec("remote_agent.configstream.sleep_interval", ValueType.DURATION, "10ms", minimum=0),
     KeySpec("remote_agent.configstream.history_size", ValueType.INT, 10000, minimum=0),
     KeySpec("remote_agent.configstream.queue_size", ValueType.INT, 1000, minimum=1),

@@ -24,12 +24,15 @@ from pkg.ipc.certificate import load_ipc_certificate
 
 __all__ = [
     "AUTH_METADATA_KEY",
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "MAX_MESSAGE_SIZE_KEY",
     "TLS_SERVER_NAME",
     "ClientMaterial",
     "auth_metadata",
     "channel_options",
     "client_credentials",
     "load_client_material",
+    "message_size_options",
     "secure_channel",
     "server_credentials",
 ]
@@ -37,7 +40,12 @@ __all__ = [
 AUTH_METADATA_KEY = "authorization"
 TLS_SERVER_NAME = "localhost"
 """The name checked against the certificate when the dialled host is not ``localhost``."""
+MAX_MESSAGE_SIZE_KEY = "agent_ipc.grpc_max_message_size"
+"""The setting that bounds every IPC gRPC message: what the core sends and receives, what clients accept."""
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 _TARGET_NAME_OVERRIDE = "grpc.ssl_target_name_override"
+_MAX_RECEIVE = "grpc.max_receive_message_length"
+_MAX_SEND = "grpc.max_send_message_length"
 _URI_SCHEMES = ("dns:///", "dns:", "ipv4:", "ipv6:")
 
 ChannelOptions = Sequence[tuple[str, Any]]
@@ -85,26 +93,44 @@ def auth_metadata(token: str) -> tuple[tuple[str, str], ...]:
     return ((AUTH_METADATA_KEY, f"Bearer {token}"),)
 
 
-def channel_options(address: str, options: ChannelOptions = ()) -> list[tuple[str, Any]]:
-    """``options`` plus ``grpc.ssl_target_name_override=localhost`` unless the host is ``localhost``.
+def message_size_options(max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[tuple[str, int]]:
+    """Server options: send and receive messages of at most ``max_bytes``."""
+    return [(_MAX_SEND, max_bytes), (_MAX_RECEIVE, max_bytes)]
+
+
+def channel_options(
+    address: str, options: ChannelOptions = (), *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+) -> list[tuple[str, Any]]:
+    """``options`` plus ``grpc.ssl_target_name_override=localhost`` unless the host is ``localhost``,
+    plus a receive limit of ``max_message_bytes`` (what the core may send) unless ``options`` has one.
 
     The certificate names ``localhost``, ``127.0.0.1`` and ``::1``. The server is trusted because it
     holds the one pinned certificate, so dialling it by an IP address or another host name checks the
     certificate against ``localhost`` rather than failing. An override already in ``options`` wins.
     """
     result = list(options)
-    if any(name == _TARGET_NAME_OVERRIDE for name, _ in result):
-        return result
-    if _host_of(address).lower() != TLS_SERVER_NAME:
+    names = {name for name, _ in result}
+    if _MAX_RECEIVE not in names:
+        result.append((_MAX_RECEIVE, max_message_bytes))
+    if _TARGET_NAME_OVERRIDE not in names and _host_of(address).lower() != TLS_SERVER_NAME:
         result.append((_TARGET_NAME_OVERRIDE, TLS_SERVER_NAME))
     return result
 
 
 def secure_channel(
-    address: str, credentials: grpc.ChannelCredentials, options: ChannelOptions = ()
+    address: str,
+    credentials: grpc.ChannelCredentials,
+    options: ChannelOptions = (),
+    *,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> grpc.aio.Channel:
-    """A ``grpc.aio`` secure channel to ``address`` (``host:port``); create it inside the running loop."""
-    return grpc.aio.secure_channel(address, credentials, options=channel_options(address, options))
+    """A ``grpc.aio`` secure channel to ``address`` (``host:port``); create it inside the running loop.
+
+    ``max_message_bytes``: the largest message accepted, the core's ``agent_ipc.grpc_max_message_size``
+    (pass the configured value when the client reads the core's config).
+    """
+    options = channel_options(address, options, max_message_bytes=max_message_bytes)
+    return grpc.aio.secure_channel(address, credentials, options=options)
 
 
 def _host_of(address: str) -> str:

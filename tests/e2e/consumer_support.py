@@ -64,6 +64,7 @@ async def running_consumer(
     params.setdefault("display_name", "e2e consumer")
     telemetry = MockTelemetry()
     lifecycle = Lifecycle()
+    rand_arg: dict[str, Any] = {"rand": rand} if rand is not None else {}
     requires = Requires(
         lifecycle=lifecycle,
         telemetry=telemetry,
@@ -73,7 +74,7 @@ async def running_consumer(
             cert_file=agent.ipc_cert_path,
             **params,
         ),
-        **({"rand": rand} if rand is not None else {}),
+        **rand_arg,
     )
     consumer = new_component(requires).comp
     await lifecycle.start()

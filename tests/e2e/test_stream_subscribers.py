@@ -110,4 +110,4 @@ async def test_every_subscriber_gets_everything_and_none_is_left_behind(agent: A
         assert status.stream_subscribers == 0
     assert after.value(SNAPSHOTS_SENT) - before.value(SNAPSHOTS_SENT) == 5
     assert after.value(UPDATES_SENT) - before.value(UPDATES_SENT) == 4 * changes
-    agent.wait_for_log(r"config stream: deadline \(session [0-9a-f-]+\) ended after 1 events")
+    agent.wait_for_log(r"config stream: 'deadline' \(session [0-9a-f-]+\) ended after 1 events")

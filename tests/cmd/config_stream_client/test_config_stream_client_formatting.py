@@ -56,7 +56,14 @@ def test_format_setting_of_an_unset_with_nothing_left() -> None:
 def test_secrets_are_masked_but_their_end_stays_visible(key: str) -> None:
     line = format_setting(SettingView(key, "0123456789abcdef", "file"))
     assert "0123456789" not in line
-    assert line == f"  {key} = ***********bcdef (source: file)"
+    assert line == f"  {key} = ********cdef (source: file)"
+
+
+def test_url_credentials_and_secrets_inside_mappings_are_masked() -> None:
+    proxy = format_setting(SettingView("proxy.https", "http://user:password@host:3128", "file"))
+    assert proxy == "  proxy.https = http://user:********@host:3128 (source: file)"
+    nested = format_setting(SettingView("app_key", {"inner": "X"}, "file"))
+    assert nested == '  app_key = {"inner": "********"} (source: file)'
 
 
 def test_snapshot_lines_show_at_most_max_samples_in_key_order() -> None:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from pkg.config.change import ConfigChange, UpdateCallback
+from pkg.config.change import ConfigChange, Setting, UpdateCallback
 from pkg.config.sources import Source
+from pkg.scrub import is_secret_key
 
 
 class FakeConfig:
@@ -28,6 +29,13 @@ class FakeConfig:
 
     def get_bool(self, key: str) -> bool:
         return bool(self._values.get(key, False))
+
+    def is_secret(self, key: str) -> bool:
+        return is_secret_key(key)
+
+    def flattened_with_sequence_id(self) -> tuple[dict[str, Setting], int]:
+        settings = {key: Setting(value, Source.CLI) for key, value in self._values.items()}
+        return settings, self._sequence_id
 
     @property
     def subscriber_count(self) -> int:

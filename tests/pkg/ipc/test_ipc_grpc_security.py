@@ -12,6 +12,7 @@ import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from pkg.ipc import (
+    DEFAULT_MAX_MESSAGE_BYTES,
     IpcCertificate,
     IpcFileMissingError,
     auth_metadata,
@@ -21,6 +22,7 @@ from pkg.ipc import (
     create_or_load_ipc_certificate,
     generate_ipc_certificate,
     load_client_material,
+    message_size_options,
     secure_channel,
     server_credentials,
 )
@@ -150,4 +152,16 @@ def test_target_name_is_overridden_unless_dialling_localhost(address: str, overr
 
 def test_an_explicit_target_name_override_is_kept() -> None:
     options = channel_options("127.0.0.1:1", [("grpc.ssl_target_name_override", "other")])
-    assert options == [("grpc.ssl_target_name_override", "other")]
+    assert [o for o in options if o[0] == "grpc.ssl_target_name_override"] == [
+        ("grpc.ssl_target_name_override", "other")
+    ]
+
+
+def test_clients_accept_what_the_core_may_send() -> None:
+    assert ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE_BYTES) in channel_options("localhost:1")
+    raised = channel_options("localhost:1", max_message_bytes=8 * 1024 * 1024)
+    assert ("grpc.max_receive_message_length", 8 * 1024 * 1024) in raised
+    assert message_size_options(65536) == [
+        ("grpc.max_send_message_length", 65536),
+        ("grpc.max_receive_message_length", 65536),
+    ]

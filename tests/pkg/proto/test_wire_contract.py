@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from google.protobuf.descriptor import Descriptor, ServiceDescriptor
 
 from pkg.proto.gen.datadog.api.v1 import api_pb2
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
+from pkg.proto.gen.datadog.remoteagent.flare.v1 import flare_pb2
+from pkg.proto.gen.datadog.remoteagent.status.v1 import status_pb2
+from pkg.proto.gen.datadog.remoteagent.telemetry.v1 import telemetry_pb2
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2
 
 MESSAGES: dict[str, tuple[Descriptor, dict[str, int]]] = {
@@ -106,7 +111,38 @@ def test_agent_secure_service() -> None:
 def test_remote_agent_service() -> None:
     service = remoteagent_pb2.DESCRIPTOR.services_by_name["RemoteAgent"]
     assert service.full_name == "datadog.remoteagent.v1.RemoteAgent"
-    assert set(_methods(service)) == {"RegisterRemoteAgent", "RefreshRemoteAgent"}
+    assert set(_methods(service)) == {"RegisterRemoteAgent", "RefreshRemoteAgent", "ReportRemoteAgentEvent"}
+
+
+@pytest.mark.parametrize(
+    ("module", "service_name", "method"),
+    [
+        (status_pb2, "datadog.remoteagent.status.v1.StatusProvider", "GetStatusDetails"),
+        (flare_pb2, "datadog.remoteagent.flare.v1.FlareProvider", "GetFlareFiles"),
+        (telemetry_pb2, "datadog.remoteagent.telemetry.v1.TelemetryProvider", "GetTelemetry"),
+    ],
+)
+def test_provider_services(module: Any, service_name: str, method: str) -> None:
+    (service,) = module.DESCRIPTOR.services_by_name.values()
+    assert service.full_name == service_name
+    assert set(_methods(service)) == {method}
+
+
+def test_provider_and_event_field_numbers() -> None:
+    fields: dict[Any, dict[str, int]] = {
+        status_pb2.GetStatusDetailsResponse: {"main_section": 1, "named_sections": 2},
+        status_pb2.StatusSection: {"fields": 1},
+        flare_pb2.GetFlareFilesResponse: {"files": 1},
+        telemetry_pb2.GetTelemetryResponse: {"prom_text": 1},
+        remoteagent_pb2.ReportRemoteAgentEventRequest: {"session_id": 1, "events": 2},
+        remoteagent_pb2.Event: {"message": 1, "invalid_api_key": 2},
+    }
+    for message, numbers in fields.items():
+        assert {f.name: f.number for f in message.DESCRIPTOR.fields} == numbers
+    assert remoteagent_pb2.Event.DESCRIPTOR.oneofs_by_name["details"].fields[0].name == "invalid_api_key"
+    assert (
+        telemetry_pb2.GetTelemetryResponse.DESCRIPTOR.oneofs_by_name["payload"].fields[0].name == "prom_text"
+    )
 
 
 def test_old_client_bytes_parse_and_new_fields_stay_unset() -> None:

@@ -10,6 +10,7 @@ from comp.api.grpcserver.impl.auth import INVALID_TOKEN_MESSAGE, BearerTokenInte
 from comp.api.grpcserver.impl.server import GrpcServer, GrpcServerError
 from comp.core.config import def_ as config_def
 from comp.core.ipc import def_ as ipc_def
+from pkg.ipc import DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_SIZE_KEY
 from pkg.util.lifecycle import Hook, Lifecycle
 
 __all__ = [
@@ -55,7 +56,12 @@ def new_component(requires: Requires) -> Provides:
     if not 0 <= port <= 65535:
         raise GrpcServerError(f"invalid value for 'cmd_port': {port}, expected a port number 0-65535")
     stop_grace = _shutdown_grace(requires.config) if requires.stop_grace is None else requires.stop_grace
-    server = GrpcServer(host, port, requires.ipc, requires.services, stop_grace)
+    max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES
+    if requires.config.get(MAX_MESSAGE_SIZE_KEY) is not None:  # a schema without the key: the default
+        max_message_bytes = requires.config.get_int(MAX_MESSAGE_SIZE_KEY)
+    server = GrpcServer(
+        host, port, requires.ipc, requires.services, stop_grace, max_message_bytes=max_message_bytes
+    )
     requires.lifecycle.append(Hook("grpc server", on_start=server.start, on_stop=server.stop))
     return Provides(comp=server)
 

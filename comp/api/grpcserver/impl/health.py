@@ -26,15 +26,22 @@ class _StatusRecorder:
     def __init__(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         self._context = context
         self._last_status: int | None = None
+        self._writing = False
         self._written = asyncio.Event()
 
     async def write(self, message: health_pb2.HealthCheckResponse) -> None:
-        await self._context.write(message)
+        self._writing = True
+        try:
+            await self._context.write(message)
+        finally:
+            self._writing = False
         self._last_status = message.status
         self._written.set()
 
     async def wait_for_a_status_other_than_serving(self) -> None:
-        while self._last_status in (None, health_pb2.HealthCheckResponse.SERVING):
+        """Return once such a status was written and no write is in flight: the watch can then be
+        cancelled without cancelling a send (grpc.aio would leave it pending under the status)."""
+        while self._writing or self._last_status in (None, health_pb2.HealthCheckResponse.SERVING):
             self._written.clear()
             await self._written.wait()
 

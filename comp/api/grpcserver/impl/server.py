@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
-import socket
 from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
@@ -17,8 +15,11 @@ from comp.api.grpcserver.impl.auth import BearerTokenInterceptor
 from comp.api.grpcserver.impl.health import SERVICE_NAME as HEALTH_SERVICE_NAME
 from comp.api.grpcserver.impl.health import HealthService
 from comp.core.ipc.def_ import Component as IpcComponent
+from pkg.ipc import DEFAULT_MAX_MESSAGE_BYTES, message_size_options
+from pkg.ipc.locate import format_address
+from pkg.util.listen import ListenAddress, ListenError, bind_problem, resolve_listen_addresses
 
-__all__ = ["GrpcServer", "GrpcServerError", "format_address"]
+__all__ = ["HANDSHAKE_TIMEOUT_SECONDS", "GrpcServer", "GrpcServerError", "format_address"]
 
 _log = logging.getLogger(__name__)
 
@@ -41,34 +42,24 @@ _KEEPALIVE_OPTIONS = [
 ]
 
 
+# A connection that has not finished its TLS handshake by then is closed (grpc's default is 120 s):
+# idle or stalled connections cannot pile up.
+HANDSHAKE_TIMEOUT_SECONDS = 5.0
+
+
 class GrpcServerError(RuntimeError):
     """The server cannot start (the message names the address and the cause)."""
 
 
-def format_address(host: str, port: int) -> str:
-    """``host:port``, with brackets around an IPv6 literal."""
-    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
-
-
-def _bind_failure_reason(host: str, port: int) -> str:
-    """Why binding failed, found by trying a plain socket bind (grpc only says that it failed)."""
-    try:
-        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        return f"cannot resolve host: {exc.strerror}"
-    for family, kind, proto, _name, sockaddr in infos:
-        with socket.socket(family, kind, proto) as probe:
-            try:
-                probe.bind(sockaddr)
-            except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    return "address already in use"
-                return exc.strerror or str(exc)
-    return "the address is not available"
-
-
 class GrpcServer:
-    """One ``grpc.aio`` server; built and bound in :meth:`start` (inside the running loop)."""
+    """One ``grpc.aio`` server; built and bound in :meth:`start` (inside the running loop).
+
+    It listens on every address ``host`` resolves to (``localhost``: 127.0.0.1 and ::1), all on one
+    port, or does not start: an address held by another process is a startup error naming it. Only
+    an address that does not exist on this machine (``::1`` with IPv6 switched off) is skipped, with
+    a warning. Connections that do not finish the TLS handshake within ``handshake_timeout`` seconds
+    are closed.
+    """
 
     def __init__(
         self,
@@ -77,19 +68,30 @@ class GrpcServer:
         ipc: IpcComponent,
         services: Sequence[GrpcService],
         stop_grace: float,
+        *,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT_SECONDS,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self._host = host
+        self._max_message_bytes = max_message_bytes
         self._requested_port = port
         self._port = port
         self._ipc = ipc
         self._services = tuple(services)
         self._stop_grace = stop_grace
+        self._handshake_timeout = handshake_timeout
+        self._listening: tuple[str, ...] = ()
         self._server: grpc.aio.Server | None = None
         self._health: HealthService | None = None
 
     @property
     def address(self) -> str:
         return format_address(self._host, self._port)
+
+    @property
+    def listening(self) -> tuple[str, ...]:
+        """Every ``ip:port`` the server listens on while started."""
+        return self._listening
 
     @property
     def port(self) -> int:
@@ -106,9 +108,15 @@ class GrpcServer:
         return tuple(dict.fromkeys(name for service in self._services for name in service.names))
 
     async def start(self) -> None:
+        handshake = ("grpc.server_handshake_timeout_ms", max(1, round(self._handshake_timeout * 1000)))
         server = grpc.aio.server(
             interceptors=[BearerTokenInterceptor(self._ipc.token_matches)],
-            options=[*_KEEPALIVE_OPTIONS, *_SERVER_OPTIONS],
+            options=[
+                *_KEEPALIVE_OPTIONS,
+                *_SERVER_OPTIONS,
+                handshake,
+                *message_size_options(self._max_message_bytes),
+            ],
         )
         for service in self._services:
             service.register(server)
@@ -116,22 +124,66 @@ class GrpcServer:
         health_service.add_to_server(server)
         names = self.service_names
         reflection.enable_server_reflection((*names, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server)
-        wanted = format_address(self._host, self._requested_port)
         try:
-            port = server.add_secure_port(wanted, self._ipc.server_credentials())
-        except RuntimeError:
-            port = 0
-        if port == 0:
+            port, listening = self._bind_all(server)
+        except (GrpcServerError, ListenError) as exc:
+            # A grpc server releases the ports it bound only once it has been started.
+            await server.start()
             await server.stop(None)
-            reason = _bind_failure_reason(self._host, self._requested_port)
-            raise GrpcServerError(f"cannot listen on {wanted}: {reason}")
+            raise GrpcServerError(str(exc)) from None
         await server.start()
         for name in ("", *names):
             await health_service.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._port = port
+        self._listening = listening
         self._server = server
         self._health = health_service
-        _log.info("gRPC server listening on %s (services: %s)", self.address, ", ".join(names) or "none")
+        _log.info(
+            "gRPC server listening on %s (services: %s)", ", ".join(listening), ", ".join(names) or "none"
+        )
+
+    def _bind_all(self, server: grpc.aio.Server) -> tuple[int, tuple[str, ...]]:
+        """Bind every address of the host on one port (the first bind picks it when 0 was asked).
+
+        With a fixed port every address is checked before any is bound, so that a refusal binds
+        nothing; grpc's own failure (a race, or a port picked for the first address taken on the
+        next) is reported the same way.
+        """
+        addresses = resolve_listen_addresses(self._host, self._requested_port)
+        if self._requested_port:
+            addresses = [a for a in addresses if self._usable(a, self._requested_port, addresses)]
+        credentials = self._ipc.server_credentials()
+        port = self._requested_port
+        listening: list[str] = []
+        for address in addresses:
+            try:
+                bound = server.add_secure_port(address.with_port(port), credentials)
+            except RuntimeError:
+                bound = 0
+            if bound == 0 and self._usable(address, port, addresses):
+                raise GrpcServerError(f"cannot listen on {address.with_port(port)}: the bind failed")
+            if bound:
+                port = bound
+                listening.append(address.with_port(bound))
+        if not listening:
+            raise GrpcServerError(f"cannot listen on {self.address}: none of its addresses exists here")
+        return port, tuple(listening)
+
+    def _usable(self, address: ListenAddress, port: int, every: Sequence[ListenAddress]) -> bool:
+        """True when ``address:port`` can be bound, False for an address absent from this machine
+        (logged); raises GrpcServerError naming the address when another process holds it."""
+        problem = bind_problem(address, port)
+        if problem is None:
+            return True
+        reason, absent = problem
+        if absent:
+            _log.warning("not listening on %s: %s (no such address here)", address.with_port(port), reason)
+            return False
+        note = ""
+        if len(every) > 1:
+            names = ", ".join(a.ip for a in every)
+            note = f" ({self._host} is {names}: the server listens on all of them or does not start)"
+        raise GrpcServerError(f"cannot listen on {address.with_port(port)}: {reason}{note}")
 
     async def stop(self) -> None:
         """Stop within the grace: NOT_SERVING, drain the services, then stop the server.
@@ -142,6 +194,7 @@ class GrpcServer:
         """
         server, health_service = self._server, self._health
         self._server = self._health = None
+        self._listening = ()
         if server is None:
             return
         loop = asyncio.get_running_loop()

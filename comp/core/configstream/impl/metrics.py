@@ -33,6 +33,8 @@ class ResyncCause:
     """An update arrived whose id is not the subscriber's last + 1 (missed or out-of-order change)."""
     FELL_BEHIND = "fell_behind"
     """A lagging subscriber's next update is no longer in the history."""
+    OVERSIZE = "oversize"
+    """An update was larger than a client accepts: a snapshot is sent in its place."""
 
 
 class ResumeRefusal:
@@ -56,6 +58,7 @@ class StreamMetrics:
         "discontinuities",
         "dropped_updates",
         "lagging",
+        "oversize_events",
         "resume_refused",
         "resumes",
         "resyncs",
@@ -76,6 +79,7 @@ class StreamMetrics:
         self.catch_ups = 0
         self.resumes = 0
         self.snapshot_builds = 0
+        self.oversize_events = 0
         self.resyncs: dict[str, int] = {}
         """By cause (:class:`ResyncCause`)."""
         self.conversion_errors: dict[str, int] = {}
@@ -109,7 +113,7 @@ _COUNTERS: Final[tuple[tuple[str, str, str | None], ...]] = (
     ),
     ("lagging", "Times a subscriber's queue was full and it was marked lagging", None),
     ("catch_ups", "Lagging subscribers brought up to date from the history", None),
-    ("resyncs", "Snapshots sent again to a subscriber, by cause (gap, fell_behind)", "cause"),
+    ("resyncs", "Snapshots sent again to a subscriber, by cause (gap, fell_behind, oversize)", "cause"),
     ("conversion_errors", "Values sent as null as they cannot be converted, by key", "key"),
     ("resumes", "Subscriptions resumed after their resume point, without a snapshot", None),
     (
@@ -118,6 +122,11 @@ _COUNTERS: Final[tuple[tuple[str, str, str | None], ...]] = (
         "cause",
     ),
     ("snapshot_builds", "Snapshots built (one per sequence id, shared by subscribers)", None),
+    (
+        "oversize_events",
+        "Events larger than agent_ipc.grpc_max_message_size (updates replaced by a snapshot)",
+        None,
+    ),
 )
 
 _Callback = Callable[[CallbackOptions], Iterable[Observation]]

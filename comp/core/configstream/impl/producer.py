@@ -24,8 +24,20 @@ Snapshots for these subscribers carry the epoch: the shared snapshot's bytes wit
 setting the field and serializing again, this costs one copy instead of a second conversion, and the
 snapshot sent to every other subscriber stays exactly the Go agent's.
 
-Memory is bounded whatever a subscriber does: ``queue_size`` references per subscriber, plus the
-history (``history_size`` events) and one cached snapshot (and its epoch-carrying copy), shared by all.
+Memory is bounded whatever a subscriber does, in counts and in serialized bytes: each subscriber's
+queue holds at most ``queue_size`` events and ``queue_max_bytes`` of payload (or one event, whatever
+its size), the shared history at most ``history_size`` events and ``history_max_bytes``, and one
+snapshot is cached (with its epoch-carrying copy). Each event is built once and shared: its bytes are
+counted once in the history, and again in the budget of each queue that holds it. With S
+subscribers and events of at most ``max_event_bytes`` (``agent_ipc.grpc_max_message_size``), the
+stream holds at most::
+
+    history_max_bytes + S * (max(queue_max_bytes, max_event_bytes) + max_event_bytes) + 2 * snapshot
+
+(the second ``max_event_bytes`` per subscriber: the event its transport is writing). An update larger
+than ``max_event_bytes`` is never queued: no client could receive it. It is logged and counted
+(``configstream.oversize_events``), the history is cleared (a catch-up cannot span it) and every
+subscriber is sent a fresh snapshot (resync cause ``oversize``), so nothing is lost and no stream ends.
 
 A value that cannot be converted is sent as null, with its key and source (in snapshots and updates
 alike), logged and counted in ``configstream.conversion_errors``: never a crash, never a missing key,
@@ -39,11 +51,11 @@ import itertools
 import logging
 import threading
 import uuid
-from collections import deque
 from collections.abc import Callable
 
 from comp.core.config import def_ as config_def
 from comp.core.configstream.def_ import EventKind, StreamEvent
+from comp.core.configstream.impl.history import EventHistory
 from comp.core.configstream.impl.metrics import ResumeRefusal, ResyncCause, StreamMetrics
 from comp.core.configstream.impl.subscription import StreamSubscription
 from pkg.config.change import ConfigChange
@@ -54,12 +66,22 @@ from pkg.protoconv.configevents import (
     update_event,
 )
 from pkg.protoconv.values import ValueConversionError
+from pkg.util.text import shorten
 
-__all__ = ["DEFAULT_ORIGIN", "ConfigStreamProducer"]
+__all__ = [
+    "DEFAULT_HISTORY_MAX_BYTES",
+    "DEFAULT_MAX_EVENT_BYTES",
+    "DEFAULT_ORIGIN",
+    "DEFAULT_QUEUE_MAX_BYTES",
+    "ConfigStreamProducer",
+]
 
 _log = logging.getLogger(__name__)
 
 DEFAULT_ORIGIN = "core-agent"
+DEFAULT_HISTORY_MAX_BYTES = 32 * 1024 * 1024
+DEFAULT_QUEUE_MAX_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024
 
 
 class ConfigStreamProducer:
@@ -70,14 +92,27 @@ class ConfigStreamProducer:
     """
 
     def __init__(
-        self, config: config_def.Component, metrics: StreamMetrics, *, history_size: int, queue_size: int
+        self,
+        config: config_def.Component,
+        metrics: StreamMetrics,
+        *,
+        history_size: int,
+        queue_size: int,
+        history_max_bytes: int = DEFAULT_HISTORY_MAX_BYTES,
+        queue_max_bytes: int = DEFAULT_QUEUE_MAX_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
-        if history_size < 0 or queue_size < 1:
-            raise ValueError(f"need history_size >= 0 and queue_size >= 1, got {history_size}, {queue_size}")
+        if queue_size < 1 or queue_max_bytes < 1 or max_event_bytes < 1:
+            raise ValueError(
+                "need queue_size, queue_max_bytes and max_event_bytes >= 1, "
+                f"got {queue_size}, {queue_max_bytes}, {max_event_bytes}"
+            )
         self._config = config
         self._metrics = metrics
         self._queue_size = queue_size
-        self._history: deque[StreamEvent] = deque(maxlen=history_size)
+        self._queue_max_bytes = queue_max_bytes
+        self._max_event_bytes = max_event_bytes
+        self._history = EventHistory(history_size, history_max_bytes)
         self._subscriptions: dict[int, StreamSubscription] = {}
         self._ids = itertools.count(1)
         self._snapshot: StreamEvent | None = None
@@ -113,13 +148,31 @@ class ConfigStreamProducer:
         return self._queue_size
 
     @property
+    def queue_max_bytes(self) -> int:
+        return self._queue_max_bytes
+
+    @property
     def history_size(self) -> int:
-        return self._history.maxlen or 0
+        return self._history.max_events
+
+    @property
+    def history_max_bytes(self) -> int:
+        return self._history.max_bytes
+
+    @property
+    def max_event_bytes(self) -> int:
+        """Largest serialized event a subscriber is sent (the gRPC message limit of its clients)."""
+        return self._max_event_bytes
 
     @property
     def history_length(self) -> int:
         """Updates held in the history now (at most :attr:`history_size`)."""
         return len(self._history)
+
+    @property
+    def history_bytes(self) -> int:
+        """Payload bytes held in the history now (at most :attr:`history_max_bytes`)."""
+        return self._history.bytes
 
     @property
     def last_sequence_id(self) -> int:
@@ -129,7 +182,13 @@ class ConfigStreamProducer:
     def subscribe(self, name: str, *, resume: tuple[str, int] | None = None) -> StreamSubscription:
         """A new subscription; its first event is a snapshot, unless it resumes (see ``def_``)."""
         subscription = StreamSubscription(
-            next(self._ids), name, self, self._metrics, self._queue_size, with_epoch=resume is not None
+            next(self._ids),
+            name,
+            self,
+            self._metrics,
+            queue_size=self._queue_size,
+            queue_max_bytes=self._queue_max_bytes,
+            with_epoch=resume is not None,
         )
         if not self._running:
             subscription.close()
@@ -172,26 +231,22 @@ class ConfigStreamProducer:
     def replenish(self, subscription: StreamSubscription) -> None:
         if subscription.cursor is None:
             snapshot = self._current_snapshot()
-            subscription.queue.append(self._with_epoch(snapshot) if subscription.with_epoch else snapshot)
-            subscription.cursor = snapshot.sequence_id
+            subscription.fill((self._with_epoch(snapshot) if subscription.with_epoch else snapshot,))
             return
         if not subscription.lagging:
             return
         history = self._history
         wanted = subscription.cursor + 1
-        if history and history[0].sequence_id <= wanted <= history[-1].sequence_id:
-            # The history holds consecutive ids: the wanted event's index follows from its id.
-            start = wanted - history[0].sequence_id
-            subscription.queue.extend(itertools.islice(history, start, start + self._queue_size))
-            subscription.cursor = subscription.queue[-1].sequence_id
-            if subscription.cursor == history[-1].sequence_id:
+        if history and history.first_id <= wanted <= history.last_id:
+            subscription.fill(history.since(wanted))  # as much as the queue's bounds allow
+            if subscription.cursor == history.last_id:
                 subscription.lagging = False
                 if subscription.resuming:
                     subscription.resuming = False  # counted as a resume, not as a catch-up
                 else:
                     self._metrics.catch_ups += 1
                     _log.info("config stream subscriber %s caught up from history", subscription.name)
-        elif history and wanted > history[-1].sequence_id:
+        elif history and wanted > history.last_id:
             subscription.lagging = subscription.resuming = False  # nothing was missed after all
         else:
             _log.warning(
@@ -242,11 +297,7 @@ class ConfigStreamProducer:
     def _history_holds(self, first: int) -> bool:
         """Whether the history holds every update from ``first`` to the last one handled."""
         history = self._history
-        return (
-            bool(history)
-            and history[0].sequence_id <= first
-            and history[-1].sequence_id == self._last_sequence_id
-        )
+        return bool(history) and history.first_id <= first and history.last_id == self._last_sequence_id
 
     # --- config changes ---
 
@@ -275,12 +326,31 @@ class ConfigStreamProducer:
         self._last_sequence_id = sequence_id
         # Kept even while nobody is subscribed: a client that reconnects may resume from it.
         payload = update_event(self.origin, change, self._on_conversion_error).SerializeToString()
+        if len(payload) > self._max_event_bytes:
+            self._refuse_oversize(change, len(payload))
+            return
         event = StreamEvent(EventKind.UPDATE, sequence_id, payload)
-        if self._history and self._history[-1].sequence_id != sequence_id - 1:
+        if self._history and self._history.last_id != sequence_id - 1:
             self._history.clear()  # keep ids consecutive: a catch-up never spans a missing change
         self._history.append(event)
         for subscription in list(self._subscriptions.values()):
             subscription.offer(event)
+
+    def _refuse_oversize(self, change: ConfigChange, size: int) -> None:
+        """An update no client could receive: send every subscriber a snapshot instead."""
+        self._metrics.oversize_events += 1
+        _log.error(
+            "config stream: update %d of %s is %d bytes, more than the %d a client accepts "
+            "(agent_ipc.grpc_max_message_size): not sent, every subscriber gets a snapshot instead",
+            change.sequence_id,
+            shorten(change.key),
+            size,
+            self._max_event_bytes,
+        )
+        self._history.clear()  # a catch-up cannot span the missing update
+        for subscription in list(self._subscriptions.values()):
+            if subscription.cursor is not None and not subscription.closed:
+                subscription.resync(ResyncCause.OVERSIZE)
 
     def _current_snapshot(self) -> StreamEvent:
         cached = self._snapshot
@@ -292,7 +362,19 @@ class ConfigStreamProducer:
         payload = snapshot_event(self.origin, sequence_id, settings, self._on_conversion_error)
         snapshot = StreamEvent(EventKind.SNAPSHOT, sequence_id, payload.SerializeToString())
         self._snapshot = snapshot
+        self._snapshot_with_epoch = None  # the previous one's copy, no longer needed
         self._metrics.snapshot_builds += 1
+        if len(snapshot.payload) > self._max_event_bytes:
+            # The config's own size limits should make this impossible; the transport refuses to send
+            # it (RESOURCE_EXHAUSTED) and the client reconnects, as it must not see a partial view.
+            self._metrics.oversize_events += 1
+            _log.error(
+                "config stream: the snapshot at %d is %d bytes, more than the %d a client accepts "
+                "(agent_ipc.grpc_max_message_size): lower the config's size or raise the limit",
+                sequence_id,
+                len(snapshot.payload),
+                self._max_event_bytes,
+            )
         return snapshot
 
     def _with_epoch(self, snapshot: StreamEvent) -> StreamEvent:

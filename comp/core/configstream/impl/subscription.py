@@ -1,7 +1,9 @@
 """One subscriber's bounded queue and cursor.
 
 Every method runs on the producer's event loop. The queue holds references to events shared with
-the other subscribers and the history, never copies, and never more than ``queue_size`` of them.
+the other subscribers and the history, never copies: at most ``queue_size`` of them and at most
+``queue_max_bytes`` of payload, except that an empty queue always takes one event (a snapshot or an
+update larger than the budget must still get through).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Protocol
 
 from comp.core.configstream.def_ import EventKind, StreamEvent
@@ -35,6 +37,8 @@ class StreamSubscription:
 
     State, read and written by the producer:
 
+    - ``queue``/``queued_bytes``: events not yet taken by ``events()`` and their payload bytes (change
+      them through :meth:`fill`, :meth:`offer`, :meth:`resync`).
     - ``cursor``: id of the last event queued for this subscriber; None while a snapshot is due
       (at first, and after a resync was decided).
     - ``lagging``: its queue was full when an update came; later updates are not queued, the cursor
@@ -51,8 +55,9 @@ class StreamSubscription:
         name: str,
         hub: SubscriptionHub,
         metrics: StreamMetrics,
-        queue_size: int,
         *,
+        queue_size: int,
+        queue_max_bytes: int,
         with_epoch: bool = False,
     ) -> None:
         self._id = sub_id
@@ -60,6 +65,8 @@ class StreamSubscription:
         self._hub = hub
         self._metrics = metrics
         self._queue_size = queue_size
+        self._queue_max_bytes = queue_max_bytes
+        self.queued_bytes = 0
         self.with_epoch = with_epoch
         self.resumed = False
         self.queue: deque[StreamEvent] = deque()
@@ -107,25 +114,44 @@ class StreamSubscription:
             self._metrics.discontinuities += 1
             self.resync(ResyncCause.GAP)
             return
-        if len(self.queue) >= self._queue_size:
+        size = len(event.payload)
+        queued = len(self.queue)
+        if queued >= self._queue_size or (queued and self.queued_bytes + size > self._queue_max_bytes):
             _log.warning(
-                "config stream subscriber %s (%d) is not keeping up (%d events queued): marked lagging",
+                "config stream subscriber %s (%d) is not keeping up (%d events, %d bytes queued): "
+                "marked lagging",
                 self._name,
                 self._id,
-                len(self.queue),
+                queued,
+                self.queued_bytes,
             )
             self.lagging = True
             self._metrics.lagging += 1
             self._metrics.dropped_updates += 1
             return
         self.queue.append(event)
+        self.queued_bytes += size
         self.cursor = event.sequence_id
         self._wakeup.set()
+
+    def fill(self, events: Iterable[StreamEvent]) -> None:
+        """Queue ``events`` in order while the queue's bounds allow (always the first one); the cursor
+        moves to the last one queued. For the producer's snapshots and catch-ups."""
+        queue = self.queue
+        for event in events:
+            size = len(event.payload)
+            if queue and (len(queue) >= self._queue_size or self.queued_bytes + size > self._queue_max_bytes):
+                break
+            queue.append(event)
+            self.queued_bytes += size
+        if queue:
+            self.cursor = queue[-1].sequence_id
 
     def resync(self, cause: str) -> None:
         """Drop what is queued (the snapshot supersedes it) and send a snapshot next."""
         self._metrics.add_resync(cause)
         self.queue.clear()
+        self.queued_bytes = 0
         self.cursor = None
         self.lagging = self.resuming = False
         self._wakeup.set()
@@ -138,6 +164,7 @@ class StreamSubscription:
                     self._hub.replenish(self)
                 if self.queue:
                     event = self.queue.popleft()
+                    self.queued_bytes -= len(event.payload)
                     if event.kind is EventKind.UPDATE:
                         self._metrics.updates_sent += 1
                     else:
@@ -158,5 +185,6 @@ class StreamSubscription:
             return
         self._closed = True
         self.queue.clear()
+        self.queued_bytes = 0
         self._hub.remove(self)
         self._wakeup.set()

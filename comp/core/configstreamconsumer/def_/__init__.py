@@ -41,6 +41,7 @@ __all__ = [
     "NotReadyError",
     "Params",
     "Reader",
+    "SessionSource",
     "Source",
     "Subscription",
 ]
@@ -79,6 +80,26 @@ class ChangeEvent:
 
 class NotReadyError(TimeoutError):
     """No snapshot arrived in time; the message says where the consumer connects and why it failed."""
+
+
+@runtime_checkable
+class SessionSource(Protocol):
+    """Where the consumer takes its session when the agent registers elsewhere (the remote agent
+    component): the consumer then neither registers nor refreshes, and reports a refused session."""
+
+    @property
+    def last_error(self) -> str | None:
+        """Why there is no session yet (shown in the consumer's errors)."""
+        ...
+
+    async def current_session(self) -> str:
+        """The current session, waiting for a registration in progress; raises ConnectionError
+        saying why when there is none (the last registration failed)."""
+        ...
+
+    def session_lost(self, session_id: str) -> None:
+        """The core refused ``session_id``: register again."""
+        ...
 
 
 @runtime_checkable
@@ -144,7 +165,8 @@ class Params:
     it waits for the answer before dropping the connection, so a core that hangs (stopped, deadlocked,
     or behind a half-open connection) is noticed within about their sum: the stream ends, the state
     goes ``disconnected`` and the consumer reconnects. The core tolerates pings as often as every
-    ``MIN_KEEPALIVE_TIME`` seconds; a shorter ``keepalive_time`` is refused.
+    ``MIN_KEEPALIVE_TIME`` seconds; a shorter ``keepalive_time`` is refused. ``max_message_bytes``:
+    the largest event accepted, the core's ``agent_ipc.grpc_max_message_size`` (default 4 MiB).
     """
 
     ipc_address: str = DEFAULT_IPC_ADDRESS
@@ -162,6 +184,7 @@ class Params:
     resume_quiet_period: float = 1.0
     keepalive_time: float = 15.0
     keepalive_timeout: float = 5.0
+    max_message_bytes: int = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)

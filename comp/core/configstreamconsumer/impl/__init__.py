@@ -11,7 +11,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from comp.core.configstreamconsumer.def_ import Component, Params
+from comp.core.configstreamconsumer.def_ import Component, Params, SessionSource
 from comp.core.configstreamconsumer.impl.backoff import Backoff, RandomSource
 from comp.core.configstreamconsumer.impl.consumer import (
     SESSION_ID_METADATA_KEY,
@@ -45,13 +45,15 @@ __all__ = [
 @dataclass(frozen=True)
 class Requires:
     """``rand`` (values in [0, 1)) draws the backoff jitter and ``clock`` measures healthy periods:
-    both are replaceable so tests can check delays without waiting for them."""
+    both are replaceable so tests can check delays without waiting for them. ``session``: the
+    registration component's sessions (None: the consumer registers and refreshes by itself)."""
 
     lifecycle: Lifecycle
     telemetry: telemetry_def.Component
     params: Params
     rand: RandomSource = field(default=random.random)
     clock: Clock = field(default=time.monotonic)
+    session: SessionSource | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,11 @@ def new_component(requires: Requires) -> Provides:
     Raises ValueError naming the parameter when ``params`` cannot work (no credentials, ...).
     """
     consumer = StreamConsumer(
-        requires.params, ConsumerMetrics(requires.telemetry), rand=requires.rand, clock=requires.clock
+        requires.params,
+        ConsumerMetrics(requires.telemetry),
+        rand=requires.rand,
+        clock=requires.clock,
+        session_source=requires.session,
     )
     requires.lifecycle.append(Hook("configstream consumer", on_start=consumer.start, on_stop=consumer.stop))
     return Provides(comp=consumer)

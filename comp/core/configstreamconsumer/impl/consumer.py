@@ -40,6 +40,7 @@ from comp.core.configstreamconsumer.def_ import (
     NotReadyError,
     Params,
     Reader,
+    SessionSource,
     Subscription,
 )
 from comp.core.configstreamconsumer.impl.backoff import Backoff, RandomSource
@@ -72,7 +73,6 @@ __all__ = ["SESSION_ID_METADATA_KEY", "StreamConsumer", "channel_options"]
 _log = logging.getLogger(__name__)
 
 SESSION_ID_METADATA_KEY = "session_id"
-_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 # Wire sequence ids are int32 and wrap after 2**31 - 1: a jump that far back is a gap, not staleness.
 _WRAP_DISTANCE = 2**30
 _MAX_KEEPALIVE_SECONDS = 86400.0  # gRPC takes milliseconds as a 32-bit int
@@ -81,7 +81,8 @@ Clock = Callable[[], float]
 
 
 def channel_options(params: Params) -> list[tuple[str, int]]:
-    """The consumer's gRPC channel options: message size and keepalive.
+    """The consumer's gRPC channel options: message size (the core's ``agent_ipc.grpc_max_message_size``,
+    ``Params.max_message_bytes``) and keepalive.
 
     A stream from a core that hangs stays silent forever unless the consumer pings: the kernel only
     closes the socket of a process that died. ``max_pings_without_data`` 0 keeps pinging through a
@@ -91,7 +92,7 @@ def channel_options(params: Params) -> list[tuple[str, int]]:
     otherwise wait a minute.
     """
     return [
-        ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+        ("grpc.max_receive_message_length", params.max_message_bytes),
         ("grpc.keepalive_time_ms", round(params.keepalive_time * 1000)),
         ("grpc.keepalive_timeout_ms", round(params.keepalive_timeout * 1000)),
         ("grpc.http2.ping_timeout_ms", round(params.keepalive_timeout * 1000)),
@@ -117,9 +118,11 @@ class StreamConsumer:
         metrics: ConsumerMetrics,
         rand: RandomSource,
         clock: Clock = time.monotonic,
+        session_source: SessionSource | None = None,
     ) -> None:
         _check_params(params)
         self._params = params
+        self._session_source = session_source
         self._channel_options = channel_options(params)
         self._metrics = metrics
         self._clock = clock
@@ -212,13 +215,13 @@ class StreamConsumer:
                 await self._attempt()
                 reason = f"core agent at {address} ended the stream"
             except _SessionLostError as exc:
-                self._session_id = None
+                self._forget_session()
                 reason = str(exc)
             except _AttemptError as exc:
                 reason = str(exc)
             except grpc.RpcError as exc:
                 if isinstance(exc, grpc.aio.AioRpcError) and exc.code() in SESSION_LOST_CODES:
-                    self._session_id = None
+                    self._forget_session()
                 reason = describe_rpc_error(address, exc)
             except IpcError as exc:
                 reason = f"cannot connect to core agent at {address}: {exc}"
@@ -249,22 +252,27 @@ class StreamConsumer:
         material = self._material()
         credentials = client_credentials(material.cert_pem, material.key_pem)
         async with secure_channel(p.ipc_address, credentials, self._channel_options) as channel:
-            registry = RegistryClient(channel, material.token, p.rpc_timeout)
-            if self._session_id is None:
+            registry: RegistryClient | None = None
+            if self._session_source is not None:
+                self._session_id = await self._session_from_source()
+            else:
+                registry = RegistryClient(channel, material.token, p.rpc_timeout)
+            if registry is not None and self._session_id is None:
                 session_id, recommended = await registry.register(p.flavor, p.display_name)
                 self._session_id = session_id
                 self._refresh_interval = float(recommended) or DEFAULT_REFRESH_SECONDS
                 self._metrics.registration()
                 _log.debug("config stream: registered with session %s", session_id)
-            session_id = self._session_id
+            current = self._session_id
+            assert current is not None
+            session_id = current
             metadata = (*auth_metadata(material.token), (SESSION_ID_METADATA_KEY, session_id))
             stub = api_pb2_grpc.AgentSecureStub(channel)
             call = stub.StreamConfigEvents(self._stream_request(), metadata=metadata)
             self._synced = self._resume_answered = False
-            tasks = {
-                asyncio.create_task(self._read(call)),
-                asyncio.create_task(self._keep_session(registry, session_id)),
-            }
+            tasks = {asyncio.create_task(self._read(call))}
+            if registry is not None:  # else the registration component refreshes the session
+                tasks.add(asyncio.create_task(self._keep_session(registry, session_id)))
             if self._resuming_after is not None:
                 tasks.add(asyncio.create_task(self._await_quiet_resume(channel)))
             try:
@@ -276,6 +284,26 @@ class StreamConsumer:
                 await asyncio.gather(*tasks, return_exceptions=True)
             for task in done:
                 task.result()  # raises the failure that ended the attempt
+
+    async def _session_from_source(self) -> str:
+        """The registration component's session, waiting for it at most ``rpc_timeout``."""
+        source = self._session_source
+        assert source is not None
+        try:
+            return await asyncio.wait_for(source.current_session(), self._params.rpc_timeout)
+        except ConnectionError as exc:
+            raise _AttemptError(str(exc)) from None
+        except TimeoutError:
+            why = source.last_error or "registration in progress"
+            raise _AttemptError(
+                f"not registered with core agent at {self._params.ipc_address} yet: {why}"
+            ) from None
+
+    def _forget_session(self) -> None:
+        """The core refused our session: register again (or have the registration component do it)."""
+        session_id, self._session_id = self._session_id, None
+        if self._session_source is not None and session_id is not None:
+            self._session_source.session_lost(session_id)
 
     def _stream_request(self) -> configstream_pb2.ConfigStreamRequest:
         """The request of a new stream, with our resume point (see the module docstring)."""
@@ -475,6 +503,11 @@ def _check_params(params: Params) -> None:
         raise ValueError(
             "invalid config stream consumer keepalive_timeout: "
             f"{params.keepalive_timeout!r}, expected seconds > 0 and <= {_MAX_KEEPALIVE_SECONDS:g}"
+        )
+    if not 0 < params.max_message_bytes < 2**31:
+        raise ValueError(
+            "invalid config stream consumer max_message_bytes: "
+            f"{params.max_message_bytes!r}, expected bytes > 0 and < 2**31"
         )
     if params.refresh_interval is not None and params.refresh_interval < 0:
         raise ValueError(

@@ -24,13 +24,27 @@ one generator step per message and lets the handler see each send's error: ``CAN
 ``UNAVAILABLE`` or ``RESOURCE_EXHAUSTED`` (or the RPC being over) end the stream; any other error
 drops that event, waits ``remote_agent.configstream.sleep_interval`` and goes on.
 
-The events are written by the RPC's own task: no other task, and no queue but the subscription's. To
-end a stream (eviction, drain) the handler closes its subscription and cancels that task once, which
-stops it even while a write waits for a client that does not read; it tells that cancellation from
-any other (the client went away, the server is stopping: let through) by counting cancellation
-requests (``Task.uncancel``). An evicted session's stream ends with ``PERMISSION_DENIED`` and the
-client registers again. When the producer closes the subscription (shutdown) the stream ends with
-``UNAVAILABLE``. The subscription is closed on every exit path.
+The events are written by the RPC's own task: no other task, and no queue but the subscription's.
+To end a stream from outside (eviction, drain) the handler closes its subscription: ``events()`` ends
+after the write in flight, or at once when the task waits for the next event, and the task ends the
+RPC with the status that says why. A write in flight is never cancelled as a matter of course: in
+grpc.aio, cancelling a task in ``context.write`` leaves the send pending in the core, and when that
+write was the first one, its initial metadata too: the ``abort`` that follows then asks to send the
+initial metadata again, the core refuses the batch (``GRPC_CALL_ERROR_TOO_MANY_OPERATIONS``) and the
+client never gets its status. Only a write still pending ``write_grace`` seconds after the end was
+asked (a client that stopped reading: the write waits for HTTP/2 flow control, maybe forever) is
+cancelled; the handler tells that cancellation from any other (the client went away, the server is
+stopping: let through) by counting cancellation requests (``Task.uncancel``). That is safe because
+every stream sends its initial metadata on its own, before its first event: ``abort`` then only adds
+the status, which the core queues behind the pending message. The client that reads again receives
+the messages already written, then the status. An evicted session's stream ends with
+``PERMISSION_DENIED`` and the client registers again. When the producer closes the subscription
+(shutdown) the stream ends with ``UNAVAILABLE``. The subscription is closed on every exit path.
+
+Text from the client is bounded: ``name`` at ``MAX_NAME_CHARS`` and the resume epoch at
+``MAX_EPOCH_CHARS`` (``INVALID_ARGUMENT`` naming the field and the limit); a session id longer than
+any the registry hands out is unknown (``PERMISSION_DENIED``). What is echoed in logs and statuses is
+shortened (:func:`pkg.util.text.shorten`).
 
 At shutdown the gRPC server calls :meth:`ConfigStreamHandler.drain` before it stops: every stream
 ends with ``UNAVAILABLE`` "config stream closed: the core agent is shutting down" (the client
@@ -52,8 +66,13 @@ from comp.core.configstreamserver.def_ import ConfigStreamContext
 from comp.core.remoteagentregistry import def_ as registry_def
 from pkg.proto.gen.datadog.model.v1.configstream_pb2 import ConfigStreamRequest
 from pkg.protoconv.configevents import ResumeAnswer, resume_headers
+from pkg.util.text import shorten
 
 __all__ = [
+    "DEFAULT_WRITE_GRACE",
+    "MAX_EPOCH_CHARS",
+    "MAX_NAME_CHARS",
+    "MAX_SESSION_ID_CHARS",
     "MSG_EVICTED",
     "MSG_NOT_ENABLED",
     "MSG_SESSION_EMPTY",
@@ -76,6 +95,15 @@ MSG_SESSION_EMPTY = "session_id cannot be empty"
 MSG_EVICTED = "session_id '{}' was evicted (not refreshed in time): register with RAR again"
 MSG_SHUTTING_DOWN = "config stream closed: the core agent is shutting down"
 
+MAX_NAME_CHARS = 256
+"""Longest ``ConfigStreamRequest.name`` accepted."""
+MAX_EPOCH_CHARS = 64
+"""Longest ``resume_from.epoch`` accepted (the core's epochs have 32 characters)."""
+MAX_SESSION_ID_CHARS = 64
+"""Longer session ids are unknown without a look-up (the registry's have 36 characters)."""
+DEFAULT_WRITE_GRACE = 0.5
+"""Seconds a write in flight may take, once its stream is ended from outside, before it is cancelled."""
+
 TERMINAL_SEND_CODES = frozenset(
     {grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED}
 )
@@ -92,8 +120,12 @@ class _Stream:
     """Initial metadata sent before the events: the answer to ``resume_from``; None without it."""
     evicted: bool = False
     drained: bool = False
+    writing: bool = False
+    """A ``context.write`` is in flight."""
     cancelled: bool = False
     """The handler cancelled ``task`` (once at most) to end the stream."""
+    watchdog: asyncio.TimerHandle | None = None
+    """Cancels ``task`` if the write in flight when the stream was ended is still pending at the grace."""
     sent: int = 0
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the handler of the stream is done (its status is being sent)."""
@@ -108,10 +140,12 @@ class ConfigStreamHandler:
         registry: registry_def.Component,
         *,
         sleep_interval: float,
+        write_grace: float = DEFAULT_WRITE_GRACE,
     ) -> None:
         self._configstream = configstream
         self._registry = registry
         self._sleep_interval = sleep_interval
+        self._write_grace = write_grace
         self._streams: dict[str, set[_Stream]] = {}
         self._unsubscribe_evictions: Callable[[], None] | None = None
         self._draining = False
@@ -141,7 +175,7 @@ class ConfigStreamHandler:
             _log.info("config stream: shutting down, ending %d streams", len(streams))
         for stream in streams:
             stream.drained = True
-            _end(stream)
+            self._end(stream)
         for stream in streams:
             await stream.finished.wait()
 
@@ -151,6 +185,7 @@ class ConfigStreamHandler:
         # Until the stream is registered below nothing waits (the checks await only to refuse), so a
         # drain that starts meanwhile cannot miss it.
         session_id = await self._authorize(request, context)
+        await _check_request(request, context)
         name = request.name or session_id
         resume = _resume_point(request)
         subscription = self._configstream.subscribe(name, resume=resume)
@@ -159,29 +194,27 @@ class ConfigStreamHandler:
             headers = resume_headers(self._configstream.epoch, _resume_answer(resume, subscription))
         stream = _Stream(session_id, subscription, asyncio.current_task(), headers)
         self._streams.setdefault(session_id, set()).add(stream)
+        label = shorten(name)
         if resume is None:
-            _log.info("config stream: %s (session %s) subscribed", name, session_id)
+            _log.info("config stream: %s (session %s) subscribed", label, session_id)
         else:
             _log.info(
-                "config stream: %s (session %s) subscribed, resume from epoch %r sequence id %d: %s",
-                name,
+                "config stream: %s (session %s) subscribed, resume from epoch %s sequence id %d: %s",
+                label,
                 session_id,
-                resume.epoch,
+                shorten(resume.epoch),
                 resume.sequence_id,
                 _resume_answer(resume, subscription).value,
             )
-        try:
-            await self._serve(stream, context, name)
-        finally:
-            stream.finished.set()
+        await self._serve(stream, context, label)
 
-    async def _serve(self, stream: _Stream, context: ConfigStreamContext, name: str) -> None:
+    async def _serve(self, stream: _Stream, context: ConfigStreamContext, label: str) -> None:
         """Write the stream's events until it ends, then end the RPC with the status that says why."""
         subscription, session_id = stream.subscription, stream.session_id
         try:
             subscription_ended = await self._write_events(stream, context)
         except asyncio.CancelledError:
-            # Ours alone (by the eviction or the drain): uncancel and end the RPC with its status.
+            # Ours alone (a write blocked past the grace): uncancel and end the RPC with its status.
             # Along with another request (the client went away, the server is stopping): let it through.
             if not stream.cancelled or stream.task is None or stream.task.uncancel() > 0:
                 raise
@@ -189,8 +222,11 @@ class ConfigStreamHandler:
         finally:
             # No await from here until the stream is forgotten: nothing can cancel it any more.
             subscription.close()
+            if stream.watchdog is not None:
+                stream.watchdog.cancel()
             self._forget(stream)
-            _log.info("config stream: %s (session %s) ended after %d events", name, session_id, stream.sent)
+            stream.finished.set()
+            _log.info("config stream: %s (session %s) ended after %d events", label, session_id, stream.sent)
         if stream.evicted:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, MSG_EVICTED.format(session_id))
         if subscription_ended:
@@ -207,31 +243,35 @@ class ConfigStreamHandler:
         if not session_id:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, MSG_SESSION_EMPTY)
         try:
-            known = self._registry.refresh(session_id)
+            known = len(session_id) <= MAX_SESSION_ID_CHARS and self._registry.refresh(session_id)
         except registry_def.RegistryDisabledError:  # disabled since the first check
             known = None
         if known is None:
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, MSG_NOT_ENABLED)
         if not known:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"session_id '{session_id}' not found")
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, f"session_id {shorten(session_id)} not found"
+            )
         return session_id
 
     async def _write_events(self, stream: _Stream, context: ConfigStreamContext) -> bool:
         """Write until the subscription ends (True) or a send fails for good (False)."""
-        if stream.headers is not None:
-            try:
-                await context.send_initial_metadata(stream.headers)
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:  # the RPC is over: nothing else can be sent either
-                _log.info(
-                    "config stream: %s (session %s): sending the resume answer failed (%r): stream ended",
-                    stream.subscription.name,
-                    stream.session_id,
-                    exc,
-                )
-                return False
+        try:
+            # On its own, before any event, even when empty: a write cancelled later (see the module
+            # docstring) can then never leave the initial metadata pending under the status.
+            await context.send_initial_metadata(stream.headers or ())
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # the RPC is over: nothing else can be sent either
+            _log.info(
+                "config stream: %s (session %s): sending the headers failed (%r): stream ended",
+                shorten(stream.subscription.name),
+                stream.session_id,
+                exc,
+            )
+            return False
         async for event in stream.subscription.events():
+            stream.writing = True
             try:
                 await context.write(event.payload)
             except grpc.aio.AbortError:
@@ -241,20 +281,22 @@ class ConfigStreamHandler:
                 if code in TERMINAL_SEND_CODES:
                     _log.info(
                         "config stream: %s (session %s): send failed (%s), ending the stream",
-                        stream.subscription.name,
+                        shorten(stream.subscription.name),
                         stream.session_id,
                         code.name if code is not None else type(exc).__name__,
                     )
                     return False
                 _log.warning(
                     "config stream: %s (session %s): dropped event %d, send failed: %r",
-                    stream.subscription.name,
+                    shorten(stream.subscription.name),
                     stream.session_id,
                     event.sequence_id,
                     exc,
                 )
                 await asyncio.sleep(self._sleep_interval)
                 continue
+            finally:
+                stream.writing = False
             stream.sent += 1
         return True
 
@@ -262,7 +304,15 @@ class ConfigStreamHandler:
         for stream in list(self._streams.get(session_id, ())):
             _log.info("config stream: session %s evicted, ending its stream", session_id)
             stream.evicted = True
-            _end(stream)
+            self._end(stream)
+
+    def _end(self, stream: _Stream) -> None:
+        """End a registered stream from another task: close its subscription, so that its task ends
+        the RPC after the write in flight, if any; cancel that write if still pending at the grace."""
+        stream.subscription.close()
+        if stream.writing and stream.watchdog is None and not stream.cancelled:
+            loop = asyncio.get_running_loop()
+            stream.watchdog = loop.call_later(self._write_grace, _cancel_blocked_write, stream, stream.sent)
 
     def _forget(self, stream: _Stream) -> None:
         streams = self._streams.get(stream.session_id)
@@ -272,18 +322,30 @@ class ConfigStreamHandler:
                 del self._streams[stream.session_id]
 
 
-def _end(stream: _Stream) -> None:
-    """Close a registered stream's subscription and cancel its task (once), to stop even a write
-    blocked on a client that does not read.
-
-    Only for a stream still registered, from another task: the stream's task then waits in its
-    writes (it is forgotten with no await after them), where the cancellation lands.
-    """
-    stream.subscription.close()
+def _cancel_blocked_write(stream: _Stream, sent: int) -> None:
+    """Cancel the stream's task if it is still in the write that was in flight ``sent`` events ago."""
     task = stream.task
-    if not stream.cancelled and task is not None and task is not asyncio.current_task():
+    if stream.writing and stream.sent == sent and not stream.cancelled and task is not None:
+        _log.info(
+            "config stream: %s (session %s): a write is blocked (the client reads nothing): cancelled",
+            shorten(stream.subscription.name),
+            stream.session_id,
+        )
         stream.cancelled = True
         task.cancel()
+
+
+async def _check_request(request: ConfigStreamRequest, context: ConfigStreamContext) -> None:
+    """Abort with INVALID_ARGUMENT when a text of the request is longer than its bound."""
+    for field_name, text, limit in (
+        ("name", request.name, MAX_NAME_CHARS),
+        ("resume_from.epoch", request.resume_from.epoch, MAX_EPOCH_CHARS),
+    ):
+        if len(text) > limit:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{field_name} is too long: {len(text)} characters, the limit is {limit}",
+            )
 
 
 def _session_id(request: ConfigStreamRequest, context: ConfigStreamContext) -> str | None:

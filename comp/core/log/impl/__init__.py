@@ -2,7 +2,9 @@
 
 Between the lifecycle's start and stop, one handler on the root logger writes to stderr as
 ``2024-05-01 12:00:00 UTC | INFO | comp.core.ipc | message``, the root level follows ``log_level``
-(changed live through ``on_update``), and a filter masks the current ``api_key`` in every record.
+(changed live through ``on_update``), and a filter scrubs every record: the current values of every secret
+setting (``api_key``, ``*password``, ...; see pkg.scrub), credential pairs, bearer tokens, URL
+credentials.
 
 Levels: ``trace`` and ``debug`` → DEBUG, ``info``, ``warn``/``warning`` → WARNING, ``error``,
 ``critical``, ``off`` → above CRITICAL (nothing is logged); case-insensitive, empty means ``info``.
@@ -16,7 +18,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -42,7 +44,6 @@ _log = logging.getLogger(__name__)
 FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"
 _DATE_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 _LEVEL_KEY = "log_level"
-_API_KEY = "api_key"
 _DEFAULT_LEVEL = "info"
 
 LEVELS: dict[str, int] = {
@@ -90,7 +91,7 @@ class Logging:
         self._config = config
         self._level_name, self._levelno = parse_level(config.get_string(_LEVEL_KEY))
         self._filter = SecretMaskingFilter()
-        self._filter.set_secret(config.get_string(_API_KEY))
+        self._reload_secrets()
         self._formatter = logging.Formatter(FORMAT, _DATE_FORMAT)
         self._formatter.converter = time.gmtime
         self._lock = threading.Lock()
@@ -125,7 +126,7 @@ class Logging:
         self._unsubscribe = self._config.on_update(self._on_update)
         # Values changed between construction and subscription are picked up here.
         self._reload_level()
-        self._reload_secret()
+        self._reload_secrets()
 
     async def stop(self) -> None:
         """Stop following the config, remove the handler and restore the previous root level."""
@@ -144,8 +145,8 @@ class Logging:
         try:
             if change.key == _LEVEL_KEY:
                 self._reload_level()
-            elif change.key == _API_KEY:
-                self._reload_secret()
+            elif self._config.is_secret(change.key):
+                self._reload_secrets()
         except Exception:
             _log.exception("failed to apply a change of %r", change.key)
 
@@ -164,13 +165,21 @@ class Logging:
                 logging.getLogger().setLevel(levelno)
         _log.info("log level changed from %r to %r", old, name)
 
-    def _reload_secret(self) -> None:
-        try:
-            secret = self._config.get_string(_API_KEY)
-        except ConfigError as exc:
-            _log.warning("cannot read %r to mask it in logs: %s", _API_KEY, exc)
-            return
-        self._filter.set_secret(secret)
+    def _reload_secrets(self) -> None:
+        settings, _ = self._config.flattened_with_sequence_id()
+        secrets = [setting.value for key, setting in settings.items() if self._config.is_secret(key)]
+        self._filter.set_secrets(_texts(secrets))
+
+
+def _texts(value: object) -> Iterator[str]:
+    """Every scalar inside ``value`` as text (secret lists and mappings: each item)."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+    elif value is not None:
+        yield str(value)
 
 
 def new_component(requires: Requires) -> Provides:

@@ -12,7 +12,12 @@ from typing import Any
 import grpc
 
 from comp.api.grpcserver.def_ import GrpcService
-from comp.core.remoteagentregistry.def_ import Component, InvalidRegistrationError, RegistryDisabledError
+from comp.core.remoteagentregistry.def_ import (
+    Component,
+    InvalidRegistrationError,
+    RegistryDisabledError,
+    RegistryFullError,
+)
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2 as pb
 
 __all__ = [
@@ -54,6 +59,8 @@ class _Handlers:
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, str(exc))
         except InvalidRegistrationError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except RegistryFullError as exc:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         return pb.RegisterRemoteAgentResponse(
             session_id=session_id, recommended_refresh_interval_secs=refresh_secs
         )

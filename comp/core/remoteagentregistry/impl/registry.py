@@ -20,8 +20,12 @@ from comp.core.remoteagentregistry.def_ import (
     EvictionCallback,
     InvalidRegistrationError,
     RegistryDisabledError,
+    RegistryFullError,
     RemoteAgent,
 )
+from comp.core.remoteagentregistry.impl.validation import MAX_AGENTS, validate_registration
+from pkg.remoteagent.endpoint import EndpointError, grpc_target
+from pkg.util.text import shorten
 
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT_SECS",
@@ -81,16 +85,19 @@ class RemoteAgentRegistry:
         *,
         clock: Callable[[], float] = time.monotonic,
         check_interval: float = 1.0,
+        max_agents: int = MAX_AGENTS,
     ) -> None:
         if check_interval <= 0:
             raise ValueError(f"check_interval must be positive, got {check_interval!r}")
         self._config = config
+        self._max_agents = max_agents
         self._clock = clock
         self._check_interval = check_interval
         self._enabled = self._read(ENABLED_KEY, config.get_bool, True)
         self._metrics = _Metrics(meter)
         self._lock = threading.Lock()
         self._agents: dict[str, RemoteAgent] = {}
+        self._unhealthy: dict[str, str] = {}  # session id -> why; evicted at the next check
         self._callbacks: dict[int, EvictionCallback] = {}
         self._callback_ids = itertools.count()
         self._task: asyncio.Task[None] | None = None
@@ -113,12 +120,17 @@ class RemoteAgentRegistry:
         try:
             if not self._enabled:
                 raise RegistryDisabledError()
+            validate_registration(pid, flavor, display_name, api_endpoint_uri, services)
             name = display_name.strip()
             if not name:
                 raise InvalidRegistrationError(
-                    f"display_name must not be empty or blank (got {display_name!r}, pid {pid!r}, "
-                    f"flavor {flavor!r})"
+                    f"display_name must not be empty or blank (got {shorten(display_name)}, pid "
+                    f"{shorten(pid)}, flavor {shorten(flavor)})"
                 )
+            try:
+                grpc_target(api_endpoint_uri)
+            except EndpointError as exc:
+                raise InvalidRegistrationError(f"{exc} (display_name {name!r})") from None
             refresh_secs = self._refresh_interval_secs()
             now = self._clock()
             agent = RemoteAgent(
@@ -132,15 +144,22 @@ class RemoteAgentRegistry:
                 last_seen=now,
             )
             with self._lock:
+                if len(self._agents) >= self._max_agents:
+                    raise RegistryFullError(
+                        f"the registry holds {len(self._agents)} remote agents, the limit is "
+                        f"{self._max_agents}: try again once one is gone"
+                    )
                 self._agents[agent.session_id] = agent
                 self._metrics.registered.set(len(self._agents))
-        except (RegistryDisabledError, InvalidRegistrationError):
+        except (RegistryDisabledError, InvalidRegistrationError, RegistryFullError):
             self._metrics.registered_error.add(1)
             self._metrics.action_error.add(1, {"action": "register"})
             raise
         finally:
             self._metrics.action_duration.record(time.perf_counter() - started, {"action": "register"})
-        _log.info("remote agent registered: %r (flavor %r, pid %s)", name, flavor, pid)
+        _log.info(
+            "remote agent registered: %s (flavor %s, pid %s)", shorten(name), shorten(flavor), shorten(pid)
+        )
         return agent.session_id, refresh_secs
 
     def refresh(self, session_id: str) -> bool:
@@ -171,6 +190,14 @@ class RemoteAgentRegistry:
         with self._lock:
             return builtins.list(self._agents.values())
 
+    def mark_unhealthy(self, session_id: str, reason: str) -> bool:
+        with self._lock:
+            if session_id not in self._agents:
+                return False
+            self._unhealthy.setdefault(session_id, reason)
+        _log.warning("remote agent session %s marked unhealthy: %s", session_id, reason)
+        return True
+
     def on_evict(self, callback: EvictionCallback) -> Callable[[], None]:
         with self._lock:
             key = next(self._callback_ids)
@@ -190,7 +217,12 @@ class RemoteAgentRegistry:
         timeout = self._idle_timeout_secs()
         now = self._clock()
         with self._lock:
-            evicted = [a for a in self._agents.values() if now - a.last_seen > timeout]
+            evicted = [
+                a
+                for a in self._agents.values()
+                if now - a.last_seen > timeout or a.session_id in self._unhealthy
+            ]
+            reasons = {a.session_id: self._unhealthy.pop(a.session_id, None) for a in evicted}
             for agent in evicted:
                 del self._agents[agent.session_id]
             if evicted:
@@ -200,11 +232,11 @@ class RemoteAgentRegistry:
             self._metrics.evicted.add(len(evicted))
         for agent in evicted:
             _log.info(
-                "remote agent %r (flavor %r, pid %s) evicted: not refreshed for %.0fs",
-                agent.display_name,
-                agent.flavor,
-                agent.pid,
-                now - agent.last_seen,
+                "remote agent %s (flavor %s, pid %s) evicted: %s",
+                shorten(agent.display_name),
+                shorten(agent.flavor),
+                shorten(agent.pid),
+                reasons[agent.session_id] or f"not refreshed for {now - agent.last_seen:.0f}s",
             )
             for callback in callbacks:
                 try:

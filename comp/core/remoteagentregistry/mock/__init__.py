@@ -38,6 +38,7 @@ class MockRemoteAgentRegistry:
         self._callbacks: list[EvictionCallback] = []
         self._tick = 0.0
         self.refreshes: dict[str, int] = {}
+        self.unhealthy: dict[str, str] = {}
 
     @property
     def enabled(self) -> bool:
@@ -98,6 +99,13 @@ class MockRemoteAgentRegistry:
 
     def list(self) -> builtins.list[RemoteAgent]:
         return builtins.list(self._agents.values())
+
+    def mark_unhealthy(self, session_id: str, reason: str) -> bool:
+        """Recorded in :attr:`unhealthy`; evict it by hand with :meth:`evict`."""
+        if session_id not in self._agents:
+            return False
+        self.unhealthy.setdefault(session_id, reason)
+        return True
 
     def on_evict(self, callback: EvictionCallback) -> Callable[[], None]:
         self._callbacks.append(callback)

@@ -16,23 +16,10 @@ from comp.core.settings.def_ import AgentStatus, RemoteAgentInfo, SettingsValueE
 from pkg.config.errors import ConfigError, ConfigValueError
 from pkg.config.schema import ValueType
 from pkg.config.sources import Source
+from pkg.scrub import mask as mask_secret
+from pkg.scrub import mask_tree, scrub_setting
 
 __all__ = ["RuntimeSettings", "find_unencodable_text", "mask_secret", "parse_text_value"]
-
-_MASK = "********"
-_SHOWN_SUFFIX = 4
-_MIN_LEN_TO_SHOW_SUFFIX = 12
-
-
-def mask_secret(value: Any) -> str:
-    """``********`` followed by the last 4 characters of a long secret; empty stays empty."""
-    text = "" if value is None else str(value)
-    if not text:
-        return ""
-    if len(text) >= _MIN_LEN_TO_SHOW_SUFFIX:
-        return _MASK + text[-_SHOWN_SUFFIX:]
-    return _MASK
-
 
 # libyaml's loader (in PyYAML's wheels) reads a short value five times faster than the pure-Python
 # one and builds values with the same constructors. Where libyaml refuses a text, the pure-Python
@@ -107,30 +94,34 @@ class RuntimeSettings:
         source = self._config.get_source(key)
         if source is None and value is None:
             return None
-        if isinstance(value, dict):
+        if isinstance(value, dict) and not self._config.is_secret(key):
             return SettingView(key, self._mask_tree(key, value), source.value if source else "")
-        if self._config.is_secret(key):
-            return SettingView(key, mask_secret(value), source.value if source else "", masked=True)
-        return SettingView(key, value, source.value if source else "")
+        shown, masked = self._shown(key, value)
+        return SettingView(key, shown, source.value if source else "", masked=masked)
 
     def list(self, prefix: str = "") -> tuple[list[SettingView], int]:
         settings, sequence_id = self._config.flattened_with_sequence_id()
         views = []
         for key in sorted(k for k in settings if k.startswith(prefix)):
             setting = settings[key]
-            secret = self._config.is_secret(key)
-            value = mask_secret(setting.value) if secret else setting.value
-            views.append(SettingView(key, value, setting.source.value, masked=secret))
+            shown, masked = self._shown(key, setting.value)
+            views.append(SettingView(key, shown, setting.source.value, masked=masked))
         return views, sequence_id
+
+    def _shown(self, key: str, value: Any) -> tuple[Any, bool]:
+        """The value as an operator may see it (pkg.scrub's rules, plus keys declared secret)."""
+        if self._config.is_secret(key):
+            return mask_tree(value), True
+        return scrub_setting(key, value)
 
     def _mask_tree(self, prefix: str, tree: dict[str, Any]) -> dict[str, Any]:
         masked: dict[str, Any] = {}
         for name, value in tree.items():
             key = f"{prefix}.{name}" if prefix else name
-            if isinstance(value, dict):
+            if isinstance(value, dict) and not self._config.is_secret(key):
                 masked[name] = self._mask_tree(key, value)
             else:
-                masked[name] = mask_secret(value) if self._config.is_secret(key) else value
+                masked[name] = self._shown(key, value)[0]
         return masked
 
     # -- changing ----------------------------------------------------------------------------

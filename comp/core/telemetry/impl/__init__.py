@@ -21,7 +21,6 @@ created with ``explicit_bucket_boundaries_advisory``: pass boundaries for histog
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -29,6 +28,7 @@ from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import Meter, MeterProvider, NoOpMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
 from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
 
 from comp.core.config import def_ as config_def
 from comp.core.telemetry.impl.endpoint import METRICS_PATH, MetricsEndpoint, MetricsEndpointError
@@ -72,6 +72,7 @@ class Telemetry:
             raise ConfigValueError("telemetry.port", port, f"a port number between 0 and {_MAX_PORT}")
         self._enabled = enabled
         self._endpoint: MetricsEndpoint | None = None
+        self._registry: CollectorRegistry | None = None
         self._provider: MeterProvider
         if enabled:
             registry = CollectorRegistry(auto_describe=False)
@@ -81,6 +82,7 @@ class Telemetry:
             # Nothing to flush at exit (Prometheus pulls), so no atexit hook per instance.
             self._provider = SdkMeterProvider(metric_readers=[reader], shutdown_on_exit=False)
             self._endpoint = MetricsEndpoint(registry, HOST, port)
+            self._registry = registry
         else:
             self._provider = NoOpMeterProvider()
 
@@ -107,18 +109,23 @@ class Telemetry:
         """``http://127.0.0.1:<port>/metrics`` while serving, else None."""
         return None if self._endpoint is None else self._endpoint.url
 
+    def register_collector(self, collector: Collector) -> None:
+        """Serve ``collector``'s families at ``/metrics`` too (nothing when telemetry is disabled)."""
+        if self._registry is not None:
+            self._registry.register(collector)
+
     async def start(self) -> None:
         """Open the endpoint (when enabled). Raises MetricsEndpointError naming the address."""
         if self._endpoint is None:
             _log.info("telemetry disabled: no metrics endpoint")
             return
-        await asyncio.to_thread(self._endpoint.start)
+        await self._endpoint.start()
         _log.info("telemetry: serving Prometheus metrics at %s", self._endpoint.url)
 
     async def stop(self) -> None:
         """Close the endpoint and free its port."""
         if self._endpoint is not None:
-            await asyncio.to_thread(self._endpoint.stop)
+            await self._endpoint.stop()
 
 
 def new_component(requires: Requires) -> Provides:

@@ -215,6 +215,14 @@ class FakeCore(remoteagent_pb2_grpc.RemoteAgentServicer, api_pb2_grpc.AgentSecur
             await context.abort(grpc.StatusCode.NOT_FOUND, "no remote agent found with session ID")
         return remoteagent_pb2.RefreshRemoteAgentResponse()
 
+    async def ReportRemoteAgentEvent(  # noqa: N802 - names fixed by the proto
+        self,
+        request: remoteagent_pb2.ReportRemoteAgentEventRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> remoteagent_pb2.ReportRemoteAgentEventResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not scripted")
+        raise AssertionError("unreachable")
+
     async def StreamConfigEvents(  # noqa: N802 - names fixed by the proto
         self, request: configstream_pb2.ConfigStreamRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[configstream_pb2.ConfigEvent]:

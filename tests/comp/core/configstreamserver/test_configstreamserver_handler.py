@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,12 @@ from comp.core.configstream import impl as configstream_impl
 from comp.core.configstream.mock import MockConfigStream
 from comp.core.configstreamserver import impl as server_impl
 from comp.core.configstreamserver.def_ import Component
-from comp.core.configstreamserver.impl.handler import MSG_SESSION_REQUIRED, MSG_SHUTTING_DOWN
+from comp.core.configstreamserver.impl.handler import (
+    MAX_EPOCH_CHARS,
+    MAX_NAME_CHARS,
+    MSG_SESSION_REQUIRED,
+    MSG_SHUTTING_DOWN,
+)
 from comp.core.ipc.mock import MockIpc
 from comp.core.remoteagentregistry.mock import MockRemoteAgentRegistry
 from comp.core.telemetry.mock import MockTelemetry
@@ -23,10 +29,10 @@ from pkg.config.change import ConfigChange, Setting
 from pkg.config.sources import Source
 from pkg.ipc import secure_channel
 from pkg.proto.gen.datadog.api.v1 import api_pb2_grpc
-from pkg.proto.gen.datadog.model.v1.configstream_pb2 import ConfigEvent, ConfigStreamRequest
+from pkg.proto.gen.datadog.model.v1.configstream_pb2 import ConfigEvent, ConfigStreamRequest, ResumeFrom
 from pkg.proto.gen.datadog.remoteagent.v1.remoteagent_pb2 import RefreshRemoteAgentRequest
 from pkg.protoconv.values import from_value
-from pkg.util.lifecycle import Lifecycle
+from pkg.util.lifecycle import Hook, Lifecycle
 
 
 @dataclass
@@ -56,14 +62,17 @@ def stream() -> MockConfigStream:
 
 
 async def serve(
-    ipc: MockIpc, lifecycle: Lifecycle, provides: server_impl.Provides
+    ipc: MockIpc,
+    lifecycle: Lifecycle,
+    provides: server_impl.Provides,
+    channel_options: tuple[tuple[str, Any], ...] = (),
 ) -> tuple[grpc.aio.Server, grpc.aio.Channel]:
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     provides.grpc_service.register(server)
     port = server.add_secure_port("127.0.0.1:0", ipc.server_credentials())
     await lifecycle.start()
     await server.start()
-    return server, secure_channel(f"127.0.0.1:{port}", ipc.client_credentials())
+    return server, secure_channel(f"127.0.0.1:{port}", ipc.client_credentials(), channel_options)
 
 
 @pytest.fixture
@@ -331,3 +340,113 @@ async def test_real_producer_over_grpc(ipc: MockIpc, registry: MockRemoteAgentRe
         await channel.close()
         await server.stop(None)
         await lifecycle.stop()
+
+
+async def test_eviction_while_the_first_write_is_in_flight_still_sends_permission_denied(
+    served: Served, stream: MockConfigStream, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The handler has taken the snapshot and awaits its context.write: the send is in the core.
+    # Cancelling that write, then aborting, made the core refuse the status batch (the initial
+    # metadata of the first write was still pending): the client never got its status.
+    call = open_stream(served, metadata=session(served))
+    async with asyncio.timeout(10):
+        await stream.wait_for_subscribers(1)
+        await stream.subscriptions[0].wait_delivered(1)
+    served.registry.evict(served.session_id)
+    events: list[ConfigEvent] = []
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        async with asyncio.timeout(10):
+            async for event in call:
+                events.append(event)
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert [e.WhichOneof("event") for e in events] == ["snapshot"], "the write in flight was completed"
+    assert "ExecuteBatchError" not in caplog.text
+    assert served.handler.active_streams == 0
+
+
+async def test_a_write_blocked_by_flow_control_is_ended_and_the_client_gets_its_status_when_it_reads(
+    ipc: MockIpc,
+    registry: MockRemoteAgentRegistry,
+    stream: MockConfigStream,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handler = server_impl.ConfigStreamHandler(stream, registry, sleep_interval=0.001, write_grace=0.05)
+    lifecycle = Lifecycle()
+    lifecycle.append(Hook("handler", on_start=handler.start, on_stop=handler.stop))
+    provides = server_impl.Provides(comp=handler, grpc_service=server_impl.new_grpc_service(handler))
+    # A 1 KiB receive window that does not grow: a client that stops reading blocks the core's writes.
+    narrow_window = (("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 1024))
+    server, narrow = await serve(ipc, lifecycle, provides, narrow_window)
+    try:
+        session_id, _ = registry.register("42", "system-probe", "System Probe")
+        call = api_pb2_grpc.AgentSecureStub(narrow).StreamConfigEvents(
+            ConfigStreamRequest(), metadata=(("session_id", session_id),), timeout=20
+        )
+        await read(call, 1)
+        big = "x" * 1_000_000
+        pushed = [
+            stream.push_update(ConfigChange("blob", None, f"{i}{big}", Source.CLI, i)) for i in range(4, 24)
+        ]
+        subscription = stream.subscriptions[0]
+        async with asyncio.timeout(10):
+            await subscription.wait_delivered(2)  # the handler writes the first big event
+        with caplog.at_level(logging.INFO):
+            registry.evict(session_id)
+            async with asyncio.timeout(10):
+                await stream.wait_for_subscribers(0)  # at once: the subscription is closed
+                # Returns once the stream's handler is done: after the grace, the blocked write cancelled.
+                await handler.drain()
+            assert handler.active_streams == 0
+        assert "a write is blocked (the client reads nothing): cancelled" in caplog.text
+        taken = len(subscription.delivered) - 1  # updates the handler took (the snapshot was read)
+
+        updates: list[ConfigEvent] = []
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            async with asyncio.timeout(10):
+                async for event in call:
+                    updates.append(event)
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "evicted" in (info.value.details() or "")
+        # What the handler took was written, the blocked write included, in order, then the status.
+        assert [e.SerializeToString() for e in updates] == [e.payload for e in pushed[:taken]]
+        assert taken < len(pushed)
+        assert "ExecuteBatchError" not in caplog.text
+    finally:
+        await narrow.close()
+        await server.stop(None)
+        await lifecycle.stop()
+
+
+async def test_a_name_one_past_its_bound_is_refused_naming_the_field_and_the_limit(served: Served) -> None:
+    error = await first_error(open_stream(served, metadata=session(served), name="n" * (MAX_NAME_CHARS + 1)))
+    assert (error.code(), error.details()) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"name is too long: {MAX_NAME_CHARS + 1} characters, the limit is {MAX_NAME_CHARS}",
+    )
+    assert served.stream.subscriptions == []
+    call = open_stream(served, metadata=session(served), name="n" * MAX_NAME_CHARS)
+    assert (await read(call, 1))[0].WhichOneof("event") == "snapshot"
+    call.cancel()
+
+
+async def test_a_resume_epoch_past_its_bound_is_refused(served: Served) -> None:
+    request = ConfigStreamRequest(resume_from=ResumeFrom(epoch="e" * (MAX_EPOCH_CHARS + 1)))
+    call = served.stub.StreamConfigEvents(request, metadata=session(served), timeout=10)
+    error = await first_error(call)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"resume_from.epoch is too long: {MAX_EPOCH_CHARS + 1} characters" in (error.details() or "")
+
+
+@pytest.mark.parametrize("where", ["metadata", "request"])
+async def test_a_huge_session_id_is_unknown_and_never_echoed_whole(served: Served, where: str) -> None:
+    huge = "s" * (5_000 if where == "metadata" else 1_000_000)  # metadata: under grpc's 8 KiB limit
+    if where == "metadata":
+        call = open_stream(served, metadata=(("session_id", huge),))
+    else:
+        call = open_stream(served, session_id=huge)
+    error = await first_error(call)
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    details = error.details() or ""
+    assert details.startswith("session_id 'sss") and details.endswith("not found")
+    assert len(details) < 200
+    assert served.registry.refreshes == {}

@@ -47,9 +47,13 @@ class ScriptedContext:
         self.written: list[bytes] = []
         self.block_writes = False
         self.writing = asyncio.Event()
+        self.headers: tuple[tuple[str, str], ...] | None = None
 
     def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
         return self._metadata
+
+    async def send_initial_metadata(self, metadata: tuple[tuple[str, str], ...]) -> None:
+        self.headers = metadata
 
     async def write(self, message: bytes) -> None:
         self.writing.set()

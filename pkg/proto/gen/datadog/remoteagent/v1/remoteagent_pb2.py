@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(datadog/remoteagent/v1/remoteagent.proto\x12\x16\x64\x61tadog.remoteagent.v1\"{\n\x1aRegisterRemoteAgentRequest\x12\x0b\n\x03pid\x18\x01 \x01(\t\x12\x0e\n\x06\x66lavor\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x18\n\x10\x61pi_endpoint_uri\x18\x04 \x01(\t\x12\x10\n\x08services\x18\x05 \x03(\t\"\\\n\x1bRegisterRemoteAgentResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12)\n!recommended_refresh_interval_secs\x18\x02 \x01(\r\"/\n\x19RefreshRemoteAgentRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x1c\n\x1aRefreshRemoteAgentResponse2\x8a\x02\n\x0bRemoteAgent\x12~\n\x13RegisterRemoteAgent\x12\x32.datadog.remoteagent.v1.RegisterRemoteAgentRequest\x1a\x33.datadog.remoteagent.v1.RegisterRemoteAgentResponse\x12{\n\x12RefreshRemoteAgent\x12\x31.datadog.remoteagent.v1.RefreshRemoteAgentRequest\x1a\x32.datadog.remoteagent.v1.RefreshRemoteAgentResponseB\x1cZ\x1apkg/proto/pbgo/remoteagentb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(datadog/remoteagent/v1/remoteagent.proto\x12\x16\x64\x61tadog.remoteagent.v1\"{\n\x1aRegisterRemoteAgentRequest\x12\x0b\n\x03pid\x18\x01 \x01(\t\x12\x0e\n\x06\x66lavor\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x18\n\x10\x61pi_endpoint_uri\x18\x04 \x01(\t\x12\x10\n\x08services\x18\x05 \x03(\t\"\\\n\x1bRegisterRemoteAgentResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12)\n!recommended_refresh_interval_secs\x18\x02 \x01(\r\"/\n\x19RefreshRemoteAgentRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x1c\n\x1aRefreshRemoteAgentResponse\"\x14\n\x12InvalidApiKeyEvent\"j\n\x05\x45vent\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x45\n\x0finvalid_api_key\x18\x02 \x01(\x0b\x32*.datadog.remoteagent.v1.InvalidApiKeyEventH\x00\x42\t\n\x07\x64\x65tails\"b\n\x1dReportRemoteAgentEventRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12-\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1d.datadog.remoteagent.v1.Event\" \n\x1eReportRemoteAgentEventResponse2\x94\x03\n\x0bRemoteAgent\x12~\n\x13RegisterRemoteAgent\x12\x32.datadog.remoteagent.v1.RegisterRemoteAgentRequest\x1a\x33.datadog.remoteagent.v1.RegisterRemoteAgentResponse\x12{\n\x12RefreshRemoteAgent\x12\x31.datadog.remoteagent.v1.RefreshRemoteAgentRequest\x1a\x32.datadog.remoteagent.v1.RefreshRemoteAgentResponse\x12\x87\x01\n\x16ReportRemoteAgentEvent\x12\x35.datadog.remoteagent.v1.ReportRemoteAgentEventRequest\x1a\x36.datadog.remoteagent.v1.ReportRemoteAgentEventResponseB\x1cZ\x1apkg/proto/pbgo/remoteagentb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,6 +40,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REFRESHREMOTEAGENTREQUEST']._serialized_end=334
   _globals['_REFRESHREMOTEAGENTRESPONSE']._serialized_start=336
   _globals['_REFRESHREMOTEAGENTRESPONSE']._serialized_end=364
-  _globals['_REMOTEAGENT']._serialized_start=367
-  _globals['_REMOTEAGENT']._serialized_end=633
+  _globals['_INVALIDAPIKEYEVENT']._serialized_start=366
+  _globals['_INVALIDAPIKEYEVENT']._serialized_end=386
+  _globals['_EVENT']._serialized_start=388
+  _globals['_EVENT']._serialized_end=494
+  _globals['_REPORTREMOTEAGENTEVENTREQUEST']._serialized_start=496
+  _globals['_REPORTREMOTEAGENTEVENTREQUEST']._serialized_end=594
+  _globals['_REPORTREMOTEAGENTEVENTRESPONSE']._serialized_start=596
+  _globals['_REPORTREMOTEAGENTEVENTRESPONSE']._serialized_end=628
+  _globals['_REMOTEAGENT']._serialized_start=631
+  _globals['_REMOTEAGENT']._serialized_end=1035
 # @@protoc_insertion_point(module_scope)

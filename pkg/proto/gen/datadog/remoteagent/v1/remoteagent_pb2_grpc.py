@@ -44,6 +44,11 @@ class RemoteAgentStub:
                 request_serializer=datadog_dot_remoteagent_dot_v1_dot_remoteagent__pb2.RefreshRemoteAgentRequest.SerializeToString,
                 response_deserializer=datadog_dot_remoteagent_dot_v1_dot_remoteagent__pb2.RefreshRemoteAgentResponse.FromString,
                 _registered_method=True)
+        self.ReportRemoteAgentEvent = channel.unary_unary(
+                '/datadog.remoteagent.v1.RemoteAgent/ReportRemoteAgentEvent',
+                request_serializer=datadog_dot_remoteagent_dot_v1_dot_remoteagent__pb2.ReportRemoteAgentEventRequest.SerializeToString,
+                response_deserializer=datadog_dot_remoteagent_dot_v1_dot_remoteagent__pb2.ReportRemoteAgentEventResponse.FromString,
+                _registered_method=True)
 
 
 class RemoteAgentServicer:
@@ -61,6 +66,12 @@ class RemoteAgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportRemoteAgentEvent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RemoteAgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -73,6 +84,11 @@ def add_RemoteAgentServicer_to_server(servicer, server):
                     servicer.RefreshRemoteAgent,
                     request_deserializer=datadog_dot_remoteagent_dot_v1_dot_remoteagent__pb2.RefreshRemoteAgentRequest.FromString,
                     response_serializer=datadog_dot_remoteagent_dot_v1_dot_remoteagent__pb2.RefreshRemoteAgentResponse.SerializeToString,
+            ),
+            'ReportRemoteAgentEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportRemoteAgentEvent,
+                    request_deserializer=datadog_dot_remoteagent_dot_v1_dot_remoteagent__pb2.ReportRemoteAgentEventRequest.FromString,
+                    response_serializer=datadog_dot_remoteagent_dot_v1_dot_remoteagent__pb2.ReportRemoteAgentEventResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -129,6 +145,33 @@ class RemoteAgent:
             '/datadog.remoteagent.v1.RemoteAgent/RefreshRemoteAgent',
             datadog_dot_remoteagent_dot_v1_dot_remoteagent__pb2.RefreshRemoteAgentRequest.SerializeToString,
             datadog_dot_remoteagent_dot_v1_dot_remoteagent__pb2.RefreshRemoteAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportRemoteAgentEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datadog.remoteagent.v1.RemoteAgent/ReportRemoteAgentEvent',
+            datadog_dot_remoteagent_dot_v1_dot_remoteagent__pb2.ReportRemoteAgentEventRequest.SerializeToString,
+            datadog_dot_remoteagent_dot_v1_dot_remoteagent__pb2.ReportRemoteAgentEventResponse.FromString,
             options,
             channel_credentials,
             insecure,

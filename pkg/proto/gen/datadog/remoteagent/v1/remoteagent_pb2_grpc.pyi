@@ -35,12 +35,14 @@ class RemoteAgentStub:
     def __new__(cls, channel: _aio.Channel) -> RemoteAgentAsyncStub: ...
     RegisterRemoteAgent: _grpc.UnaryUnaryMultiCallable[_remoteagent_pb2.RegisterRemoteAgentRequest, _remoteagent_pb2.RegisterRemoteAgentResponse]
     RefreshRemoteAgent: _grpc.UnaryUnaryMultiCallable[_remoteagent_pb2.RefreshRemoteAgentRequest, _remoteagent_pb2.RefreshRemoteAgentResponse]
+    ReportRemoteAgentEvent: _grpc.UnaryUnaryMultiCallable[_remoteagent_pb2.ReportRemoteAgentEventRequest, _remoteagent_pb2.ReportRemoteAgentEventResponse]
 
 @_typing.type_check_only
 class RemoteAgentAsyncStub(RemoteAgentStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     RegisterRemoteAgent: _aio.UnaryUnaryMultiCallable[_remoteagent_pb2.RegisterRemoteAgentRequest, _remoteagent_pb2.RegisterRemoteAgentResponse]  # type: ignore[assignment]
     RefreshRemoteAgent: _aio.UnaryUnaryMultiCallable[_remoteagent_pb2.RefreshRemoteAgentRequest, _remoteagent_pb2.RefreshRemoteAgentResponse]  # type: ignore[assignment]
+    ReportRemoteAgentEvent: _aio.UnaryUnaryMultiCallable[_remoteagent_pb2.ReportRemoteAgentEventRequest, _remoteagent_pb2.ReportRemoteAgentEventResponse]  # type: ignore[assignment]
 
 class RemoteAgentServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -56,5 +58,12 @@ class RemoteAgentServicer(metaclass=_abc_1.ABCMeta):
         request: _remoteagent_pb2.RefreshRemoteAgentRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_remoteagent_pb2.RefreshRemoteAgentResponse, _abc.Awaitable[_remoteagent_pb2.RefreshRemoteAgentResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ReportRemoteAgentEvent(
+        self,
+        request: _remoteagent_pb2.ReportRemoteAgentEventRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_remoteagent_pb2.ReportRemoteAgentEventResponse, _abc.Awaitable[_remoteagent_pb2.ReportRemoteAgentEventResponse]]: ...
 
 def add_RemoteAgentServicer_to_server(servicer: RemoteAgentServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

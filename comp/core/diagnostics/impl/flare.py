@@ -1,0 +1,99 @@
+"""What a flare holds, and the masking of every text in it.
+
+Masking (one place, :func:`masker`): the config file is the settings component's masked view
+(secrets show ``********``); then every text of the flare, the remote agents' files included, has the
+raw values of the core's secret settings replaced by ``********``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from comp.core.config import def_ as config_def
+from comp.core.remoteagentregistry import def_ as registry_def
+from comp.core.settings import def_ as settings_def
+from pkg.remoteagent.names import sanitize_file_name, sanitize_name
+from pkg.remoteagent.statusformat import format_remote_agents
+
+__all__ = ["CORE_DIR", "MASK", "masker", "remote_agent_files", "settings_yaml"]
+
+_log = logging.getLogger(__name__)
+
+CORE_DIR = "core"
+MASK = "********"
+_MIN_SECRET_LENGTH = 5
+
+
+def masker(config: config_def.Component, settings: settings_def.Component) -> Callable[[bytes], bytes]:
+    """Replaces the raw value of every secret setting (as the settings component marks them)."""
+    views, _ = settings.list()
+    secrets = set()
+    for view in views:
+        if view.masked:
+            raw = config.get(view.key)
+            if isinstance(raw, str) and len(raw) >= _MIN_SECRET_LENGTH:
+                secrets.add(raw.encode())
+    ordered = sorted(secrets, key=len, reverse=True)  # a secret inside another one: longest first
+
+    def mask(content: bytes) -> bytes:
+        for secret in ordered:
+            content = content.replace(secret, MASK.encode())
+        return content
+
+    return mask
+
+
+def settings_yaml(settings: settings_def.Component) -> bytes:
+    """Every effective setting with its source, masked by the settings component."""
+    views, sequence_id = settings.list()
+    document = {
+        "sequence_id": sequence_id,
+        "settings": {v.key: {"value": v.value, "source": v.source} for v in views},
+    }
+    return yaml.safe_dump(document, sort_keys=True, allow_unicode=True).encode()
+
+
+def status_files(core: Mapping[str, Any], remote: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
+    """``status.json`` and ``status.txt`` of the core and its remote agents."""
+    document = {"core": dict(core), "remote_agents": list(remote)}
+    lines = ["Core Agent", "=========="]
+    lines.extend(f"  {key}: {core[key]}" for key in sorted(core) if key != "remote_agents")
+    text = "\n".join(lines) + "\n\n" + format_remote_agents(remote)
+    return {
+        "status.json": json.dumps(document, indent=2, sort_keys=True, default=str).encode(),
+        "status.txt": text.encode(),
+    }
+
+
+def remote_agent_files(results: Sequence[registry_def.QueryResult[dict[str, bytes]]]) -> dict[str, bytes]:
+    """Each agent's files under ``<sanitized display name>/`` (a second agent of the same name gets
+    ``-2``...), file names sanitized; ``UNREACHABLE.txt`` saying why for an agent that did not answer."""
+    files: dict[str, bytes] = {}
+    used: set[str] = {CORE_DIR}
+    for result in sorted(results, key=lambda r: (r.agent.display_name, r.agent.session_id)):
+        base = sanitize_name(result.agent.display_name)
+        directory, n = base, 1
+        while directory in used:
+            n += 1
+            directory = f"{base}-{n}"
+        used.add(directory)
+        if result.response is None:
+            files[f"{directory}/UNREACHABLE.txt"] = (
+                f"remote agent {result.agent.display_name!r} (flavor {result.agent.flavor}, "
+                f"pid {result.agent.pid}) at {result.agent.api_endpoint_uri or '(no endpoint)'} "
+                f"could not be queried: {result.error}\n"
+            ).encode()
+            continue
+        for name, content in sorted(result.response.items()):
+            safe = sanitize_file_name(name)
+            path = f"{directory}/{safe}"
+            while path in files:
+                safe = "_" + safe
+                path = f"{directory}/{safe[:255]}"
+            files[path] = content
+    return files

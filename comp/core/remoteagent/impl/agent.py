@@ -1,0 +1,248 @@
+"""Registration of a remote agent with the core agent: register, refresh, register again.
+
+One background task: load the IPC material (the core creates it at its first start, so it may be
+missing for a while), start the agent's server once, register advertising its services and address,
+then refresh at the recommended interval. A refresh answered NOT_FOUND (the core evicted or forgot
+us), or :meth:`RegisteredAgent.session_lost`, drops the session and registers again at once; other
+failures are retried with doubling delays. While there is no session the server refuses calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Sequence
+
+import grpc
+
+from comp.api.grpcserver.def_ import GrpcService
+from comp.core.remoteagent.def_ import Params
+from comp.core.remoteagent.impl.server import AgentServer
+from pkg.ipc import (
+    ClientMaterial,
+    IpcError,
+    auth_metadata,
+    client_credentials,
+    load_client_material,
+    secure_channel,
+)
+from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2 as pb
+from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2_grpc
+
+__all__ = ["RegisteredAgent"]
+
+_log = logging.getLogger(__name__)
+
+_DEFAULT_REFRESH_SECONDS = 10.0
+_SESSION_GONE = frozenset({grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED})
+
+
+class _RetryError(Exception):
+    """Ends one attempt; the message says why."""
+
+
+class RegisteredAgent:
+    """Implements the remote agent ``Component``; use from one event loop."""
+
+    def __init__(self, params: Params, services: Sequence[GrpcService]) -> None:
+        if not params.display_name.strip():
+            raise ValueError("invalid remote agent display_name: blank, expected a name")
+        if params.material is None and (params.auth_token_file is None or params.cert_file is None):
+            raise ValueError(
+                "remote agent needs the IPC auth token and certificate: give auth_token_file and "
+                "cert_file, or material"
+            )
+        if not 0 < params.retry_initial <= params.retry_cap:
+            raise ValueError(
+                f"invalid remote agent retry delays: initial {params.retry_initial!r}, cap "
+                f"{params.retry_cap!r}; expected 0 < initial <= cap"
+            )
+        self._params = params
+        self._names = tuple(dict.fromkeys(name for s in services for name in s.names))
+        self._server = AgentServer(params.listen, services, lambda: self._session_id)
+        self._session_id: str | None = None
+        self._has_session = asyncio.Event()
+        self._attempted = asyncio.Event()  # set after each registration attempt, then replaced
+        self._wake = asyncio.Event()
+        self._last_error: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._material: ClientMaterial | None = None
+
+    @property
+    def api_endpoint_uri(self) -> str:
+        return self._server.api_endpoint_uri
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return self._names
+
+    @property
+    def session_id(self) -> str | None:
+        return self._session_id
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        try:
+            self._material = self._load()
+        except IpcError as exc:  # the core has not created its secrets yet: the task waits for them
+            self._last_error = f"cannot load the IPC files: {exc}"
+        if self._material is not None:
+            await self._server.start(self._material)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="remote agent registration")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self._drop_session()
+        await self._server.stop()
+
+    async def current_session(self) -> str:
+        while self._session_id is None:
+            if self._last_error is not None:
+                raise ConnectionError(self._last_error)
+            await self._attempted.wait()
+        return self._session_id
+
+    def _attempt_ended(self) -> None:
+        attempted, self._attempted = self._attempted, asyncio.Event()
+        attempted.set()
+
+    def session_lost(self, session_id: str) -> None:
+        if session_id == self._session_id:
+            _log.info("remote agent: session %s refused by the core agent; registering again", session_id)
+            self._drop_session()
+            self._wake.set()
+
+    async def report_events(self, events: Sequence[pb.Event]) -> None:
+        session_id = await self.current_session()
+        async with self._channel() as (stub, metadata):
+            request = pb.ReportRemoteAgentEventRequest(session_id=session_id, events=list(events))
+            await stub.ReportRemoteAgentEvent(request, metadata=metadata, timeout=self._params.rpc_timeout)
+
+    # --- the registration loop ------------------------------------------------------------------
+
+    def _load(self) -> ClientMaterial:
+        p = self._params
+        if p.material is not None:
+            return p.material
+        assert p.auth_token_file is not None and p.cert_file is not None  # checked at construction
+        return load_client_material(p.auth_token_file, p.cert_file)
+
+    def _drop_session(self) -> None:
+        self._session_id = None
+        self._has_session.clear()
+
+    def _channel(self) -> _Channel:
+        material = self._material if self._material is not None else self._load()
+        return _Channel(self._params.core_address, material)
+
+    async def _run(self) -> None:
+        delay = self._params.retry_initial
+        while True:
+            try:
+                await self._attempt()
+            except _RetryError as exc:
+                self._last_error = str(exc)
+            except grpc.aio.AioRpcError as exc:
+                self._last_error = _describe(self._params.core_address, exc)
+            except IpcError as exc:
+                self._last_error = f"cannot load the IPC files: {exc}"
+            except Exception as exc:  # a bug must not end registration for good
+                _log.exception("remote agent: unexpected registration error")
+                self._last_error = f"unexpected error: {exc!r}"
+            self._attempt_ended()
+            _log.info("remote agent: %s; retrying in %.1fs", self._last_error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._params.retry_cap)
+
+    async def _attempt(self) -> None:
+        if self._material is None:
+            self._material = self._load()
+            await self._server.start(self._material)
+        p = self._params
+        async with self._channel() as (stub, metadata):
+            request = pb.RegisterRemoteAgentRequest(
+                pid=str(os.getpid()),
+                flavor=p.flavor,
+                display_name=p.display_name,
+                api_endpoint_uri=self._server.api_endpoint_uri,
+                services=list(self._names),
+            )
+            response = await stub.RegisterRemoteAgent(request, metadata=metadata, timeout=p.rpc_timeout)
+            self._session_id = response.session_id
+            self._has_session.set()
+            self._last_error = None
+            self._attempt_ended()
+            interval = p.refresh_interval
+            if interval is None:
+                interval = float(response.recommended_refresh_interval_secs) or _DEFAULT_REFRESH_SECONDS
+            _log.info(
+                "remote agent: registered with the core agent at %s (session %s, services %s)",
+                p.core_address,
+                response.session_id,
+                ", ".join(self._names) or "none",
+            )
+            await self._keep(stub, metadata, response.session_id, interval)
+
+    async def _keep(
+        self,
+        stub: remoteagent_pb2_grpc.RemoteAgentAsyncStub,
+        metadata: tuple[tuple[str, str], ...],
+        session_id: str,
+        interval: float,
+    ) -> None:
+        """Refresh until the session is gone (returns to register again) or a refresh fails."""
+        while True:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+            if self._session_id != session_id:
+                raise _RetryError("session dropped")
+            request = pb.RefreshRemoteAgentRequest(session_id=session_id)
+            try:
+                await stub.RefreshRemoteAgent(request, metadata=metadata, timeout=self._params.rpc_timeout)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() in _SESSION_GONE:
+                    self._drop_session()
+                    raise _RetryError(f"session {session_id} unknown to the core agent") from None
+                _log.warning("remote agent: session refresh failed: %s", exc.details() or exc.code().name)
+
+
+def _describe(address: str, exc: grpc.aio.AioRpcError) -> str:
+    details = (exc.details() or "").strip() or "no details"
+    if exc.code() == grpc.StatusCode.UNAVAILABLE:
+        if "connection refused" in details.lower():
+            return f"cannot reach core agent at {address}: connection refused"
+        return f"cannot reach core agent at {address}: {details}"
+    if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"core agent at {address} did not answer in time"
+    return f"core agent at {address} answered {exc.code().name}: {details}"
+
+
+class _Channel:
+    """``async with`` a stub of the core's RemoteAgent service and the call metadata."""
+
+    def __init__(self, address: str, material: ClientMaterial) -> None:
+        self._address = address
+        self._material = material
+        self._channel: grpc.aio.Channel | None = None
+
+    async def __aenter__(
+        self,
+    ) -> tuple[remoteagent_pb2_grpc.RemoteAgentAsyncStub, tuple[tuple[str, str], ...]]:
+        credentials = client_credentials(self._material.cert_pem, self._material.key_pem)
+        self._channel = secure_channel(self._address, credentials)
+        return remoteagent_pb2_grpc.RemoteAgentStub(self._channel), auth_metadata(self._material.token)
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._channel is not None:
+            await self._channel.close()
