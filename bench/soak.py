@@ -308,8 +308,12 @@ class _Soak:
 
 async def _core_view(stub: settings_pb2_grpc.SettingsAsyncStub, token: str) -> tuple[str, int, int]:
     """The digest of the core's effective settings, their count and its sequence id."""
-    request = settings_pb2.ListSettingsRequest()
-    reply = await stub.ListSettings(request, metadata=auth_metadata(token), timeout=30)
+    try:
+        reply = await stub.ListSettings(
+            settings_pb2.ListSettingsRequest(), metadata=auth_metadata(token), timeout=30
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise ChildError(f"the core's ListSettings failed: {exc.code().name}: {exc.details()}") from None
     view = {s.key: (from_value(s.value), s.source) for s in reply.settings}
     return view_digest(view), len(view), int(reply.sequence_id)
 
@@ -386,7 +390,9 @@ async def run_soak(plan: SoakPlan, workdir: Path, log: Any = print) -> dict[str,
         reasons += _losses(subscriber_reports, *core)
         reasons += _growths(soak.samples, plan.warmup)
         reasons += [f"hostile write not refused: {what}" for what in writer.counters.hostile_examples]
-    except (ChildError, grpc.aio.AioRpcError, TimeoutError) as exc:
+    except grpc.aio.AioRpcError as exc:
+        reasons.append(f"the run broke off: {exc.code().name}: {exc.details()}")
+    except (ChildError, TimeoutError) as exc:
         reasons.append(f"the run broke off: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     finally:
         await soak.group.stop_all()
