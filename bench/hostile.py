@@ -62,10 +62,12 @@ def self_referencing_alias() -> str:
     return "&loop [*loop]"
 
 
-def near_limit_text(marker: str, margin: int = 4096) -> str:
-    """Text ``margin`` bytes under the value limit, starting with ``marker`` (``@``: never YAML)."""
-    body = VALUE_MAX_BYTES - margin - len(marker) - 1
-    return f"@{marker}" + "n" * body
+def near_limit_text(marker: str, margin: int = 4096, *, lead: str = "@") -> str:
+    """Text ``margin`` bytes under the value limit: ``lead``, ``marker``, then filler. The default lead
+    ``@`` cannot start a YAML token, so the text is kept as it is without being scanned; a letter
+    makes it one long plain YAML scalar."""
+    body = VALUE_MAX_BYTES - margin - len(marker) - len(lead)
+    return f"{lead}{marker}" + "n" * body
 
 
 def oversized_text(marker: str, excess: int = 1024) -> str:

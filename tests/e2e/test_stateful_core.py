@@ -171,7 +171,9 @@ WRITE_OPS: st.SearchStrategy[Op] = st.one_of(
     VALID_WRITES.map(lambda w: ("set", [w])),
     st.lists(VALID_WRITES, min_size=2, max_size=6, unique_by=lambda w: w[0]).map(lambda ws: ("bulk", ws)),
     st.sampled_from(UNSET_KEYS).map(lambda key: ("unset", key)),
-    st.tuples(st.sampled_from(LARGE_KEYS), st.integers(1024, 64 * 1024)).map(lambda a: ("near_limit", a)),
+    st.tuples(st.sampled_from(LARGE_KEYS), st.integers(1024, 64 * 1024), st.sampled_from("@v")).map(
+        lambda a: ("near_limit", a)
+    ),
     st.sampled_from(wrong_type_writes()).map(lambda w: ("wrong_type", w)),
 )
 
@@ -416,9 +418,9 @@ class CoreMachine(RuleBasedStateMachine):
             self.runtime.pop(arg, None)
             self._account(before, sequence_id, f"unsetting {arg}")
         elif kind == "near_limit":
-            key, margin = arg
+            key, margin, lead = arg
             self.counter += 1
-            text = near_limit_text(f"{self.counter}-", margin)
+            text = near_limit_text(f"{self.counter}-", margin, lead=lead)
             self._write({key: (text, text)})
         elif kind == "wrong_type":
             self._refused(arg.values, arg.kind)
