@@ -389,7 +389,6 @@ async def run_soak(plan: SoakPlan, workdir: Path, log: Any = print) -> dict[str,
                 subscriber_reports += [{"process": child.name, **s} for s in reply["subscribers"]]
         reasons += _losses(subscriber_reports, *core)
         reasons += _growths(soak.samples, plan.warmup)
-        reasons += [f"hostile write not refused: {what}" for what in writer.counters.hostile_examples]
     except grpc.aio.AioRpcError as exc:
         reasons.append(f"the run broke off: {exc.code().name}: {exc.details()}")
     except (ChildError, TimeoutError) as exc:
@@ -397,6 +396,7 @@ async def run_soak(plan: SoakPlan, workdir: Path, log: Any = print) -> dict[str,
     finally:
         await soak.group.stop_all()
     counters = writer.counters if writer is not None else _Counters()
+    reasons += [f"hostile write not refused: {what}" for what in counters.hostile_examples]
     elapsed = time.monotonic() - soak.started
     return {
         "kind": "soak",
