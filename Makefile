@@ -51,8 +51,9 @@ bench: $(STAMP)
 
 # Churn against a real core for SOAK_SECONDS (default 600); fails when its resources grow or a
 # subscriber loses anything. Results in bench/results/soak-<timestamp>.json.
+SOAK_SECONDS ?= 600
 soak: $(STAMP)
-	$(BIN)/python -m bench.soak
+	$(BIN)/python -m bench.soak --seconds $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist

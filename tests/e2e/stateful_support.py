@@ -110,8 +110,9 @@ class RawSubscriber:
         return bool(self.calls) and not self.stream.gate.is_set()
 
     async def connect(self, agent: AgentProcess, generation: int, *, new_session: bool = True) -> None:
-        """(Re)open the stream on a new channel, registering first unless ``new_session`` is false;
-        returns once its snapshot arrived."""
+        """(Re)open the stream on a new channel, registering first unless ``new_session`` is false (and
+        when the old session is gone: on a busy machine a refresh may come too late); returns once
+        its snapshot arrived."""
         await self.close()
         self._channel = narrow_channel(agent, self.window) if self.window else agent.aio_channel()
         if new_session or not self.session_id:
@@ -119,6 +120,11 @@ class RawSubscriber:
         self.refresh_sessions(agent)
         client = StreamClient(agent, self._channel, self.session_id, name=self.name).start()
         self.calls.append((generation, client))
+        await client.wait_until(lambda: bool(client.snapshots) or client.ended, "the first snapshot")
+        gone = client.error is not None and client.error.code() == grpc.StatusCode.PERMISSION_DENIED
+        if not client.snapshots and gone and not new_session:
+            await self.connect(agent, generation, new_session=True)
+            return
         await client.wait_snapshot()
 
     def refresh_sessions(self, agent: AgentProcess) -> None:
