@@ -98,6 +98,7 @@ MAX_RESTARTS = 3 if os.environ.get("STATEFUL_PROFILE") == "long" else 1
 """Restarts per example (each costs seconds: a new process, and consumers that back off)."""
 MAX_EVICTIONS = 1
 """Evictions per example (each waits for the registry's idle timeout)."""
+TEST_TIMEOUT = 7200 if os.environ.get("STATEFUL_PROFILE") == "long" else 600
 LARGE_KEYS = ("custom.large0", "custom.large1")
 
 
@@ -612,13 +613,13 @@ def _run(machine: type[CoreMachine], tmp_path: Path) -> Harness:
     return harness
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_consumers_follow_the_core_through_churn_faults_and_restarts(tmp_path: Path) -> None:
     harness = _run(CoreMachine, tmp_path)
     assert harness.rule_counts.get("settled", 0) >= harness.examples, "every example ends settled"
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_hostile_writes_are_refused_and_change_nothing(tmp_path: Path) -> None:
     harness = _run(HostileCoreMachine, tmp_path)
     assert harness.rule_counts.get("settled", 0) >= harness.examples, "every example ends settled"
