@@ -4,16 +4,39 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv proto proto-check lint typecheck imports test unit e2e demo bench soak clean
+# The other supported versions: python3.X on PATH, else pyenv's install of it (PY312=... overrides).
+find-python = $(shell for p in python$(1) $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$(1).*/bin/python$(1); do \
+	"$$p" -c "" 2>/dev/null && { echo "$$p"; break; }; done)
+PY312   ?= $(call find-python,3.12)
+PY313   ?= $(call find-python,3.13)
+
+.PHONY: venv venv312 venv313 proto proto-check lint typecheck imports test unit e2e test-py312 test-py313 \
+	demo bench soak clean
+
+# $(call make-venv,PYTHON,DIR,VERSION): DIR from the exact pins of requirements.lock, this project
+# editable on top; `pip check` proves the pins satisfy pyproject's ranges.
+define make-venv
+	@test -n "$(1)" || { echo "python$(3) not found: install it or set PY$(subst .,,$(3))=/path/to/python$(3)"; exit 1; }
+	$(1) -m venv $(2)
+	$(2)/bin/pip install --quiet --upgrade pip
+	$(2)/bin/pip install --quiet -r requirements.lock
+	$(2)/bin/pip install --quiet --no-deps -e .
+	$(2)/bin/pip check
+	touch $(2)/.installed
+endef
 
 venv: $(STAMP)
+venv312: .venv312/.installed
+venv313: .venv313/.installed
 
 $(STAMP): requirements.lock pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps -e .
-	touch $(STAMP)
+	$(call make-venv,$(PY),$(VENV),3.11)
+
+.venv312/.installed: requirements.lock pyproject.toml
+	$(call make-venv,$(PY312),.venv312,3.12)
+
+.venv313/.installed: requirements.lock pyproject.toml
+	$(call make-venv,$(PY313),.venv313,3.13)
 
 proto: $(STAMP)
 	PYTHON=$(CURDIR)/$(BIN)/python proto/generate.sh
@@ -43,6 +66,13 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -m e2e tests
 
+# The unit tests on the other supported versions (CI runs both after `make test`).
+test-py312: venv312
+	.venv312/bin/python -m pytest -q -p no:cacheprovider -m "not e2e" tests
+
+test-py313: venv313
+	.venv313/bin/python -m pytest -q -p no:cacheprovider -m "not e2e" tests
+
 demo: $(STAMP)
 	$(BIN)/python -m demo
 
@@ -56,4 +86,4 @@ soak: $(STAMP)
 	$(BIN)/python -m bench.soak --seconds $(SOAK_SECONDS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) .venv312 .venv313 .mypy_cache .pytest_cache .ruff_cache build dist

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from comp.core.config import def_ as config_def
-from comp.core.configstreamconsumer.def_ import ChangeEvent, NotReadyError, Subscription
+from comp.core.configstreamconsumer import ChangeEvent, ConfigStream, NotReadyError, Subscription
 from pkg.config.errors import ConfigError
 from pkg.config.sources import Source
 from pkg.util.lifecycle import LifecycleError
@@ -148,19 +148,19 @@ async def _follow(parts: Parts, options: Options, emit: Emit, stop: asyncio.Even
             emit(f"error: {exc}")
             _log.error("%s", exc)
             return EXIT_FAILURE
-        reader = consumer.reader()
+        config = ConfigStream(consumer)
         # Subscribe, then read, with no await in between: no change can slip through.
-        changes = consumer.subscribe()
+        changes = config.changes()
         mirror = LevelMirror(parts.config)
         printer = asyncio.create_task(_print_changes(parts, changes, mirror, emit))
         address = parts.consumer_params.ipc_address
-        count = len(reader.all_settings())
-        emit(f"ready: {count} settings from core agent at {address} (sequence id {consumer.sequence_id})")
-        level, source = reader.get_string(LOG_LEVEL_KEY), reader.get_source(LOG_LEVEL_KEY)
+        count = len(config.all_settings())
+        emit(f"ready: {count} settings from core agent at {address} (sequence id {config.sequence_id})")
+        level, source = config.get_string(LOG_LEVEL_KEY, default=""), config.get_source(LOG_LEVEL_KEY)
         _log.info(
             "effective log_level: %s (source: %s)", level or "(unset)", source.value if source else "none"
         )
-        mirror.apply(reader.get(LOG_LEVEL_KEY), source)
+        mirror.apply(config.get(LOG_LEVEL_KEY), source)
         try:
             await stopping
         finally:

@@ -9,7 +9,9 @@ number of a ``google.protobuf.Value`` is a double and big integers may travel as
 - string lists accept lists, a YAML list as text ("[a, b]") or comma/space separated text;
 - string maps accept mappings or a YAML/JSON mapping as text.
 
-Every function raises :class:`ConfigValueError` naming ``key``, the value and what was expected.
+Text is read as YAML within :data:`pkg.config.safe_yaml.VALUE_LIMITS` (no anchors or aliases).
+Every function raises :class:`ConfigValueError` naming ``key``, the value and what was expected, or
+:class:`ConfigLimitError` for YAML over a limit.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from typing import Any
 import yaml
 
 from pkg.config.durations import format_duration, parse_duration
-from pkg.config.errors import ConfigValueError
+from pkg.config.errors import ConfigLimitError, ConfigValueError
+from pkg.config.safe_yaml import YamlLimitError, load_value
 
 __all__ = [
     "parse_list_text",
@@ -126,30 +129,39 @@ def to_duration(value: Any, key: str = "value") -> timedelta:
     return parse_duration(value, key)
 
 
-def parse_list_text(text: str, key: str = "value") -> list[Any]:
+def _load_yaml(text: str, key: str, origin: str | None) -> Any:
+    """The YAML value of ``text``; None when it is not YAML. Raises ConfigLimitError over a limit."""
+    try:
+        return load_value(text)
+    except YamlLimitError as exc:
+        where = f" (from {origin})" if origin else ""
+        raise ConfigLimitError(
+            key, f"invalid value for {key!r}{where}: {exc}", limit=exc.limit, maximum=exc.maximum
+        ) from None
+    except (yaml.YAMLError, ValueError):  # not YAML, or a tag that cannot build its value
+        return None
+
+
+def parse_list_text(text: str, key: str = "value", *, origin: str | None = None) -> list[Any]:
     """Items of a YAML list written as text ("[a, b]"), or of comma/space separated text."""
     stripped = text.strip()
     if stripped.startswith("["):
-        try:
-            items = yaml.safe_load(stripped)
-        except yaml.YAMLError:
-            items = None
+        items = _load_yaml(stripped, key, origin)
         if not isinstance(items, list):
-            raise ConfigValueError(key, text, "a list (YAML '[a, b]' or comma/space separated text)")
+            raise ConfigValueError(
+                key, text, "a list (YAML '[a, b]' or comma/space separated text)", origin=origin
+            )
         return items
     return [item for item in _SEPARATORS.split(stripped) if item]
 
 
-def parse_mapping_text(text: str, key: str = "value") -> dict[str, Any]:
+def parse_mapping_text(text: str, key: str = "value", *, origin: str | None = None) -> dict[str, Any]:
     """A mapping written as YAML or JSON text; empty text is an empty mapping."""
     if not text.strip():
         return {}
-    try:
-        parsed = yaml.safe_load(text)
-    except yaml.YAMLError:
-        parsed = None
+    parsed = _load_yaml(text, key, origin)
     if not isinstance(parsed, dict):
-        raise ConfigValueError(key, text, "a mapping (YAML or JSON object)")
+        raise ConfigValueError(key, text, "a mapping (YAML or JSON object)", origin=origin)
     return {str(k): v for k, v in parsed.items()}
 
 

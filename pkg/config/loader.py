@@ -6,8 +6,11 @@ Usage::
                           {"log_level": "debug"})
 
 Errors name what was wrong: :class:`ConfigFileError` for a file that cannot be read or parsed (with
-the line where YAML says), :class:`ConfigValueError` for a value of the wrong type, whose ``origin``
-names the file and line, or the environment variable.
+the line where YAML says), or that is over a limit (:data:`~pkg.config.limits.CONFIG_FILE_MAX_BYTES`,
+YAML nesting and alias expansion: :mod:`pkg.config.safe_yaml`), or that holds both ``x`` and ``x.y``;
+:class:`ConfigValueError` for a value of the wrong type, whose ``origin`` names the file and line, or
+the environment variable; :class:`ConfigLimitError` for a value or a config over a size limit, or
+limits that do not fit together (:mod:`pkg.config.limits`).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from typing import Any
 import yaml
 
 from pkg.config.errors import ConfigFileError, ConfigKeyError
+from pkg.config.limits import CONFIG_FILE_MAX_BYTES, RESTART_KEYS, ConfigLimits
 from pkg.config.model import LayeredConfig
+from pkg.config.safe_yaml import YamlLimitError, load_document
 from pkg.config.schema import Schema, default_schema
 from pkg.config.sources import Source
-from pkg.config.tree import join_key
+from pkg.config.tree import find_nesting, join_key
 
 __all__ = ["ENV_PREFIX", "build_config", "env_var_name", "read_environment", "read_yaml_file"]
 
@@ -37,7 +42,9 @@ def build_config(
 ) -> LayeredConfig:
     """A config with the schema's defaults, then the file (source ``file``), the environment
     (``environment-variable``) and the overrides (``cli``). Nothing is read from ``os.environ`` unless
-    it is passed. Raises ConfigFileError or ConfigValueError; no half-built config escapes.
+    it is passed. The size limits are those these sources give; the config is sealed (see
+    :meth:`LayeredConfig.seal_startup_settings`). Raises ConfigFileError, ConfigValueError or
+    ConfigLimitError; no half-built config escapes.
     """
     schema = schema if schema is not None else default_schema()
     path = Path(config_file) if config_file is not None else None
@@ -46,11 +53,26 @@ def build_config(
     cli_settings: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
         cli_settings.update(schema.prepare(key, value, origin="command line"))
-    config = LayeredConfig(schema, config_file=path)
+    limits = startup_limits(schema, file_settings, env_settings, cli_settings)
+    config = LayeredConfig(schema, config_file=path, limits=limits)
     config.set_many(file_settings, Source.FILE)
     config.set_many(env_settings, Source.ENVIRONMENT_VARIABLE)
     config.set_many(cli_settings, Source.CLI)
+    config.seal_startup_settings()
     return config
+
+
+def startup_limits(schema: Schema, *layers: Mapping[str, Any]) -> ConfigLimits:
+    """The limits of the schema's defaults overridden by ``layers`` (validated leaves, lowest
+    priority first). Raises ConfigLimitError when they do not fit together."""
+    defaults = LayeredConfig.default_limits(schema)
+    settings: dict[str, Any] = {key: defaults.in_force(key) for key in RESTART_KEYS}
+    for layer in layers:
+        for key in RESTART_KEYS:
+            value = layer.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                settings[key] = value
+    return ConfigLimits.from_settings(settings)
 
 
 def env_var_name(key: str) -> str:
@@ -70,17 +92,26 @@ def read_environment(environ: Mapping[str, str], schema: Schema) -> dict[str, An
             text = environ.get(var)
             if text is None or text == "":
                 continue
-            settings[spec.key] = schema.validate(spec.key, text, origin=f"environment variable {var}")
+            origin = f"environment variable {var}"
+            settings[spec.key] = schema.validate(spec.key, text, origin=origin, from_env=True)
             break
     return settings
 
 
-def read_yaml_file(path: Path, schema: Schema) -> dict[str, Any]:
-    """Validated leaves of a YAML config file (canonical keys). Null values are skipped."""
+def read_yaml_file(path: Path, schema: Schema, *, max_bytes: int = CONFIG_FILE_MAX_BYTES) -> dict[str, Any]:
+    """Validated leaves of a YAML config file (canonical keys). Null values are skipped.
+
+    A file bigger than ``max_bytes`` is refused before it is read whole.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            raw = stream.read(max_bytes + 1)
     except OSError as exc:
         raise ConfigFileError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    if len(raw) > max_bytes:
+        raise ConfigFileError(str(path), f"bigger than {max_bytes} bytes, the limit of a config file")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigFileError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     data, lines = _parse_yaml(text, str(path))
@@ -92,6 +123,7 @@ def read_yaml_file(path: Path, schema: Schema) -> dict[str, Any]:
             str(path), f"top level must be a mapping of settings, not {kind}", line=lines.get("")
         )
     settings: dict[str, Any] = {}
+    raw_keys: dict[str, str] = {}
     for raw_key, value in _leaves(data, "", schema, path, lines):
         if value is None:
             continue
@@ -99,6 +131,16 @@ def read_yaml_file(path: Path, schema: Schema) -> dict[str, Any]:
         origin = f"{path}:{line}" if line is not None else str(path)
         key = schema.canonical(raw_key)
         settings[key] = schema.validate(key, value, origin=origin)
+        raw_keys[key] = raw_key
+    nested = find_nesting(settings)
+    if nested is not None:
+        leaf, deeper = nested
+        raise ConfigFileError(
+            str(path),
+            f"{raw_keys[deeper]!r} lies under {raw_keys[leaf]!r} (line {lines.get(raw_keys[leaf], '?')}), "
+            "which holds a value: a key cannot be both a setting and a group of settings",
+            line=lines.get(raw_keys[deeper]),
+        )
     return settings
 
 
@@ -123,15 +165,10 @@ def _leaves(
 
 def _parse_yaml(text: str, where: str) -> tuple[Any, dict[str, int]]:
     """The document and the 1-based line of each mapping key path (lower-cased, dotted)."""
-    loader: yaml.SafeLoader | None = None
     try:
-        loader = yaml.SafeLoader(text)  # checks every character of a str up front
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}
-        lines = {"": node.start_mark.line + 1}
-        _record_lines(node, "", lines)
-        return loader.construct_document(node), lines
+        data, node = load_document(text)
+    except YamlLimitError as exc:
+        raise ConfigFileError(where, exc.reason, line=exc.line) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         reason = f"invalid YAML: {exc.problem or exc.context or exc}"
@@ -142,9 +179,13 @@ def _parse_yaml(text: str, where: str) -> tuple[Any, dict[str, int]]:
         raise ConfigFileError(where, reason, line=line) from exc
     except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML error of str input is one of the above
         raise ConfigFileError(where, f"invalid YAML: {exc}") from exc
-    finally:
-        if loader is not None:
-            loader.dispose()
+    except ValueError as exc:  # a tag that cannot build its value ("!!int x")
+        raise ConfigFileError(where, f"invalid YAML: {exc}") from exc
+    if node is None:
+        return None, {}
+    lines = {"": node.start_mark.line + 1}
+    _record_lines(node, "", lines)
+    return data, lines
 
 
 def _record_lines(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:

@@ -15,6 +15,16 @@ Callbacks must not block on another thread that writes to the config.
 
 Integers are kept as Python ints of any size; the wire may carry big ones as decimal text (the stream
 and the remote side handle that).
+
+Every write is checked before anything changes, and refused whole:
+
+- the key space is a tree: a key held by any source cannot also be a group of keys held by any
+  source (``x`` and ``x.y``), :class:`ConfigKeyConflictError`; unsetting ``x`` frees ``x.y``;
+- one setting serialized as the stream sends it may not exceed ``value_max_bytes``, and the settings
+  of a snapshot together not ``total_max_bytes`` (:mod:`pkg.config.limits`), :class:`ConfigLimitError`.
+  The total is kept up to date on every change (O(1) per changed key), never re-scanned;
+- after :meth:`LayeredConfig.seal_startup_settings`, a change of a setting read only at startup is
+  refused, :class:`ConfigRestartRequiredError`.
 """
 
 from __future__ import annotations
@@ -29,10 +39,19 @@ from pathlib import Path
 from typing import Any
 
 from pkg.config.change import ConfigChange, Setting, UpdateCallback
+from pkg.config.errors import ConfigKeyConflictError, ConfigLimitError, ConfigRestartRequiredError
 from pkg.config.getters import TypedGetters
+from pkg.config.limits import (
+    GRPC_MAX_MESSAGE_SIZE_KEY,
+    RESTART_KEYS,
+    TOTAL_MAX_BYTES_KEY,
+    VALUE_MAX_BYTES_KEY,
+    ConfigLimits,
+)
 from pkg.config.schema import Schema, default_schema
 from pkg.config.sources import SOURCES_BY_PRIORITY, Source
-from pkg.config.tree import subtree
+from pkg.config.tree import find_nesting, parent_keys, subtree
+from pkg.config.wire_size import setting_size, value_size
 
 __all__ = ["LayeredConfig"]
 
@@ -62,25 +81,69 @@ def _same_setting(a: Setting | None, b: Setting | None) -> bool:
     return a.source is b.source and _same(a.value, b.value)
 
 
+def _decrement(counts: dict[str, int], key: str) -> None:
+    left = counts[key] - 1
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
+
+
+def _keys(leaves: Mapping[str, Any]) -> str:
+    names = sorted(leaves)
+    shown = ", ".join(repr(k) for k in names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 _Delivery = tuple[ConfigChange, tuple[tuple[int, UpdateCallback], ...]]
+
+
+_FALLBACK_LIMITS = {
+    VALUE_MAX_BYTES_KEY: 1024 * 1024,
+    TOTAL_MAX_BYTES_KEY: 3 * 1024 * 1024,
+    GRPC_MAX_MESSAGE_SIZE_KEY: 4 * 1024 * 1024,
+}
 
 
 class LayeredConfig(TypedGetters):
     """The core agent's configuration (implements ``comp.core.config.def_.Component``). Thread-safe.
 
     ``schema`` (default: :func:`pkg.config.schema.default_schema`) is frozen by the config; its
-    defaults are held at source ``default`` from the start (sequence id 0).
+    defaults are held at source ``default`` from the start (sequence id 0). ``limits``: the size
+    limits in force (default: those of the schema's defaults); they never change afterwards.
     """
 
-    def __init__(self, schema: Schema | None = None, *, config_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        schema: Schema | None = None,
+        *,
+        config_file: Path | None = None,
+        limits: ConfigLimits | None = None,
+    ) -> None:
         self._schema = schema if schema is not None else default_schema()
         self._schema.freeze()
         self._config_file = config_file
+        self._limits = limits if limits is not None else self.default_limits(self._schema)
+        self._sealed = False
         self._layers: dict[Source, dict[str, Any]] = {source: {} for source in SOURCES_BY_PRIORITY}
         self._layers[Source.DEFAULT] = self._schema.defaults()
-        self._effective: dict[str, Setting] = {
-            key: Setting(value, Source.DEFAULT) for key, value in self._layers[Source.DEFAULT].items()
-        }
+        # Bytes of each held value as a google.protobuf.Value, per source; and of each effective
+        # setting as a snapshot entry, with their running total.
+        self._value_sizes: dict[Source, dict[str, int]] = {source: {} for source in SOURCES_BY_PRIORITY}
+        self._sizes: dict[str, int] = {}
+        self._total = 0
+        # The key tree over every source: how many sources hold each leaf, and how many held leaves
+        # lie under each group ("a" and "a.b" for a held "a.b.c").
+        self._holders: dict[str, int] = {}
+        self._group_leaves: dict[str, int] = {}
+        self._effective: dict[str, Setting] = {}
+        for key, value in self._layers[Source.DEFAULT].items():
+            self._value_sizes[Source.DEFAULT][key] = value_size(value)
+            self._hold(key)
+            self._effective[key] = Setting(value, Source.DEFAULT)
+            self._sizes[key] = self._setting_size(key, Source.DEFAULT)
+            self._total += self._sizes[key]
+        self._check_total(self._total, "the declared defaults", 0)
         self._sequence_id = 0
         self._lock = threading.Lock()
         self._callbacks: dict[int, UpdateCallback] = {}
@@ -92,6 +155,12 @@ class LayeredConfig(TypedGetters):
     @property
     def schema(self) -> Schema:
         return self._schema
+
+    @staticmethod
+    def default_limits(schema: Schema) -> ConfigLimits:
+        """The limits of a config that holds only the schema's defaults (declared or not)."""
+        defaults = schema.defaults()
+        return ConfigLimits.from_settings({key: defaults.get(key, v) for key, v in _FALLBACK_LIMITS.items()})
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -147,6 +216,17 @@ class LayeredConfig(TypedGetters):
     def config_file_used(self) -> Path | None:
         return self._config_file
 
+    @property
+    def limits(self) -> ConfigLimits:
+        """The size limits in force."""
+        return self._limits
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes of every effective setting serialized as the entries of a snapshot."""
+        with self._lock:
+            return self._total
+
     def is_secret(self, key: str) -> bool:
         return self._schema.is_secret(key)
 
@@ -160,30 +240,89 @@ class LayeredConfig(TypedGetters):
         self.set_many({key: value}, source)
 
     def set_many(self, values: Mapping[str, Any], source: Source) -> None:
-        """Validate every value, then apply them all under one lock; all or nothing on a bad value."""
+        """Validate every value, then apply them all under one lock; all or nothing on a bad value.
+
+        Raises ConfigValueError, ConfigKeyConflictError, ConfigLimitError or
+        ConfigRestartRequiredError, changing nothing.
+        """
         source = Source(source)
         leaves: dict[str, Any] = {}
         for key, value in values.items():
             leaves.update(self._schema.prepare(key, value, origin=str(source)))
+        nested = find_nesting(leaves)
+        if nested is not None:
+            leaf, group = nested
+            raise ConfigKeyConflictError(
+                group, leaf, source=str(source), other_source=f"{source} in the same change"
+            )
+        value_sizes = {key: value_size(value) for key, value in leaves.items()}
+        for key, size in value_sizes.items():
+            self._check_value_size(key, source, size)
         with self._lock:
             layer = self._layers[source]
+            delta = 0
             for key, value in leaves.items():
+                if key not in layer:
+                    self._check_tree(key, source)
+                effective = self._effective.get(key)
+                if effective is None or source.priority >= effective.source.priority:
+                    self._check_restart(key, value)
+                    delta += self._setting_size(key, source, value_sizes[key]) - self._sizes.get(key, 0)
+            self._check_total(self._total + delta, f"setting {_keys(leaves)} at {source}", delta)
+            sizes = self._value_sizes[source]
+            for key, value in leaves.items():
+                if key not in layer:
+                    self._hold(key)
                 layer[key] = value
+                sizes[key] = value_sizes[key]
                 self._refresh(key, None)
         self._deliver()
 
     def unset_for_source(self, key: str, source: Source) -> None:
-        """Remove ``key`` (or every leaf under this prefix) from ``source``; lower sources show through."""
+        """Remove ``key`` (or every leaf under this prefix) from ``source``; lower sources show through.
+
+        Raises ConfigLimitError or ConfigRestartRequiredError, changing nothing, when what shows
+        through would be over the total or change a setting read at startup.
+        """
         source = Source(source)
         name = self._schema.canonical(key)
         start = name + "."
         with self._lock:
             layer = self._layers[source]
             removed = sorted(k for k in layer if k == name or k.startswith(start))
+            delta = 0
+            for leaf in removed:
+                effective = self._effective[leaf]
+                if effective.source is not source:
+                    continue
+                below = self._held_below(leaf, source)
+                if below is None:
+                    delta -= self._sizes[leaf]
+                else:
+                    self._check_restart(leaf, self._layers[below][leaf])
+                    delta += self._setting_size(leaf, below) - self._sizes[leaf]
+            self._check_total(self._total + delta, f"unsetting {name!r} at {source}", delta)
+            sizes = self._value_sizes[source]
             for leaf in removed:
                 del layer[leaf]
+                del sizes[leaf]
+                self._release(leaf)
                 self._refresh(leaf, source)
         self._deliver()
+
+    def seal_startup_settings(self) -> None:
+        """From now on, refuse a change of a setting read only at startup (the size limits).
+
+        Raises RuntimeError if the effective value of one of them is not the one in force.
+        """
+        with self._lock:
+            for key in RESTART_KEYS:
+                setting = self._effective.get(key)
+                if setting is not None and setting.value != self._limits.in_force(key):
+                    raise RuntimeError(
+                        f"{key!r} is {setting.value!r} but {self._limits.in_force(key)} is in force"
+                    )
+            self._sealed = True
 
     def on_update(self, callback: UpdateCallback) -> Callable[[], None]:
         """Deliver every later change to ``callback``; returns an idempotent unsubscribe function."""
@@ -199,6 +338,72 @@ class LayeredConfig(TypedGetters):
 
     # -- internals ------------------------------------------------------------------------------
 
+    def _setting_size(self, key: str, source: Source, value_bytes: int | None = None) -> int:
+        if value_bytes is None:
+            value_bytes = self._value_sizes[source][key]
+        return setting_size(key, source.value, value_bytes)
+
+    def _check_value_size(self, key: str, source: Source, value_bytes: int) -> None:
+        size = self._setting_size(key, source, value_bytes)
+        maximum = self._limits.value_max_bytes
+        if size > maximum:
+            raise ConfigLimitError(
+                key,
+                f"value of {key!r} at {source} is {size} bytes serialized (key, source and value), "
+                f"over {VALUE_MAX_BYTES_KEY} ({maximum})",
+                limit=VALUE_MAX_BYTES_KEY,
+                maximum=maximum,
+            )
+
+    def _check_total(self, total: int, what: str, delta: int) -> None:
+        maximum = self._limits.total_max_bytes
+        if delta >= 0 and total > maximum:
+            raise ConfigLimitError(
+                "",
+                f"{what} would make the settings {total} bytes serialized, over {TOTAL_MAX_BYTES_KEY} "
+                f"({maximum})",
+                limit=TOTAL_MAX_BYTES_KEY,
+                maximum=maximum,
+            )
+
+    def _check_restart(self, key: str, value: Any) -> None:
+        """Refuse a new effective value of a setting read at startup, once sealed."""
+        if self._sealed and key in RESTART_KEYS and not _same(value, self._limits.in_force(key)):
+            raise ConfigRestartRequiredError(key, self._limits.in_force(key))
+
+    def _check_tree(self, key: str, source: Source) -> None:
+        """Refuse a new leaf ``key`` that is a group of held keys, or lies under a held key."""
+        for parent in parent_keys(key):
+            if parent in self._holders:
+                raise ConfigKeyConflictError(
+                    key, parent, source=str(source), other_source=str(self._holder(parent))
+                )
+        if key in self._group_leaves:
+            start = key + "."
+            for held_by in reversed(SOURCES_BY_PRIORITY):
+                other = next((k for k in self._layers[held_by] if k.startswith(start)), None)
+                if other is not None:
+                    raise ConfigKeyConflictError(key, other, source=str(source), other_source=str(held_by))
+
+    def _holder(self, key: str) -> Source:
+        return next(s for s in _HIGHEST_FIRST if key in self._layers[s])
+
+    def _held_below(self, key: str, source: Source) -> Source | None:
+        for lower in _HIGHEST_FIRST[len(SOURCES_BY_PRIORITY) - source.priority :]:
+            if key in self._layers[lower]:
+                return lower
+        return None
+
+    def _hold(self, key: str) -> None:
+        self._holders[key] = self._holders.get(key, 0) + 1
+        for parent in parent_keys(key):
+            self._group_leaves[parent] = self._group_leaves.get(parent, 0) + 1
+
+    def _release(self, key: str) -> None:
+        _decrement(self._holders, key)
+        for parent in parent_keys(key):
+            _decrement(self._group_leaves, parent)
+
     def _refresh(self, key: str, unset_source: Source | None) -> None:
         """Recompute ``key``'s effective setting; queue a change if it differs. Holds the data lock."""
         old = self._effective.get(key)
@@ -208,6 +413,12 @@ class LayeredConfig(TypedGetters):
             if key in layer:
                 new = Setting(layer[key], source)
                 break
+        if new is None:
+            self._total -= self._sizes.pop(key, 0)
+        else:
+            size = self._setting_size(key, new.source)
+            self._total += size - self._sizes.get(key, 0)
+            self._sizes[key] = size
         if _same_setting(old, new):
             return
         if new is None:

@@ -1,10 +1,13 @@
 """Declared config keys: type, default, old names (aliases), secrecy; validation of incoming values.
 
-Validation uses pydantic TypeAdapters in lax mode, because environment variables and the command line
-send text: "5001" is a valid int, "false" a valid bool, "a, b c" a valid list of strings. A validated
-value is stored in its plain form (int, bool, float, str, list, dict); a duration keeps the value it
-was given ("30s" or 30) once it is known to parse. Integers stay Python ints of any size (the wire may
-carry big ones as decimal text; that is the stream's business).
+Validation uses pydantic TypeAdapters in lax mode for scalars, because environment variables and the
+command line send text: "5001" is a valid int, "false" a valid bool. Shapes are strict: a list key
+takes a list, a mapping key a mapping, whatever the source. Only a value read from an environment
+variable (``from_env``) may be text for a list ("a, b c" or YAML "[a, b]") or a mapping (YAML text).
+A validated value is stored in its plain form (int, bool, float, str, list, dict); a duration keeps the
+value it was given ("30s" or 30) once it is known to parse. Integers stay Python ints of any size (the
+wire may carry big ones as decimal text; that is the stream's business). Lists and mappings may nest
+:data:`MAX_VALUE_DEPTH` levels deep.
 
 Undeclared keys are accepted with any plain value (None, bool, int, float, str, list, mapping), except
 where they would replace a group of declared keys (``remote_agent: 5``) or sit under a declared key.
@@ -15,28 +18,46 @@ Usage::
     schema.declare(KeySpec("my_binary.batch_size", ValueType.INT, 100, minimum=1))
     schema.canonical("Config_Stream.Sleep_Interval")   # "remote_agent.configstream.sleep_interval"
     schema.validate("cmd_port", "5001")                 # 5001
+    schema.validate("tags", "a b", from_env=True)       # ["a", "b"]
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import PurePath
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, PlainValidator, TypeAdapter, ValidationError
+from pydantic import ConfigDict, PlainValidator, TypeAdapter, ValidationError
 
 from pkg.config.coerce import parse_list_text, parse_mapping_text
 from pkg.config.durations import DURATION_EXPECTED, format_duration, parse_duration
-from pkg.config.errors import ConfigKeyError, ConfigValueError
+from pkg.config.errors import ConfigKeyError, ConfigLimitError, ConfigValueError
 from pkg.config.tree import flatten
 from pkg.scrub import is_secret_key
 
-__all__ = ["LOG_LEVELS", "KeySpec", "Schema", "ValueType", "default_schema", "plain_value"]
+__all__ = [
+    "LOG_LEVELS",
+    "MAX_KEY_CHARS",
+    "MAX_VALUE_DEPTH",
+    "KeySpec",
+    "Schema",
+    "ValueType",
+    "default_schema",
+    "plain_value",
+]
+
+MAX_KEY_CHARS = 256
+"""Longest key, aliases and old prefixes included, in characters (every source)."""
+
+MAX_VALUE_DEPTH = 64
+"""Deepest nesting of lists and mappings in one value, as in YAML (``pkg.config.safe_yaml.MAX_DEPTH``):
+deeper values are refused before anything recurses over them. The stream carries 32 levels
+(``pkg.protoconv.values.MAX_DEPTH``) and sends a deeper value as null, logged and counted."""
 
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical", "off")
 
@@ -97,14 +118,6 @@ def _duration(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def _list_from_text(value: Any) -> Any:
-    return parse_list_text(value) if isinstance(value, str) else value
-
-
-def _mapping_from_text(value: Any) -> Any:
-    return parse_mapping_text(value) if isinstance(value, str) else value
-
-
 _TEXT = ConfigDict(coerce_numbers_to_str=True, allow_inf_nan=False)
 _ADAPTERS: dict[ValueType, TypeAdapter[Any]] = {
     ValueType.STRING: TypeAdapter(str, config=_TEXT),
@@ -112,11 +125,14 @@ _ADAPTERS: dict[ValueType, TypeAdapter[Any]] = {
     ValueType.BOOL: TypeAdapter(bool),
     ValueType.FLOAT: TypeAdapter(float, config=_TEXT),
     ValueType.DURATION: TypeAdapter(Annotated[Any, PlainValidator(_duration)]),
-    ValueType.STRING_LIST: TypeAdapter(Annotated[list[str], BeforeValidator(_list_from_text)], config=_TEXT),
-    ValueType.STRING_MAP: TypeAdapter(
-        Annotated[dict[str, str], BeforeValidator(_mapping_from_text)], config=_TEXT
-    ),
-    ValueType.MAP: TypeAdapter(Annotated[dict[str, Any], BeforeValidator(_mapping_from_text)], config=_TEXT),
+    ValueType.STRING_LIST: TypeAdapter(list[str], config=_TEXT),
+    ValueType.STRING_MAP: TypeAdapter(dict[str, str], config=_TEXT),
+    ValueType.MAP: TypeAdapter(dict[str, Any], config=_TEXT),
+}
+_FROM_TEXT: dict[ValueType, Callable[..., Any]] = {
+    ValueType.STRING_LIST: parse_list_text,
+    ValueType.STRING_MAP: parse_mapping_text,
+    ValueType.MAP: parse_mapping_text,
 }
 _EXPECTED = {
     ValueType.STRING: "a string",
@@ -124,17 +140,23 @@ _EXPECTED = {
     ValueType.BOOL: "a boolean (true or false)",
     ValueType.FLOAT: "a number",
     ValueType.DURATION: DURATION_EXPECTED,
-    ValueType.STRING_LIST: "a list of strings (or comma/space separated text)",
+    ValueType.STRING_LIST: "a list of strings",
     ValueType.STRING_MAP: "a mapping of strings to strings",
     ValueType.MAP: "a mapping",
 }
 _PLAIN_EXPECTED = "a plain value (None, bool, number, string, list or mapping)"
+_ENV_TEXT_EXPECTED = {
+    ValueType.STRING_LIST: "a list of strings (YAML '[a, b]' or comma/space separated text)",
+    ValueType.STRING_MAP: "a mapping of strings to strings (YAML or JSON text)",
+    ValueType.MAP: "a mapping (YAML or JSON text)",
+}
 
 
-def plain_value(key: str, value: Any, *, origin: str | None = None) -> Any:
+def plain_value(key: str, value: Any, *, origin: str | None = None, _depth: int = 0) -> Any:
     """A fresh copy of ``value`` in plain form; tuples become lists, paths and durations text.
 
-    Raises ConfigValueError on anything else (objects, sets, non-finite floats).
+    Raises ConfigValueError on anything else (objects, sets, non-finite floats), ConfigLimitError on
+    lists and mappings nested deeper than :data:`MAX_VALUE_DEPTH`.
     """
     if value is None or isinstance(value, bool | int | str):
         return value
@@ -145,10 +167,19 @@ def plain_value(key: str, value: Any, *, origin: str | None = None) -> Any:
         return str(value)
     elif isinstance(value, timedelta):
         return format_duration(value)
-    elif isinstance(value, list | tuple):
-        return [plain_value(key, item, origin=origin) for item in value]
-    elif isinstance(value, Mapping):
-        return {str(k): plain_value(key, v, origin=origin) for k, v in value.items()}
+    elif isinstance(value, list | tuple | Mapping):
+        if _depth >= MAX_VALUE_DEPTH:
+            where = f" (from {origin})" if origin else ""
+            raise ConfigLimitError(
+                key,
+                f"invalid value for {key!r}{where}: lists and mappings nested deeper than "
+                f"{MAX_VALUE_DEPTH} levels",
+                limit="MAX_VALUE_DEPTH",
+                maximum=MAX_VALUE_DEPTH,
+            )
+        if isinstance(value, Mapping):
+            return {str(k): plain_value(key, v, origin=origin, _depth=_depth + 1) for k, v in value.items()}
+        return [plain_value(key, item, origin=origin, _depth=_depth + 1) for item in value]
     raise ConfigValueError(key, value, _PLAIN_EXPECTED, origin=origin)
 
 
@@ -267,13 +298,23 @@ class Schema:
 
     # -- validating -----------------------------------------------------------------------------
 
-    def validate(self, key: str, value: Any, *, origin: str | None = None) -> Any:
-        """The stored form of ``value`` for ``key``; ConfigValueError naming key, value, expected type."""
+    def validate(self, key: str, value: Any, *, origin: str | None = None, from_env: bool = False) -> Any:
+        """The stored form of ``value`` for ``key``; ConfigValueError naming key, value, expected type.
+
+        ``from_env``: the value is an environment variable's text, which may spell a list or mapping.
+        """
         name = self.canonical(key)
         spec = self._specs.get(name)
         if spec is None:
             self._check_undeclared(name, value, origin)
             return plain_value(name, value, origin=origin)
+        if from_env and isinstance(value, str) and spec.type in _FROM_TEXT:
+            try:
+                value = _FROM_TEXT[spec.type](value, spec.key, origin=origin)
+            except ConfigValueError:
+                raise ConfigValueError(
+                    spec.key, value, _ENV_TEXT_EXPECTED[spec.type], origin=origin, secret=spec.secret
+                ) from None
         try:
             return self._check(spec, value, origin=origin)
         except ConfigValueError as exc:
@@ -326,6 +367,8 @@ class Schema:
     def _normalize(key: str) -> str:
         if not isinstance(key, str):
             raise ConfigKeyError(key)
+        if len(key) > MAX_KEY_CHARS:
+            raise ConfigKeyError(key, max_chars=MAX_KEY_CHARS)
         name = key.strip().lower()
         if not name or "" in name.split("."):
             raise ConfigKeyError(key)

@@ -7,15 +7,34 @@ Reading a prefix of leaves (``logs_config``) gives them back as a nested dict.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["flatten", "join_key", "subtree"]
+__all__ = ["find_nesting", "flatten", "join_key", "parent_keys", "subtree"]
 
 
 def join_key(prefix: str, name: object) -> str:
     """``prefix.name`` (or ``name`` when the prefix is empty)."""
     return f"{prefix}.{name}" if prefix else str(name)
+
+
+def parent_keys(key: str) -> Iterator[str]:
+    """The groups ``key`` lies under, outermost first: ``a``, ``a.b`` for ``a.b.c``."""
+    index = key.find(".")
+    while index != -1:
+        yield key[:index]
+        index = key.find(".", index + 1)
+
+
+def find_nesting(keys: Iterable[str]) -> tuple[str, str] | None:
+    """A pair ``(leaf, deeper)`` of ``keys`` where ``deeper`` lies under ``leaf`` (``x``, ``x.y``),
+    or None when the keys form a tree."""
+    names = set(keys)
+    for key in sorted(names):
+        for parent in parent_keys(key):
+            if parent in names:
+                return parent, key
+    return None
 
 
 def flatten(

@@ -9,6 +9,8 @@ import pytest
 
 from pkg.config.errors import ConfigValueError
 from pkg.config.getters import TypedGetters
+from pkg.config.reader import MissingSettingError
+from pkg.config.sources import Source
 from pkg.config.tree import subtree
 
 
@@ -22,6 +24,12 @@ class DictReader(TypedGetters):
         if key in self.leaves:
             return self.leaves[key]
         return subtree(self.leaves.items(), key)
+
+    def get_source(self, key: str) -> Source | None:
+        return Source.FILE if key in self.leaves else None
+
+    def all_settings(self) -> dict[str, Any]:
+        return dict(self.leaves)
 
 
 def reader(value: Any) -> DictReader:
@@ -38,7 +46,6 @@ def reader(value: Any) -> DictReader:
         (True, "true"),
         (False, "false"),
         (timedelta(seconds=90), "1m30s"),
-        (None, ""),
     ],
 )
 def test_get_string(value: Any, expected: str) -> None:
@@ -55,7 +62,6 @@ def test_get_string(value: Any, expected: str) -> None:
         ("42.0", 42),
         ("1e3", 1000),
         ("18446744073709551615", 18446744073709551615),  # big ints travel as decimal text
-        (None, 0),
     ],
 )
 def test_get_int(value: Any, expected: int) -> None:
@@ -76,16 +82,13 @@ def test_get_int(value: Any, expected: int) -> None:
         ("off", False),
         (1.0, True),
         (0, False),
-        (None, False),
     ],
 )
 def test_get_bool(value: Any, expected: bool) -> None:
     assert reader(value).get_bool("k") is expected
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"), [(1.5, 1.5), (2, 2.0), ("2.5", 2.5), (" -1e2 ", -100.0), (None, 0.0)]
-)
+@pytest.mark.parametrize(("value", "expected"), [(1.5, 1.5), (2, 2.0), ("2.5", 2.5), (" -1e2 ", -100.0)])
 def test_get_float(value: Any, expected: float) -> None:
     result = reader(value).get_float("k")
     assert result == expected and type(result) is float
@@ -97,7 +100,6 @@ def test_get_float(value: Any, expected: float) -> None:
         ("10ms", timedelta(milliseconds=10)),
         (30.0, timedelta(seconds=30)),
         ("30", timedelta(seconds=30)),
-        (None, timedelta(0)),
     ],
 )
 def test_get_duration(value: Any, expected: timedelta) -> None:
@@ -113,7 +115,6 @@ def test_get_duration(value: Any, expected: timedelta) -> None:
         (" a , b ,, ", ["a", "b"]),
         ("[x, 'y z']", ["x", "y z"]),
         ("", []),
-        (None, []),
     ],
 )
 def test_get_string_list(value: Any, expected: list[str]) -> None:
@@ -128,7 +129,6 @@ def test_get_string_list(value: Any, expected: list[str]) -> None:
         ('{"a": "b"}', {"a": "b"}),
         ("a: 1", {"a": 1}),
         ("  ", {}),
-        (None, {}),
     ],
 )
 def test_get_string_map(value: Any, expected: dict[str, Any]) -> None:
@@ -139,7 +139,7 @@ def test_a_prefix_reads_as_nested_leaves() -> None:
     config = DictReader({"logs_config.enabled": True, "logs_config.batch.size": 5.0, "other": 1})
     assert config.get_string_map("logs_config") == {"enabled": True, "batch": {"size": 5.0}}
     assert config.get_int("logs_config.batch.size") == 5
-    assert config.get_string("absent") == ""
+    assert config.get_string("logs_config.batch.size") == "5"
 
 
 @pytest.mark.parametrize(
@@ -179,3 +179,59 @@ def test_wrong_type_names_key_value_and_expected(getter: str, value: Any, expect
     assert "'some.key'" in message
     assert repr(value) in message
     assert f"expected {expected}" in message
+
+
+GETTERS_AND_DEFAULTS: list[tuple[str, Any]] = [
+    ("get_string", "fallback"),
+    ("get_int", 7),
+    ("get_bool", True),
+    ("get_float", 0.25),
+    ("get_duration", timedelta(seconds=3)),
+    ("get_string_list", ["x"]),
+    ("get_string_map", {"a": 1}),
+]
+
+
+@pytest.mark.parametrize(("getter", "default"), GETTERS_AND_DEFAULTS)
+def test_an_absent_key_without_default_raises_a_key_error_naming_it(getter: str, default: Any) -> None:
+    config = DictReader({"log_level": "info"})
+    with pytest.raises(KeyError) as info:
+        getattr(config, getter)("nothing.here")
+    assert isinstance(info.value, MissingSettingError)
+    assert info.value.key == "nothing.here"
+    assert str(info.value) == "setting 'nothing.here' is not set and no default was given"
+
+
+@pytest.mark.parametrize(("getter", "default"), GETTERS_AND_DEFAULTS)
+def test_an_absent_key_with_a_default_gives_the_default(getter: str, default: Any) -> None:
+    config = DictReader({"log_level": "info"})
+    assert getattr(config, getter)("nothing.here", default=default) == default
+    assert getattr(config, getter)("nothing.here", default) == default
+
+
+def test_a_present_key_ignores_the_default() -> None:
+    config = DictReader({"port": 5001.0, "flag": False, "text": ""})
+    assert config.get_int("port", default=1) == 5001
+    assert config.get_bool("flag", default=True) is False
+    assert config.get_string("text", default="x") == ""
+
+
+def test_a_missing_key_suggests_close_matches() -> None:
+    config = DictReader({"log_level": "info", "log_file": "", "site": "x", "logs_config.enabled": True})
+    with pytest.raises(MissingSettingError) as info:
+        config.get_string("log_levl")
+    assert info.value.close_matches[0] == "log_level"
+    assert "did you mean 'log_level'" in str(info.value)
+    with pytest.raises(MissingSettingError) as far:
+        config.get_string("zzz")
+    assert far.value.close_matches == ()
+    assert "did you mean" not in str(far.value)
+
+
+def test_a_null_value_without_default_names_key_and_type() -> None:
+    config = DictReader({"k": None})
+    with pytest.raises(ConfigValueError) as info:
+        config.get_int("k")
+    assert str(info.value) == "invalid value for 'k': None, expected an integer"
+    assert not isinstance(info.value, KeyError)
+    assert config.get_int("k", default=3) == 3

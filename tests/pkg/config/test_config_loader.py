@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pkg.config.errors import ConfigFileError, ConfigKeyError, ConfigValueError
+from pkg.config.errors import ConfigFileError, ConfigKeyError, ConfigLimitError, ConfigValueError
+from pkg.config.limits import CONFIG_FILE_MAX_BYTES
 from pkg.config.loader import build_config, env_var_name, read_environment, read_yaml_file
+from pkg.config.safe_yaml import MAX_ALIAS_NODES, MAX_DEPTH
 from pkg.config.schema import KeySpec, ValueType, default_schema
 from pkg.config.sources import Source
 
@@ -163,3 +165,66 @@ def test_unacceptable_characters_and_complex_keys(tmp_path: Path) -> None:
     with pytest.raises(ConfigFileError, match="unhashable key") as info:
         read_yaml_file(write(tmp_path, "b: 1\n? [x, y]\n: 1\n"), default_schema())
     assert info.value.line == 2
+
+
+def test_a_file_over_the_byte_limit_is_refused_before_it_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "datadog.yaml"
+    with path.open("wb") as stream:
+        stream.truncate(CONFIG_FILE_MAX_BYTES + 1)  # sparse: 16 MiB + 1 of NUL bytes
+    with pytest.raises(ConfigFileError) as info:
+        build_config(default_schema(), path, {})
+    assert (
+        str(info.value)
+        == f"config file {path}: bigger than {CONFIG_FILE_MAX_BYTES} bytes, the limit of a config file"
+    )
+    path.write_text("a: 1\n" * 20, encoding="utf-8")  # 100 bytes
+    assert read_yaml_file(path, default_schema(), max_bytes=100) == {"a": 1}
+    with pytest.raises(ConfigFileError, match="bigger than 99 bytes"):
+        read_yaml_file(path, default_schema(), max_bytes=99)
+
+
+def test_a_file_whose_aliases_expand_too_far_is_refused_with_the_line(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x,x,x,x,x,x,x,x,x]"]
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    with pytest.raises(ConfigFileError) as info:
+        build_config(default_schema(), path, {})
+    assert (
+        str(info.value) == f"config file {path}:5: YAML aliases expand to more than {MAX_ALIAS_NODES} nodes"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "line"),
+    [
+        ("ok: 1\nloop: &l [a, *l]\n", r"alias \*l lies inside the node it names", 2),
+        ("deep: " + "[" * 10_000 + "]" * 10_000 + "\n", f"YAML nested deeper than {MAX_DEPTH} levels", 1),
+        ("deep:\n" + "".join(" " * i + "- \n" for i in range(1, 200)), "YAML nested deeper than", None),
+    ],
+)
+def test_recursive_and_deep_files_are_refused_clearly(
+    tmp_path: Path, text: str, reason: str, line: int | None
+) -> None:
+    with pytest.raises(ConfigFileError, match=reason) as info:
+        build_config(default_schema(), write(tmp_path, text), {})
+    if line is not None:
+        assert info.value.line == line
+
+
+def test_anchors_and_aliases_within_bounds_are_read_from_a_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "base: &tags [a, b]\ntags: *tags\ncustom:\n  <<: {x: 1}\n  y: *tags\n")
+    config = build_config(default_schema(), path, {})
+    assert config.get("tags") == ["a", "b"]
+    assert config.get("custom") == {"x": 1, "y": ["a", "b"]}
+
+
+def test_environment_values_are_read_as_yaml_without_aliases() -> None:
+    schema = default_schema()
+    schema.declare(KeySpec("labels", ValueType.STRING_MAP, {}))
+    settings = read_environment({"DD_TAGS": "[a, 'b c']", "DD_LABELS": "{env: prod}"}, schema)
+    assert settings == {"tags": ["a", "b c"], "labels": {"env": "prod"}}
+    for var, text in (("DD_TAGS", "[&a x, *a]"), ("DD_LABELS", "{a: &a 1, b: *a}")):
+        with pytest.raises(ConfigLimitError, match=f"from environment variable {var}.*anchors and aliases"):
+            read_environment({var: text}, schema)
+    with pytest.raises(ConfigLimitError, match=f"nested deeper than {MAX_DEPTH}"):
+        read_environment({"DD_TAGS": "[" * 10_000 + "]" * 10_000}, schema)

@@ -11,7 +11,7 @@ import pytest
 from pkg.config.change import ConfigChange, Setting
 from pkg.config.errors import ConfigKeyError, ConfigValueError
 from pkg.config.model import LayeredConfig
-from pkg.config.reader import Reader
+from pkg.config.reader import MissingSettingError, Reader
 from pkg.config.schema import KeySpec, Schema, ValueType, default_schema
 from pkg.config.sources import SOURCES_BY_PRIORITY, Source
 
@@ -91,9 +91,9 @@ def test_type_changes_count_even_when_python_calls_them_equal() -> None:
     config.set("x", True, Source.FILE)
     config.set("x", [True], Source.FILE)
     config.set("x", [1], Source.FILE)
-    config.set("x", {"a": 1}, Source.FILE)  # a mapping on an undeclared key: leaves
+    config.set("y", {"a": 1}, Source.FILE)  # a mapping on an undeclared key: leaves
     assert [c.new for c in changes] == [1, 1.0, True, [True], [1], 1]
-    assert [c.key for c in changes][-1] == "x.a"
+    assert [c.key for c in changes][-1] == "y.a"
 
 
 def test_failed_writes_change_nothing() -> None:
@@ -270,8 +270,10 @@ def test_concurrent_writers_lose_nothing_and_deliver_in_order() -> None:
 def test_is_set_and_get_of_absent_keys() -> None:
     config = LayeredConfig(Schema())
     assert config.get("nothing") is None
-    assert config.get_int("nothing") == 0
-    assert config.get_string_list("nothing") == []
+    with pytest.raises(MissingSettingError, match="'nothing'"):
+        config.get_int("nothing")
+    assert config.get_int("nothing", default=0) == 0
+    assert config.get_string_list("nothing", default=[]) == []
     assert config.all_settings() == {}
     assert not config.is_set("nothing")
 

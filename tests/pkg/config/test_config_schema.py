@@ -6,9 +6,18 @@ from typing import Any
 
 import pytest
 
-from pkg.config.errors import ConfigKeyError, ConfigValueError
-from pkg.config.schema import KeySpec, Schema, ValueType, default_schema, plain_value
-from pkg.config.tree import flatten, subtree
+from pkg.config import safe_yaml
+from pkg.config.errors import ConfigKeyError, ConfigLimitError, ConfigValueError
+from pkg.config.schema import (
+    MAX_KEY_CHARS,
+    MAX_VALUE_DEPTH,
+    KeySpec,
+    Schema,
+    ValueType,
+    default_schema,
+    plain_value,
+)
+from pkg.config.tree import find_nesting, flatten, parent_keys, subtree
 
 
 def test_default_schema_declares_the_spec_keys_with_their_defaults() -> None:
@@ -64,6 +73,16 @@ def test_malformed_keys_are_refused(key: Any) -> None:
         default_schema().canonical(key)
 
 
+def test_a_key_longer_than_the_limit_is_refused_without_echoing_it_whole() -> None:
+    schema = default_schema()
+    assert schema.canonical("k" * MAX_KEY_CHARS) == "k" * MAX_KEY_CHARS
+    with pytest.raises(ConfigKeyError) as refused:
+        schema.canonical("k" * (MAX_KEY_CHARS + 1))
+    message = str(refused.value)
+    assert f"{MAX_KEY_CHARS + 1} characters, the limit is {MAX_KEY_CHARS}" in message
+    assert len(message) < 200
+
+
 def test_per_key_aliases_and_names() -> None:
     schema = default_schema()
     schema.declare(KeySpec("new.name", ValueType.STRING, "", aliases=("Old_Name",)))
@@ -93,15 +112,73 @@ def test_per_key_aliases_and_names() -> None:
         ("remote_agent.registry.idle_timeout", timedelta(seconds=90), "1m30s"),
         ("log_level", "WARNING", "WARNING"),
         ("log_level", "Off", "Off"),
-        ("tags", "a:b, c:d e", ["a:b", "c:d", "e"]),
-        ("tags", "[a, 1]", ["a", "1"]),
         ("tags", ("x", 2), ["x", "2"]),
-        ("tags", "", []),
     ],
 )
 def test_validation_is_lax_for_text(key: str, value: Any, stored: Any) -> None:
     result = default_schema().validate(key, value)
     assert result == stored and type(result) is type(stored)
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [("a:b, c:d e", ["a:b", "c:d", "e"]), ("[a, 1]", ["a", "1"]), ("", []), ("  x  ", ["x"])],
+)
+def test_text_spells_a_list_only_from_an_environment_variable(text: str, stored: list[str]) -> None:
+    schema = default_schema()
+    assert schema.validate("tags", text, origin="environment variable DD_TAGS", from_env=True) == stored
+    with pytest.raises(
+        ConfigValueError, match=r"'tags' \(from agent-runtime\): .*expected a list of strings$"
+    ):
+        schema.validate("tags", text, origin="agent-runtime")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("tags", {"a": "b"}, "a list of strings"),
+        ("tags", 5, "a list of strings"),
+        ("hostname", ["a"], "a string"),
+        ("hostname", {"a": 1}, "a string"),
+        ("cmd_port", [1], "an integer"),
+        ("remote_agent.registry.idle_timeout", ["1s"], "a duration"),
+        ("telemetry.enabled", {"x": True}, "a boolean"),
+    ],
+)
+def test_a_value_of_the_wrong_shape_is_a_type_error_from_any_source(
+    key: str, value: Any, expected: str
+) -> None:
+    for from_env in (False, True):
+        with pytest.raises(ConfigValueError, match=f"expected {expected}"):
+            default_schema().validate(key, value, origin="file", from_env=from_env)
+
+
+def test_environment_text_over_a_yaml_limit_names_the_variable() -> None:
+    origin = "environment variable DD_TAGS"
+    with pytest.raises(
+        ConfigLimitError, match=r"'tags' \(from environment variable DD_TAGS\): .*aliases"
+    ) as info:
+        default_schema().validate("tags", "[&a x, *a]", origin=origin, from_env=True)
+    assert info.value.key == "tags"
+    with pytest.raises(ConfigLimitError, match="nested deeper than 64"):
+        default_schema().validate("tags", "[" * 10_000 + "]" * 10_000, origin=origin, from_env=True)
+
+
+def test_values_nest_at_most_as_deep_as_yaml_may() -> None:
+    assert safe_yaml.MAX_DEPTH == MAX_VALUE_DEPTH
+    schema = default_schema()
+    fits: Any = "leaf"
+    for _ in range(MAX_VALUE_DEPTH):
+        fits = [fits]
+    assert schema.validate("custom.deep", fits) == fits
+    deep: Any = []
+    for _ in range(10_000):  # far beyond the interpreter's recursion limit
+        deep = [deep]
+    for value in ([fits], deep, {"k": deep}):
+        with pytest.raises(
+            ConfigLimitError, match=f"'custom.deep' \\(from cli\\): .* deeper than {MAX_VALUE_DEPTH}"
+        ):
+            schema.validate("custom.deep", value, origin="cli")
 
 
 @pytest.mark.parametrize(
@@ -147,8 +224,15 @@ def test_map_types() -> None:
         ]
     )
     assert schema.validate("labels", {"a": 1}) == {"a": "1"}
-    assert schema.validate("labels", '{"env": "prod"}') == {"env": "prod"}
-    assert schema.validate("extra", "a: [1, 2]") == {"a": [1, 2]}
+    assert schema.validate("labels", '{"env": "prod"}', from_env=True) == {"env": "prod"}
+    assert schema.validate("extra", "a: [1, 2]", from_env=True) == {"a": [1, 2]}
+    for text in ('{"env": "prod"}', "a: [1, 2]"):  # text is a mapping only in an environment variable
+        with pytest.raises(ConfigValueError, match="expected a mapping"):
+            schema.validate("extra", text)
+    with pytest.raises(ConfigValueError, match=r"expected a mapping \(YAML or JSON text\)"):
+        schema.validate("extra", "[1]", from_env=True)
+    with pytest.raises(ConfigValueError, match="expected a mapping"):
+        schema.validate("extra", [["a", 1]])
     assert schema.validate("ratio", "0.25") == 0.25
     with pytest.raises(ConfigValueError, match="a mapping of strings to strings"):
         schema.validate("labels", {"a": {"nested": 1}})
@@ -256,3 +340,10 @@ def test_fractional_bounds_in_messages() -> None:
     schema = Schema([KeySpec("ratio", ValueType.FLOAT, 1.0, minimum=0.5)])
     with pytest.raises(ConfigValueError, match=r"expected a number of at least 0\.5$"):
         schema.validate("ratio", 0.25)
+
+
+def test_parent_keys_and_nesting() -> None:
+    assert list(parent_keys("a.b.c")) == ["a", "a.b"]
+    assert list(parent_keys("a")) == []
+    assert find_nesting(["a.b", "c", "a.bc"]) is None
+    assert find_nesting(["a.b.c", "z", "a.b"]) == ("a.b", "a.b.c")

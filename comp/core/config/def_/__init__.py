@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from pkg.config.change import ConfigChange, Setting, UpdateCallback
-from pkg.config.errors import ConfigError, ConfigFileError, ConfigValueError
+from pkg.config.errors import (
+    ConfigError,
+    ConfigFileError,
+    ConfigKeyConflictError,
+    ConfigLimitError,
+    ConfigRestartRequiredError,
+    ConfigValueError,
+)
+from pkg.config.limits import ConfigLimits
 from pkg.config.reader import Reader
 from pkg.config.schema import Schema
 from pkg.config.sources import Source
@@ -18,6 +26,10 @@ __all__ = [
     "ConfigChange",
     "ConfigError",
     "ConfigFileError",
+    "ConfigKeyConflictError",
+    "ConfigLimitError",
+    "ConfigLimits",
+    "ConfigRestartRequiredError",
     "ConfigValueError",
     "Params",
     "Reader",
@@ -46,7 +58,9 @@ class Component(Reader, Protocol):
     """The core agent's configuration. Thread-safe; callbacks run synchronously outside the lock."""
 
     def set(self, key: str, value: Any, source: Source) -> None:
-        """Set ``key`` at ``source``. Raises ConfigValueError (and changes nothing) on a bad value."""
+        """Set ``key`` at ``source``. Raises a ConfigError (and changes nothing) on a bad value: a
+        ConfigValueError (wrong type), ConfigKeyConflictError (``x`` and ``x.y``), ConfigLimitError
+        (too big, too deep) or ConfigRestartRequiredError (a setting read only at startup)."""
         ...
 
     def set_many(self, values: Mapping[str, Any], source: Source) -> None:
@@ -54,7 +68,14 @@ class Component(Reader, Protocol):
         ...
 
     def unset_for_source(self, key: str, source: Source) -> None:
-        """Remove ``key`` from ``source``; the effective value falls back to the next lower source."""
+        """Remove ``key`` from ``source``; the effective value falls back to the next lower source.
+        Raises ConfigLimitError or ConfigRestartRequiredError (changing nothing) when what shows
+        through would be over the total size or change a setting read only at startup."""
+        ...
+
+    @property
+    def limits(self) -> ConfigLimits:
+        """The size limits in force, read at startup."""
         ...
 
     def on_update(self, callback: UpdateCallback) -> Callable[[], None]:

@@ -6,7 +6,7 @@ Usage::
     config.set("log_level", "debug", Source.AGENT_RUNTIME)   # a real layered config: callbacks fire
 
 Values of declared keys are validated as in production, so a test cannot hold a config the agent
-would refuse.
+would refuse. The size limits are those ``settings`` give (``config_limits.*``), read once as at startup.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pkg.config.loader import startup_limits
 from pkg.config.model import LayeredConfig
-from pkg.config.schema import Schema
+from pkg.config.schema import Schema, default_schema
 from pkg.config.sources import Source
 
 __all__ = ["new_mock"]
@@ -33,7 +34,12 @@ def new_mock(
 
     ``config_file`` is only reported by ``config_file_used()``; nothing is read from it.
     """
-    config = LayeredConfig(schema, config_file=config_file)
-    if settings:
-        config.set_many(settings, source)
+    schema = schema if schema is not None else default_schema()
+    leaves: dict[str, Any] = {}
+    for key, value in (settings or {}).items():
+        leaves.update(schema.prepare(key, value, origin=str(source)))
+    config = LayeredConfig(schema, config_file=config_file, limits=startup_limits(schema, leaves))
+    if leaves:
+        config.set_many(leaves, source)
+    config.seal_startup_settings()
     return config

@@ -142,3 +142,7 @@ class ViewReader(TypedGetters):
 
     def all_settings(self) -> dict[str, Any]:
         return {key: setting.value for key, setting in self._holder.view.items()}
+
+    @property
+    def sequence_id(self) -> int:
+        return self._holder.sequence_id

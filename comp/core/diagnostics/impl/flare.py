@@ -1,8 +1,8 @@
 """What a flare holds, and the masking of every text in it.
 
-Masking (one place, :func:`masker`): the config file is the settings component's masked view
-(secrets show ``********``); then every text of the flare, the remote agents' files included, has the
-raw values of the core's secret settings replaced by ``********``.
+Masking (one place, :func:`masker`): the config file is the settings component's masked view; then
+every text of the flare, the remote agents' files included, goes through :func:`pkg.scrub.scrub_text`
+with the raw values of the core's secret settings.
 """
 
 from __future__ import annotations
@@ -19,31 +19,36 @@ from comp.core.remoteagentregistry import def_ as registry_def
 from comp.core.settings import def_ as settings_def
 from pkg.remoteagent.names import sanitize_file_name, sanitize_name
 from pkg.remoteagent.statusformat import format_remote_agents
+from pkg.scrub import MASK, MIN_KNOWN_SECRET_LENGTH, scrub_text
 
 __all__ = ["CORE_DIR", "MASK", "masker", "remote_agent_files", "settings_yaml"]
 
 _log = logging.getLogger(__name__)
 
 CORE_DIR = "core"
-MASK = "********"
-_MIN_SECRET_LENGTH = 5
 
 
 def masker(config: config_def.Component, settings: settings_def.Component) -> Callable[[bytes], bytes]:
-    """Replaces the raw value of every secret setting (as the settings component marks them)."""
+    """Scrubs a flare file with :func:`pkg.scrub.scrub_text`, knowing the raw value of every secret
+    setting (as the settings component marks them). Text that is not UTF-8 has the known values
+    replaced byte for byte."""
     views, _ = settings.list()
-    secrets = set()
+    known = set()
     for view in views:
         if view.masked:
             raw = config.get(view.key)
-            if isinstance(raw, str) and len(raw) >= _MIN_SECRET_LENGTH:
-                secrets.add(raw.encode())
-    ordered = sorted(secrets, key=len, reverse=True)  # a secret inside another one: longest first
+            if isinstance(raw, str) and len(raw) >= MIN_KNOWN_SECRET_LENGTH:
+                known.add(raw)
+    ordered = sorted(known, key=len, reverse=True)  # a secret inside another one: longest first
 
     def mask(content: bytes) -> bytes:
-        for secret in ordered:
-            content = content.replace(secret, MASK.encode())
-        return content
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            for secret in ordered:
+                content = content.replace(secret.encode(), MASK.encode())
+            return content
+        return scrub_text(text, ordered).encode("utf-8")
 
     return mask
 

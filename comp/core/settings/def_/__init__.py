@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["AgentStatus", "Component", "RemoteAgentInfo", "SettingView", "SettingsValueError"]
+__all__ = [
+    "AgentStatus",
+    "Component",
+    "RemoteAgentInfo",
+    "SettingView",
+    "SettingsQuotaError",
+    "SettingsValueError",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,11 @@ class SettingsValueError(ValueError):
     """A value given to :meth:`Component.set_from_text` was refused; the message names key and value."""
 
 
+class SettingsQuotaError(SettingsValueError):
+    """A change was refused because the settings together would be over their total size
+    (``config_limits.total_max_bytes``); it may fit once other settings are unset."""
+
+
 @runtime_checkable
 class Component(Protocol):
     """Runtime access to the configuration of the running agent."""
@@ -69,13 +81,19 @@ class Component(Protocol):
         """Parse each text as YAML and apply all at source ``agent-runtime``; all or nothing. A key that
         refuses the parsed value gets the text as given instead (``"123"`` for a string key).
 
-        Raises SettingsValueError (and changes nothing) when a value does not fit its key.
+        Raises SettingsValueError (and changes nothing) when a value does not fit its key, is over a
+        limit (text or serialized value over ``config_limits.value_max_bytes``, YAML anchors or
+        aliases, nesting) or would make a key both a setting and a group; SettingsQuotaError when
+        the settings together would be over ``config_limits.total_max_bytes``.
         Returns the sequence id after the change.
         """
         ...
 
     def unset(self, key: str) -> int:
-        """Remove ``key`` from source ``agent-runtime``; returns the sequence id after the change."""
+        """Remove ``key`` from source ``agent-runtime``; returns the sequence id after the change.
+
+        Raises SettingsValueError (SettingsQuotaError) when what shows through would be refused.
+        """
         ...
 
     def status(self) -> AgentStatus: ...

@@ -7,43 +7,32 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import yaml
-
 from comp.core.config import def_ as config_def
 from comp.core.configstream import def_ as configstream_def
 from comp.core.remoteagentregistry import def_ as registry_def
-from comp.core.settings.def_ import AgentStatus, RemoteAgentInfo, SettingsValueError, SettingView
-from pkg.config.errors import ConfigError, ConfigValueError
+from comp.core.settings.def_ import (
+    AgentStatus,
+    RemoteAgentInfo,
+    SettingsQuotaError,
+    SettingsValueError,
+    SettingView,
+)
+from pkg.config.errors import ConfigError, ConfigLimitError, ConfigValueError
+from pkg.config.limits import TOTAL_MAX_BYTES_KEY, VALUE_MAX_BYTES_KEY
+from pkg.config.safe_yaml import YamlLimitError, parse_text_value
 from pkg.config.schema import ValueType
 from pkg.config.sources import Source
+from pkg.config.wire_size import text_size
 from pkg.scrub import mask as mask_secret
 from pkg.scrub import mask_tree, scrub_setting
 
 __all__ = ["RuntimeSettings", "find_unencodable_text", "mask_secret", "parse_text_value"]
 
-# libyaml's loader (in PyYAML's wheels) reads a short value five times faster than the pure-Python
-# one and builds values with the same constructors. Where libyaml refuses a text, the pure-Python
-# loader has the last word (it reads escapes such as "\ud800" that libyaml rejects); it is the only
-# loader when PyYAML was built without libyaml. The parsers differ only on odd texts: libyaml accepts
-# a trailing tab or a block scalar header followed by a comment (read as YAML rather than kept as
-# given), and reads a lone tag "!" as "" rather than null.
-_FAST_LOADER: type[yaml.CSafeLoader] | None = getattr(yaml, "CSafeLoader", None)
 
-
-def parse_text_value(text: str) -> Any:
-    """A value given as text: YAML (``10``, ``true``, ``[a, b]``, ``{k: v}``); text that is not
-    valid YAML, and the empty text, stay as they are."""
-    if not text.strip():
-        return text
-    if _FAST_LOADER is not None:
-        try:
-            return yaml.load(text, Loader=_FAST_LOADER)
-        except Exception:  # any refusal: the pure-Python loader decides
-            pass
-    try:
-        return yaml.safe_load(text)
-    except Exception:  # not YAML, or a tag it cannot build ("!!int x"): the text as given
-        return text
+def _settings_error(error: ConfigError) -> SettingsValueError:
+    if isinstance(error, ConfigLimitError) and error.limit == TOTAL_MAX_BYTES_KEY:
+        return SettingsQuotaError(str(error))
+    return SettingsValueError(str(error))
 
 
 def find_unencodable_text(value: Any) -> str | None:
@@ -129,6 +118,14 @@ class RuntimeSettings:
     def set_from_text(self, values: Mapping[str, str]) -> int:
         if not values:
             raise SettingsValueError("no setting given")
+        maximum = self._config.limits.value_max_bytes
+        for key, text in values.items():
+            size = text_size(text)
+            if size > maximum:  # before parsing: the parser's work grows with the text
+                raise SettingsValueError(
+                    f"invalid value for {key!r}: the text is {size} bytes, "
+                    f"over {VALUE_MAX_BYTES_KEY} ({maximum})"
+                )
         parsed = {key: self._parse(key, text) for key, text in values.items()}
         for key, value in parsed.items():
             # No reader could ever see such a value (the stream sends null, the Settings API escaped
@@ -151,7 +148,7 @@ class RuntimeSettings:
                     continue
                 raise SettingsValueError(str(exc)) from exc
             except ConfigError as exc:
-                raise SettingsValueError(str(exc)) from exc
+                raise _settings_error(exc) from exc
             return self._config.sequence_id
         raise SettingsValueError("the values were refused")  # pragma: no cover - the loop returns
 
@@ -163,7 +160,14 @@ class RuntimeSettings:
             spec = None
         if spec is not None and spec.type is ValueType.STRING:
             return text
-        return parse_text_value(text)
+        try:
+            return parse_text_value(text)
+        except YamlLimitError as exc:
+            hint = (
+                "; quote the text to keep it as a string" if exc.limit == "YAML anchors and aliases" else ""
+            )
+            limit = f" ({exc.limit}: {exc.maximum})" if exc.maximum else ""
+            raise SettingsValueError(f"invalid value for {key!r}: {exc.reason}{limit}{hint}") from None
 
     def unset(self, key: str) -> int:
         if not key:
@@ -171,7 +175,7 @@ class RuntimeSettings:
         try:
             self._config.unset_for_source(key, Source.AGENT_RUNTIME)
         except ConfigError as exc:
-            raise SettingsValueError(str(exc)) from exc
+            raise _settings_error(exc) from exc
         return self._config.sequence_id
 
     # -- status ------------------------------------------------------------------------------

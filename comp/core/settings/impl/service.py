@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -9,14 +10,28 @@ import grpc
 from google.protobuf import struct_pb2
 
 from comp.api.grpcserver.def_ import GrpcService
-from comp.core.settings.def_ import Component, SettingsValueError, SettingView
+from comp.core.settings.def_ import Component, SettingsQuotaError, SettingsValueError, SettingView
 from comp.core.settings.impl.change_log import ChangeLog
 from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
 from pkg.protoconv.values import to_value
 
-__all__ = ["SERVICE_NAME", "SettingsService", "displayable_text", "grpc_service"]
+__all__ = [
+    "MAX_DETAILS",
+    "OFF_LOOP_CHARS",
+    "SERVICE_NAME",
+    "SettingsService",
+    "displayable_text",
+    "grpc_service",
+]
 
 SERVICE_NAME: str = settings_pb2.DESCRIPTOR.services_by_name["Settings"].full_name
+OFF_LOOP_CHARS = 64 * 1024
+"""A SetSettings whose texts hold more characters is parsed and applied on a worker thread: YAML
+costs several µs a node, and meanwhile the event loop keeps serving other calls (the interpreter
+lock passes between threads every few ms)."""
+MAX_DETAILS = 1024
+"""Characters of an error's text sent as a status's details: a refused value of a megabyte must not
+make the status itself too big for gRPC's metadata limits."""
 
 _log = logging.getLogger(__name__)
 
@@ -42,6 +57,17 @@ def displayable_text(value: Any) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _code(error: SettingsValueError) -> grpc.StatusCode:
+    if isinstance(error, SettingsQuotaError):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+    return grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _details(error: Exception) -> str:
+    text = displayable_text(str(error)).replace("\n", " ")
+    return text if len(text) <= MAX_DETAILS else text[: MAX_DETAILS - 3] + "..."
+
+
 def _proto_setting(view: SettingView) -> settings_pb2.Setting:
     return settings_pb2.Setting(
         key=displayable_text(view.key),
@@ -52,7 +78,9 @@ def _proto_setting(view: SettingView) -> settings_pb2.Setting:
 
 
 class SettingsService(settings_pb2_grpc.SettingsServicer):
-    """Maps each RPC onto the component; bad input answers INVALID_ARGUMENT with the reason."""
+    """Maps each RPC onto the component; bad input answers INVALID_ARGUMENT with the reason, a change
+    that would make the settings too big together RESOURCE_EXHAUSTED (as etcd answers a write over
+    its quota)."""
 
     def __init__(self, settings: Component, change_log: ChangeLog | None = None) -> None:
         self._settings = settings
@@ -79,10 +107,14 @@ class SettingsService(settings_pb2_grpc.SettingsServicer):
     async def SetSettings(  # noqa: N802 - names fixed by the proto
         self, request: settings_pb2.SetSettingsRequest, context: Context
     ) -> settings_pb2.SetSettingsResponse:
+        values = dict(request.values)
         try:
-            sequence_id = self._settings.set_from_text(dict(request.values))
+            if sum(len(text) for text in values.values()) > OFF_LOOP_CHARS:
+                sequence_id = await asyncio.to_thread(self._settings.set_from_text, values)
+            else:
+                sequence_id = self._settings.set_from_text(values)
         except SettingsValueError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await context.abort(_code(exc), _details(exc))
         self._change_log.record(request.values, sequence_id)
         return settings_pb2.SetSettingsResponse(sequence_id=sequence_id)
 
@@ -92,7 +124,7 @@ class SettingsService(settings_pb2_grpc.SettingsServicer):
         try:
             sequence_id = self._settings.unset(request.key)
         except SettingsValueError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await context.abort(_code(exc), _details(exc))
         self._change_log.record((request.key,), sequence_id, removed=True)
         return settings_pb2.UnsetSettingResponse(sequence_id=sequence_id)
 

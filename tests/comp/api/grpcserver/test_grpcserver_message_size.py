@@ -19,7 +19,12 @@ ECHO_PREFIX = len(b"echo:")
 async def test_requests_and_replies_past_the_configured_limit_are_refused() -> None:
     ipc = new_mock()
     config = new_config_mock(
-        {"cmd_host": "127.0.0.1", "cmd_port": 0, "agent_ipc.grpc_max_message_size": LIMIT}
+        {
+            "cmd_host": "127.0.0.1",
+            "cmd_port": 0,
+            "agent_ipc.grpc_max_message_size": LIMIT,
+            "config_limits.total_max_bytes": LIMIT // 2,
+        }
     )
     lifecycle = Lifecycle()
     server = new_component(

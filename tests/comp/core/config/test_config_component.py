@@ -5,7 +5,15 @@ from pathlib import Path
 import pytest
 
 from comp.core.config.container import ConfigContainer
-from comp.core.config.def_ import Component, ConfigChange, ConfigFileError, ConfigValueError, Params, Source
+from comp.core.config.def_ import (
+    Component,
+    ConfigChange,
+    ConfigFileError,
+    ConfigLimitError,
+    ConfigValueError,
+    Params,
+    Source,
+)
 from comp.core.config.impl import Requires, new_component
 from comp.core.config.mock import new_mock
 from pkg.config.schema import KeySpec, ValueType, default_schema
@@ -83,3 +91,24 @@ def test_container_defaults_and_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
     configured = ConfigContainer(params=Params(environ={}, overrides={"cmd_port": 1}), schema=schema)
     assert configured.component().get_int("cmd_port") == 1
     assert configured.component().get_int("extra") == 3
+
+
+def test_new_component_refuses_limits_that_a_snapshot_message_cannot_hold(tmp_path: Path) -> None:
+    path = tmp_path / "datadog.yaml"
+    path.write_text("agent_ipc:\n  grpc_max_message_size: 1048576\n", encoding="utf-8")
+    with pytest.raises(ConfigLimitError) as info:
+        new_component(Requires(Params(config_file=path, environ={})))
+    message = str(info.value)
+    assert "config_limits.total_max_bytes (3145728)" in message
+    assert "agent_ipc.grpc_max_message_size (1048576)" in message and "\n" not in message
+    config = new_component(
+        Requires(Params(config_file=path, environ={"DD_CONFIG_LIMITS_TOTAL_MAX_BYTES": "65536"}))
+    )
+    assert config.comp.limits.total_max_bytes == 65536
+
+
+def test_the_mock_reads_its_limits_like_startup() -> None:
+    config = new_mock({"config_limits.value_max_bytes": 4096, "hostname": "h" * 3000})
+    assert config.limits.value_max_bytes == 4096
+    with pytest.raises(ConfigLimitError, match=r"config_limits\.value_max_bytes"):
+        new_mock({"hostname": "h" * 2 * 1024 * 1024})

@@ -12,7 +12,7 @@ from comp.core.configstreamconsumer.def_ import ChangeEvent
 from comp.core.configstreamconsumer.impl.view import ViewHolder, ViewReader, diff_views, parse_source
 from pkg.config.change import Setting
 from pkg.config.errors import ConfigValueError
-from pkg.config.reader import Reader
+from pkg.config.reader import MissingSettingError, Reader
 from pkg.config.sources import Source
 
 FILE, RUNTIME, DEFAULT = Source.FILE, Source.AGENT_RUNTIME, Source.DEFAULT
@@ -105,7 +105,10 @@ def test_reader_typed_getters_sources_and_prefixes() -> None:
     assert reader.get_source("log_level") == RUNTIME
     assert reader.get_source("absent") is None
     assert reader.is_set("log_level") and not reader.is_set("cmd_port") and not reader.is_set("absent")
-    assert reader.get_string("absent") == "" and reader.get_int("absent") == 0
+    assert reader.get_string("absent", default="") == "" and reader.get_int("absent", default=0) == 0
+    with pytest.raises(MissingSettingError, match=r"'log_levl'.*did you mean 'log_level'"):
+        reader.get_string("log_levl")
+    assert reader.sequence_id == holder.sequence_id
     assert reader.all_settings()["cmd_port"] == 5001
     with pytest.raises(ConfigValueError, match="log_level"):
         reader.get_int("log_level")

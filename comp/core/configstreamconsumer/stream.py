@@ -1,0 +1,230 @@
+"""The asyncio entry point for remote-agent authors: :func:`connect_config_stream`.
+
+A thin facade over the consumer component: it locates the core agent the way the project's binaries
+do, builds the component through its container, starts it, waits for the first snapshot and stops it
+on exit::
+
+    async with connect_config_stream(name="my-agent") as config:
+        level = config.get_string("log_level")
+        async for change in config.changes(prefix="logs_config."):
+            print(change.key, change.new, change.source)
+
+:class:`ConfigStream` is what the block receives: the typed getters of
+:class:`pkg.config.reader.Reader` over the streamed view, plus :meth:`ConfigStream.changes`. It wraps
+any consumer ``Component``, so a test can hand it a mock (see
+:class:`comp.core.configstreamconsumer.mock.MockConfigStream`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.metrics import Meter, MeterProvider, NoOpMeterProvider
+
+from comp.core.configstreamconsumer import def_ as consumer_def
+from comp.core.configstreamconsumer.container import ConfigStreamConsumerContainer
+from pkg.config.getters import TypedGetters
+from pkg.config.reader import Reader
+from pkg.config.sources import Source
+from pkg.ipc.locate import locate_core_agent
+from pkg.util.lifecycle import Lifecycle
+
+__all__ = [
+    "DEFAULT_READY_TIMEOUT",
+    "ConfigStream",
+    "Location",
+    "build_consumer",
+    "config_stream_params",
+    "connect_config_stream",
+]
+
+DEFAULT_READY_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where the core agent is, as the binaries' flags say it; every field is optional.
+
+    ``config_file``: the core agent's ``datadog.yaml`` (``-c``); ``state_dir``: the directory of its
+    auth token and IPC certificate (``--state-dir``); ``address``, ``auth_token_file``,
+    ``cert_file``: explicit values, which win. With nothing given: ``DD_CMD_HOST``/``DD_CMD_PORT``
+    or ``localhost:5001``, and the secrets in the core agent's default state directory.
+    """
+
+    config_file: Path | None = None
+    state_dir: Path | None = None
+    address: str | None = None
+    auth_token_file: Path | None = None
+    cert_file: Path | None = None
+
+
+def config_stream_params(
+    name: str,
+    location: Location = Location(),
+    *,
+    environ: Mapping[str, str] | None = None,
+    flavor: str | None = None,
+    display_name: str | None = None,
+    ready_timeout: float = DEFAULT_READY_TIMEOUT,
+) -> consumer_def.Params:
+    """The consumer's parameters for an agent called ``name`` (also its flavor and display name
+    unless given). Raises :class:`pkg.ipc.IpcError` naming the file or variable when the core
+    agent's config file cannot be read or an address setting is unusable, ValueError on a blank name."""
+    if not name.strip():
+        raise ValueError("invalid config stream name: blank, expected the remote agent's name")
+    found = locate_core_agent(
+        location.config_file,
+        location.state_dir,
+        os.environ if environ is None else environ,
+        address=location.address,
+        auth_token_file=location.auth_token_file,
+        cert_file=location.cert_file,
+    )
+    return consumer_def.Params(
+        ipc_address=found.address,
+        auth_token_file=found.auth_token,
+        cert_file=found.ipc_cert,
+        name=name,
+        flavor=flavor or name,
+        display_name=display_name or name,
+        ready_timeout=ready_timeout,
+    )
+
+
+class _NoTelemetry:
+    """The telemetry ``Component`` of an embedded consumer: OpenTelemetry's no-op provider."""
+
+    def __init__(self) -> None:
+        self._provider = NoOpMeterProvider()
+
+    @property
+    def meter_provider(self) -> MeterProvider:
+        return self._provider
+
+    def meter(self, namespace: str) -> Meter:
+        return self._provider.get_meter(namespace)
+
+
+def build_consumer(params: consumer_def.Params, lifecycle: Lifecycle) -> consumer_def.Component:
+    """The consumer component as a binary composes it (its container), without telemetry export;
+    its start and stop hooks are appended to ``lifecycle``. Raises ValueError on unusable params."""
+    container = ConfigStreamConsumerContainer(lifecycle=lifecycle, telemetry=_NoTelemetry(), params=params)
+    consumer: consumer_def.Component = container.component()
+    return consumer
+
+
+class ConfigStream(TypedGetters):
+    """The streamed view of the core agent's configuration, read with the typed getters.
+
+    Reads never guess: a key absent from the view raises
+    :class:`pkg.config.reader.MissingSettingError` (a ``KeyError``) unless ``default=`` is given, and
+    a value of the wrong type raises :class:`pkg.config.errors.ConfigValueError`. While the core
+    agent is unreachable the last good view keeps answering (see :attr:`state`).
+    """
+
+    def __init__(self, consumer: consumer_def.Component) -> None:
+        self._consumer = consumer
+
+    @property
+    def component(self) -> consumer_def.Component:
+        """The consumer component underneath."""
+        return self._consumer
+
+    def reader(self) -> Reader:
+        return self._consumer.reader()
+
+    def get(self, key: str) -> Any:
+        """The effective value (a nested dict for a prefix of leaf keys), or None."""
+        return self._consumer.reader().get(key)
+
+    def get_source(self, key: str) -> Source | None:
+        return self._consumer.reader().get_source(key)
+
+    def is_set(self, key: str) -> bool:
+        """True when a source other than ``default`` holds the key."""
+        return self._consumer.reader().is_set(key)
+
+    def all_settings(self) -> dict[str, Any]:
+        """Every effective leaf setting of one view, flattened."""
+        return self._consumer.reader().all_settings()
+
+    @property
+    def sequence_id(self) -> int:
+        """The core's sequence id of the last event applied (-1 before the first snapshot)."""
+        return self._consumer.sequence_id
+
+    @property
+    def state(self) -> consumer_def.ConsumerState:
+        """``ready`` while a live stream feeds the view; ``connecting``/``disconnected`` otherwise."""
+        return self._consumer.state
+
+    @property
+    def stats(self) -> consumer_def.ConsumerStats:
+        return self._consumer.stats
+
+    async def wait_ready(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the API
+        """Until a snapshot has been applied; NotReadyError after ``timeout`` seconds."""
+        await self._consumer.wait_ready(timeout)
+
+    def changes(
+        self, keys: Collection[str] | None = None, prefix: str | None = None
+    ) -> consumer_def.Subscription:
+        """Change events of ``keys`` or of the keys starting with ``prefix`` (all when neither), from
+        this call on, in order; the iteration ends when the stream is closed."""
+        return self._consumer.subscribe(keys, prefix)
+
+
+@contextlib.asynccontextmanager
+async def connect_config_stream(
+    name: str,
+    *,
+    config_file: Path | str | None = None,
+    state_dir: Path | str | None = None,
+    address: str | None = None,
+    auth_token_file: Path | str | None = None,
+    cert_file: Path | str | None = None,
+    ready_timeout: float = DEFAULT_READY_TIMEOUT,
+    environ: Mapping[str, str] | None = None,
+    flavor: str | None = None,
+    display_name: str | None = None,
+) -> AsyncIterator[ConfigStream]:
+    """Connect to the core agent as the remote agent ``name`` and yield its config once the first
+    snapshot arrived; stop streaming on exit.
+
+    The core agent is found as ``sample-remote-agent`` finds it (see :class:`Location`). Raises
+    :class:`comp.core.configstreamconsumer.def_.NotReadyError` (naming the address and the last
+    failure) when no snapshot arrived within ``ready_timeout`` seconds, :class:`pkg.ipc.IpcError`
+    when the location settings are unusable; nothing keeps running after an error.
+    """
+    location = Location(
+        config_file=_path(config_file),
+        state_dir=_path(state_dir),
+        address=address,
+        auth_token_file=_path(auth_token_file),
+        cert_file=_path(cert_file),
+    )
+    params = config_stream_params(
+        name,
+        location,
+        environ=environ,
+        flavor=flavor,
+        display_name=display_name,
+        ready_timeout=ready_timeout,
+    )
+    lifecycle = Lifecycle()
+    stream = ConfigStream(build_consumer(params, lifecycle))
+    await lifecycle.start()
+    try:
+        await stream.wait_ready(ready_timeout)
+        yield stream
+    finally:
+        await lifecycle.stop()
+
+
+def _path(value: Path | str | None) -> Path | None:
+    return None if value is None else Path(value)

@@ -1,0 +1,248 @@
+"""The public facades over the consumer: the async ConfigStream, the threaded SyncConfigStream and
+their mocks; the location rules of connect_config_stream."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from comp.core.configstreamconsumer import (
+    ChangeEvent,
+    ConsumerState,
+    MissingSettingError,
+    NotReadyError,
+    Source,
+    SyncConfigStream,
+    connect_config_stream,
+)
+from comp.core.configstreamconsumer.mock import MockConfigStream, MockSyncConfigStream
+from comp.core.configstreamconsumer.stream import Location, config_stream_params
+from pkg.config.errors import ConfigValueError
+from pkg.ipc import IpcError
+from pkg.ipc.auth_token import generate_auth_token
+from pkg.ipc.certificate import generate_ipc_certificate
+
+WAIT = 10.0
+
+
+@pytest.fixture
+def no_leaked_threads() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.name.startswith("config-stream")]
+    assert leaked == []
+
+
+# --- the async facade, over its mock ------------------------------------------------------------
+
+
+async def test_config_stream_reads_never_guess() -> None:
+    config = MockConfigStream({"log_level": "info", "cmd_port": 5001.0, "my_agent.workers": "4"})
+    assert config.get_string("log_level") == "info"
+    assert config.get_int("cmd_port") == 5001
+    assert config.get_int("my_agent.workers") == 4
+    assert config.get_int("my_agent.batch", default=100) == 100
+    assert config.get_source("log_level") == Source.FILE
+    assert not config.is_set("absent") and config.is_set("log_level")
+    assert config.sequence_id == 1
+    assert config.all_settings()["log_level"] == "info"
+    with pytest.raises(KeyError) as missing:
+        config.get_string("log_levl")
+    assert isinstance(missing.value, MissingSettingError)
+    assert str(missing.value) == (
+        "setting 'log_levl' is not set and no default was given; did you mean 'log_level'?"
+    )
+    with pytest.raises(ConfigValueError, match=r"invalid value for 'log_level': 'info', expected an integer"):
+        config.get_int("log_level")
+
+
+async def test_mock_config_stream_pushes_changes_and_simulates_a_disconnect() -> None:
+    config = MockConfigStream({"log_level": "info", "logs_config.enabled": False})
+    changes = config.changes(prefix="log")
+    config.set("log_level", "debug")
+    config.disconnect()
+    assert config.state == ConsumerState.DISCONNECTED
+    assert config.get_string("log_level") == "debug"  # the last view keeps answering
+    config.reconnect({"log_level": "debug", "logs_config.enabled": True})
+    assert config.state in (ConsumerState.READY,)
+    seen = [await asyncio.wait_for(anext(changes), WAIT) for _ in range(3)]
+    assert seen == [
+        ChangeEvent("log_level", "info", "debug", Source.AGENT_RUNTIME),
+        # the new snapshot: log_level's source changed, logs_config.enabled its value
+        ChangeEvent("log_level", "debug", "debug", Source.FILE),
+        ChangeEvent("logs_config.enabled", False, True, Source.FILE),
+    ]
+    await config.close()
+    assert [event async for event in changes] == []
+
+
+async def test_a_mock_without_a_view_is_not_ready_until_reconnect() -> None:
+    config = MockConfigStream()
+    with pytest.raises(NotReadyError):
+        await config.wait_ready(0.01)
+    config.reconnect({"a": 1})
+    await config.wait_ready(0.01)
+    assert config.get_int("a") == 1
+
+
+# --- locating the core agent ----------------------------------------------------------------------
+
+
+def test_params_follow_the_config_file_like_the_binaries(tmp_path: Path) -> None:
+    config_file = tmp_path / "datadog.yaml"
+    config_file.write_text("cmd_host: 127.0.0.1\ncmd_port: 6001\n", encoding="utf-8")
+    params = config_stream_params("my-agent", Location(config_file=config_file), environ={})
+    assert params.ipc_address == "127.0.0.1:6001"
+    assert params.auth_token_file == tmp_path / "auth_token"
+    assert params.cert_file == tmp_path / "ipc_cert.pem"
+    assert (params.name, params.flavor, params.display_name) == ("my-agent", "my-agent", "my-agent")
+
+
+def test_params_without_a_config_file_use_the_environment_and_state_dir(tmp_path: Path) -> None:
+    environ = {"DD_CMD_PORT": "7001", "XDG_STATE_HOME": str(tmp_path)}
+    params = config_stream_params("a", environ=environ, display_name="Agent A")
+    assert params.ipc_address == "localhost:7001"
+    assert params.auth_token_file == tmp_path / "core-agent" / "auth_token"
+    assert params.display_name == "Agent A"
+    explicit = config_stream_params("a", Location(address="10.0.0.1:1", state_dir=tmp_path), environ={})
+    assert explicit.ipc_address == "10.0.0.1:1"
+    assert explicit.cert_file == tmp_path / "ipc_cert.pem"
+
+
+def test_bad_location_settings_fail_before_anything_starts(tmp_path: Path) -> None:
+    with pytest.raises(IpcError, match=r"DD_CMD_PORT.*'cmd_port': 'x', expected a port number"):
+        config_stream_params("a", environ={"DD_CMD_PORT": "x"})
+    with pytest.raises(IpcError, match="cannot read config file"):
+        config_stream_params("a", Location(config_file=tmp_path / "missing.yaml"), environ={})
+    with pytest.raises(ValueError, match="name: blank"):
+        config_stream_params(" ", environ={})
+
+
+def _secrets(directory: Path) -> None:
+    cert = generate_ipc_certificate()
+    (directory / "auth_token").write_text(generate_auth_token(), encoding="utf-8")
+    (directory / "ipc_cert.pem").write_bytes(cert.cert_pem + cert.key_pem)
+    for name in ("auth_token", "ipc_cert.pem"):
+        (directory / name).chmod(0o600)
+
+
+async def test_connect_without_a_core_fails_clearly_and_leaves_nothing_running(
+    tmp_path: Path, free_address: str
+) -> None:
+    _secrets(tmp_path)
+    tasks_before = asyncio.all_tasks()
+    with pytest.raises(NotReadyError) as info:
+        async with connect_config_stream(
+            "my-agent", state_dir=tmp_path, address=free_address, ready_timeout=0.5
+        ):
+            pytest.fail("connected to nothing")
+    assert "not ready after 0.5s" in str(info.value)
+    assert free_address in str(info.value)
+    assert asyncio.all_tasks() == tasks_before
+
+
+# --- the threaded facade -------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("no_leaked_threads")
+def test_sync_stream_reads_and_calls_back_on_its_own_thread() -> None:
+    seen: queue.Queue[tuple[ChangeEvent, str]] = queue.Queue()
+    with MockSyncConfigStream({"log_level": "info", "hostname": "h"}) as config:
+        config.wait_ready(WAIT)
+        assert config.get_string("log_level") == "info"
+        assert config.get_int("workers", default=2) == 2
+        with pytest.raises(MissingSettingError, match=r"'hostnme'.*did you mean 'hostname'"):
+            config.get_string("hostnme")
+        unsubscribe = config.on_change(
+            lambda change: seen.put((change, threading.current_thread().name)), keys=["log_level"]
+        )
+        config.set("hostname", "other")  # not a key of the subscription
+        config.set("log_level", "debug")
+        change, thread = seen.get(timeout=WAIT)
+        assert change == ChangeEvent("log_level", "info", "debug", Source.AGENT_RUNTIME)
+        assert thread.startswith("config-stream callbacks")
+        assert config.get_string("log_level") == "debug"
+        unsubscribe()
+        unsubscribe()
+        config.set("log_level", "warn")
+        config.on_change(lambda change: seen.put((change, "second")))
+        config.set("log_level", "error")
+        change, who = seen.get(timeout=WAIT)
+        assert (change.new, who) == ("error", "second")  # the first callback no longer runs
+    assert seen.empty()
+    assert config.get_string("log_level") == "error"  # reads answer after close
+    with pytest.raises(RuntimeError, match="closed"):
+        config.wait_ready(1)
+
+
+@pytest.mark.usefixtures("no_leaked_threads")
+def test_a_failing_callback_is_logged_and_the_next_change_delivered(caplog: pytest.LogCaptureFixture) -> None:
+    delivered: queue.Queue[object] = queue.Queue()
+
+    def callback(change: ChangeEvent) -> None:
+        if change.new == "bad":
+            raise RuntimeError("boom")
+        delivered.put(change.new)
+
+    with MockSyncConfigStream({"k": "a"}) as config, caplog.at_level(logging.ERROR):
+        config.on_change(callback)
+        config.set("k", "bad")
+        config.set("k", "good")
+        assert delivered.get(timeout=WAIT) == "good"
+    assert "change callback" in caplog.text and "boom" in caplog.text
+
+
+@pytest.mark.usefixtures("no_leaked_threads")
+def test_disconnect_keeps_the_view_and_a_reconnect_publishes_the_difference() -> None:
+    seen: queue.Queue[ChangeEvent] = queue.Queue()
+    config = MockSyncConfigStream({"a": 1, "b": 2})
+    try:
+        config.on_change(seen.put)
+        config.disconnect()
+        assert config.state == ConsumerState.DISCONNECTED
+        assert config.get_int("a") == 1
+        config.reconnect({"a": 1, "b": 3})
+        assert seen.get(timeout=WAIT) == ChangeEvent("b", 2, 3, Source.FILE)
+        assert config.state in (ConsumerState.READY,)
+    finally:
+        config.close()
+        config.close()
+
+
+@pytest.mark.usefixtures("no_leaked_threads")
+def test_close_from_a_callback_is_refused() -> None:
+    errors: queue.Queue[BaseException] = queue.Queue()
+    with MockSyncConfigStream({"a": 1}) as config:
+
+        def callback(change: ChangeEvent) -> None:
+            try:
+                config.close()
+            except RuntimeError as exc:
+                errors.put(exc)
+
+        config.on_change(callback)
+        config.set("a", 2)
+        assert "cannot be called from a change callback" in str(errors.get(timeout=WAIT))
+
+
+@pytest.mark.usefixtures("no_leaked_threads")
+def test_sync_stream_without_a_core_times_out_clearly(tmp_path: Path, free_address: str) -> None:
+    _secrets(tmp_path)
+    with SyncConfigStream("my-agent", state_dir=tmp_path, address=free_address) as config:
+        with pytest.raises(NotReadyError, match=rf"not ready after 0.3s: .*{free_address}"):
+            config.wait_ready(0.3)
+        assert config.state in (ConsumerState.CONNECTING, ConsumerState.DISCONNECTED)
+        with pytest.raises(MissingSettingError):
+            config.get_string("log_level")
+
+
+@pytest.mark.usefixtures("no_leaked_threads")
+def test_sync_stream_with_bad_arguments_starts_no_thread() -> None:
+    with pytest.raises(IpcError, match="DD_CMD_PORT"):
+        SyncConfigStream("my-agent", environ={"DD_CMD_PORT": "0"})

@@ -1,0 +1,151 @@
+"""The examples of docs/writing-a-remote-agent.md, run as written: the agents against a real core
+agent process, the example test against the mock."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import AgentProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "writing-a-remote-agent.md"
+WAIT = 20.0
+_EXAMPLE = re.compile(r"```python\n# example: (\S+)\n(.*?)```", re.DOTALL)
+
+
+def examples() -> dict[str, str]:
+    """The doc's complete programs by file name (blocks that start with ``# example: NAME``)."""
+    found = {name: code for name, code in _EXAMPLE.findall(DOC.read_text(encoding="utf-8"))}
+    assert set(found) == {"async_agent.py", "sync_agent.py", "test_my_agent.py"}
+    return found
+
+
+def test_the_example_test_passes() -> None:
+    namespace: dict[str, object] = {"__name__": "example"}
+    exec(compile(examples()["test_my_agent.py"], "test_my_agent.py", "exec"), namespace)
+    test = namespace["test_follows_log_level"]
+    assert callable(test)
+    asyncio.run(test())
+
+
+class Script:
+    """An example run as a program; its stdout read line by line on a thread."""
+
+    def __init__(self, path: Path, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(path)],
+            cwd=path.parent,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def expect(self, pattern: str) -> re.Match[str]:
+        """The next line that matches ``pattern`` (fails on a timeout or when the output ends)."""
+        while True:
+            try:
+                line = self.lines.get(timeout=WAIT)
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r} after {WAIT}s; saw {self.seen}") from None
+            if line is None:
+                raise AssertionError(f"output ended before a line matching {pattern!r}; saw {self.seen}")
+            self.seen.append(line)
+            match = re.fullmatch(pattern, line)
+            if match:
+                return match
+
+    def stop(self, signum: int) -> int:
+        self.process.send_signal(signum)
+        return self.process.wait(WAIT)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(WAIT)
+
+
+@pytest.fixture
+def core(tmp_path: Path) -> Iterator[AgentProcess]:
+    agent = AgentProcess(tmp_path / "core", telemetry=False)
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
+
+
+def _run(name: str, core: AgentProcess, tmp_path: Path) -> Script:
+    """Run example ``name`` with nothing but the environment to find ``core`` by: DD_CMD_* and the
+    default state directory (``$XDG_STATE_HOME/core-agent``), as an agent on a host would."""
+    state_home = tmp_path / "state-home"
+    state_home.mkdir()
+    (state_home / "core-agent").symlink_to(core.directory)
+    path = tmp_path / name
+    path.write_text(examples()[name], encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DD_")}
+    env.update(
+        PYTHONUNBUFFERED="1",
+        XDG_STATE_HOME=str(state_home),
+        DD_CMD_HOST=core.host,
+        DD_CMD_PORT=str(core.port),
+    )
+    return Script(path, env)
+
+
+def _config_set(core: AgentProcess, key: str, value: str) -> None:
+    result = core.run_cli("config", "set", key, value)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.e2e
+def test_the_async_example_follows_the_core(core: AgentProcess, tmp_path: Path) -> None:
+    script = _run("async_agent.py", core, tmp_path)
+    try:
+        script.expect("log level: info")
+        script.expect("batch size: 100")
+        _config_set(core, "log_level", "debug")
+        script.expect(r"log_level changed to 'debug' \(source: agent-runtime\)")
+        _config_set(core, "my_agent.batch_size", "300")
+        script.expect(r"my_agent.batch_size changed to 300 \(source: agent-runtime\)")
+        assert script.stop(signal.SIGINT) == 0
+        script.expect("stopped")
+    finally:
+        script.kill()
+
+
+@pytest.mark.e2e
+def test_the_sync_example_follows_the_core(core: AgentProcess, tmp_path: Path) -> None:
+    script = _run("sync_agent.py", core, tmp_path)
+    try:
+        script.expect("log level: info")
+        script.expect(r"tags: \[\]")
+        _config_set(core, "hostname", "elsewhere")  # not a key the example follows
+        _config_set(core, "log_level", "warn")
+        script.expect(r"log_level changed to 'warn' \(source: agent-runtime\)")
+        assert script.stop(signal.SIGTERM) == 0
+        script.expect("stopped")
+        assert not any("hostname" in line for line in script.seen)
+    finally:
+        script.kill()
