@@ -411,6 +411,7 @@ class CoreMachine(RuleBasedStateMachine):
 
     def _perform(self, op: Op) -> None:
         kind, arg = op
+        self.harness.count(f"[{kind}]")
         if kind in ("set", "bulk"):
             self._write({key: (text, value) for key, text, value in arg})
         elif kind == "unset":
