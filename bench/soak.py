@@ -209,8 +209,10 @@ class _Writer:
                 if lane == 0 and now >= next_large:
                     next_large += plan.large_period
                     self.counters.large += 1
-                    key = LARGE_KEYS[self.counters.large % len(LARGE_KEYS)]
-                    await self._set({key: near_limit_text(f"{next(values)}-")})
+                    turn = self.counters.large % len(LARGE_KEYS)
+                    # Kept as text ("@...") and parsed as one long YAML scalar ("v..."), in turn.
+                    text = near_limit_text(f"{next(values)}-", lead="@v"[turn])
+                    await self._set({LARGE_KEYS[turn]: text})
                 if lane == 0 and now >= next_hostile:
                     next_hostile += plan.hostile_period
                     await self._hostile_write(next(self._hostile))
