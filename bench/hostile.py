@@ -84,8 +84,7 @@ def over_total_values(prefix: str, count: int = 4) -> dict[str, str]:
 
 
 def wrong_type_writes() -> list[HostileWrite]:
-    """Values of the wrong type, or out of range, for declared keys (refused before any size limit
-    existed). Not for list keys: a text they refuse as YAML is read as space-separated words."""
+    """Values of the wrong type, or out of range, for declared keys."""
     return [
         HostileWrite("wrong_type", {"cmd_port": "not-a-port"}),
         HostileWrite("wrong_type", {"cmd_port": "70000"}),
@@ -93,6 +92,7 @@ def wrong_type_writes() -> list[HostileWrite]:
         HostileWrite("wrong_type", {"log_level": "loud"}),
         HostileWrite("wrong_type", {"remote_agent.registry.idle_timeout": "soon"}),
         HostileWrite("wrong_type", {"remote_agent.configstream.queue_size": "0"}),
+        HostileWrite("wrong_type", {"tags": "{not: a list}"}),
     ]
 
 
