@@ -89,6 +89,11 @@ def write_config(
         bulk = {f"s{i:05d}": f"value-{i:05d}" for i in range(bulk_settings)}
         config["bench"] = {"bulk": bulk}
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    # The writer sets bench.* keys at runtime: declare them to the core (pkg/config/declarations.py).
+    declarations = path.parent / "config_keys.d"
+    declarations.mkdir(exist_ok=True)
+    groups = {"open_groups": [{"prefix": "bench", "description": "benchmark settings"}]}
+    (declarations / "bench.yaml").write_text(yaml.safe_dump(groups), encoding="utf-8")
     return path
 
 

@@ -89,6 +89,11 @@ class Script:
 @pytest.fixture
 def core(tmp_path: Path) -> Iterator[AgentProcess]:
     agent = AgentProcess(tmp_path / "core", telemetry=False)
+    # As the guide says: the agent's key declared in config_keys.d beside datadog.yaml.
+    (tmp_path / "core" / "config_keys.d" / "my_agent.yaml").write_text(
+        "keys:\n  - {key: my_agent.batch_size, type: int, default: 100, minimum: 1, live: true}\n",
+        encoding="utf-8",
+    )
     agent.start()
     try:
         yield agent

@@ -10,8 +10,10 @@ import signal
 import sys
 from pathlib import Path
 
+from comp.core.config import def_ as config_def
 from core_agent.container import CoreAgentContainer, build_root_container, new_root_container
 from core_agent.locations import Locations, resolve_locations
+from pkg.config.sources import Source
 from pkg.util.lifecycle import LifecycleError
 
 __all__ = ["StartupError", "run_agent", "serve"]
@@ -47,6 +49,20 @@ def _on_signal(stop: asyncio.Event, signum: int) -> None:
     stop.set()
 
 
+def _warn_undeclared(config: config_def.Component) -> None:
+    """One warning listing the file's keys no one declared: kept and streamed, as the Go agent does."""
+    held = config.all_settings_by_source()[Source.FILE]
+    undeclared = sorted(key for key in held if not config.schema.is_declared(key))
+    if undeclared:
+        _log.warning(
+            "%d undeclared keys in %s, kept and streamed (typo? a remote agent can declare them, see "
+            "config_keys.d): %s",
+            len(undeclared),
+            config.config_file_used(),
+            ", ".join(undeclared),
+        )
+
+
 async def serve(container: CoreAgentContainer, locations: Locations, stop: asyncio.Event) -> None:
     """Build and start every component, wait for ``stop``, then stop them in reverse order.
 
@@ -71,6 +87,7 @@ async def serve(container: CoreAgentContainer, locations: Locations, stop: async
         )
         if locations.state_dir is not None:
             _log.info("state directory: %s", locations.state_dir)
+        _warn_undeclared(parts.config)
         _log.info("serving on %s", parts.server.address)
         # Everything built so far lives as long as the process: move it out of the collector's
         # reach so that full collections stay short and do not stall config streams.

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -36,7 +36,7 @@ from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_gr
 from pkg.protoconv.values import from_value
 from pkg.remoteagent.statusformat import format_remote_agents
 
-__all__ = ["ClientError", "format_value", "run_client_command"]
+__all__ = ["ACTIONS", "ClientError", "format_value", "run_client_command"]
 
 PROG = "core-agent"
 
@@ -110,6 +110,13 @@ def _print_list(response: settings_pb2.ListSettingsResponse, out: TextIO) -> Non
     for setting in response.settings:
         value = format_value(from_value(setting.value), quote_empty=True)
         out.write(f"{setting.key} = {value} ({setting.source})\n")
+
+
+def _print_runtime(response: settings_pb2.ListSettingsResponse, out: TextIO) -> None:
+    width = max((len(s.key) for s in response.settings), default=0)
+    for setting in response.settings:
+        value = format_value(from_value(setting.value), quote_empty=True)
+        out.write(f"{setting.key:<{width}}  {value}  {setting.description}".rstrip() + "\n")
 
 
 def remote_agents_json(response: remoteagents_pb2.GetRemoteAgentStatusResponse) -> list[dict[str, Any]]:
@@ -192,49 +199,93 @@ def _duration(seconds: float) -> str:
     return f"{secs}s"
 
 
+def _settings_json(response: settings_pb2.ListSettingsResponse) -> str:
+    settings = {
+        s.key: {"value": from_value(s.value), "source": s.source, "masked": s.masked, "live": s.live}
+        | ({"description": s.description} if s.description else {})
+        for s in response.settings
+    }
+    return json.dumps({"settings": settings, "sequence_id": response.sequence_id}, indent=2) + "\n"
+
+
+async def _list(args: argparse.Namespace, conn: _Connection, out: TextIO) -> None:
+    live_only = args.action == "list-runtime"
+    request = settings_pb2.ListSettingsRequest(prefix=args.prefix, live_only=live_only)
+    response = await conn.stub.ListSettings(request, metadata=conn.metadata, timeout=args.timeout)
+    if getattr(args, "json", False):
+        out.write(_settings_json(response))
+    elif live_only:
+        _print_runtime(response, out)
+    else:
+        _print_list(response, out)
+
+
+async def _get(args: argparse.Namespace, conn: _Connection, out: TextIO) -> None:
+    request = settings_pb2.GetSettingRequest(key=args.key)
+    got = await conn.stub.GetSetting(request, metadata=conn.metadata, timeout=args.timeout)
+    if not got.found:
+        raise ClientError(f"{args.key!r} is not set")
+    value = from_value(got.setting.value)
+    if args.json:
+        shown = {"key": args.key, "value": value, "source": got.setting.source, "masked": got.setting.masked}
+        out.write(json.dumps(shown, indent=2) + "\n")
+        return
+    text = format_value(value)
+    out.write(f"{text} ({got.setting.source})\n" if args.source else f"{text}\n")
+
+
+async def _set(args: argparse.Namespace, conn: _Connection, out: TextIO) -> None:
+    values = dict(zip(args.pairs[::2], args.pairs[1::2], strict=True))
+    request = settings_pb2.SetSettingsRequest(values=values)
+    changed = await conn.stub.SetSettings(request, metadata=conn.metadata, timeout=args.timeout)
+    out.write(f"set {', '.join(values)} at agent-runtime (sequence id {changed.sequence_id})\n")
+
+
+async def _unset(args: argparse.Namespace, conn: _Connection, out: TextIO) -> None:
+    request = settings_pb2.UnsetSettingRequest(key=args.key)
+    unset = await conn.stub.UnsetSetting(request, metadata=conn.metadata, timeout=args.timeout)
+    out.write(f"unset {args.key} at agent-runtime (sequence id {unset.sequence_id})\n")
+
+
+async def _status(args: argparse.Namespace, conn: _Connection, out: TextIO) -> None:
+    md, timeout = conn.metadata, args.timeout
+    status = await conn.stub.Status(settings_pb2.StatusRequest(), metadata=md, timeout=timeout)
+    remote_request = remoteagents_pb2.GetRemoteAgentStatusRequest()
+    remote = remote_agents_json(
+        await conn.remote.GetRemoteAgentStatus(remote_request, metadata=md, timeout=timeout)
+    )
+    if args.json:
+        out.write(_status_json(status, remote))
+    else:
+        _print_status(status, out)
+        out.write("\n" + format_remote_agents(remote))
+
+
+async def _flare(args: argparse.Namespace, conn: _Connection, out: TextIO) -> None:
+    request = remoteagents_pb2.CreateFlareRequest()
+    flare = await conn.remote.CreateFlare(request, metadata=conn.metadata, timeout=args.timeout)
+    _write_flare(flare, args.output, out)
+
+
+Action = Callable[[argparse.Namespace, _Connection, TextIO], Awaitable[None]]
+ACTIONS: dict[str, Action] = {
+    "list": _list,
+    "list-runtime": _list,
+    "get": _get,
+    "set": _set,
+    "unset": _unset,
+    "status": _status,
+    "flare": _flare,
+}
+"""Each client subcommand (``args.action``, set by the parser) and the function that runs it."""
+
+
 async def _execute(args: argparse.Namespace, endpoint: AgentLocation, out: TextIO) -> None:
-    timeout: float = args.timeout
-    action: str = args.action
-    async with _connect(endpoint, timeout) as conn:
-        stub, md = conn.stub, conn.metadata
-        if action == "list":
-            request = settings_pb2.ListSettingsRequest(prefix=args.prefix)
-            _print_list(await stub.ListSettings(request, metadata=md, timeout=timeout), out)
-        elif action == "get":
-            got = await stub.GetSetting(
-                settings_pb2.GetSettingRequest(key=args.key), metadata=md, timeout=timeout
-            )
-            if not got.found:
-                raise ClientError(f"{args.key!r} is not set")
-            text = format_value(from_value(got.setting.value))
-            out.write(f"{text} ({got.setting.source})\n" if args.source else f"{text}\n")
-        elif action == "set":
-            values = dict(zip(args.pairs[::2], args.pairs[1::2], strict=True))
-            request_set = settings_pb2.SetSettingsRequest(values=values)
-            changed = await stub.SetSettings(request_set, metadata=md, timeout=timeout)
-            out.write(f"set {', '.join(values)} at agent-runtime (sequence id {changed.sequence_id})\n")
-        elif action == "unset":
-            request_unset = settings_pb2.UnsetSettingRequest(key=args.key)
-            unset = await stub.UnsetSetting(request_unset, metadata=md, timeout=timeout)
-            out.write(f"unset {args.key} at agent-runtime (sequence id {unset.sequence_id})\n")
-        elif action == "status":
-            status = await stub.Status(settings_pb2.StatusRequest(), metadata=md, timeout=timeout)
-            remote_request = remoteagents_pb2.GetRemoteAgentStatusRequest()
-            remote = remote_agents_json(
-                await conn.remote.GetRemoteAgentStatus(remote_request, metadata=md, timeout=timeout)
-            )
-            if args.json:
-                out.write(_status_json(status, remote))
-            else:
-                _print_status(status, out)
-                out.write("\n" + format_remote_agents(remote))
-        elif action == "flare":
-            flare = await conn.remote.CreateFlare(
-                remoteagents_pb2.CreateFlareRequest(), metadata=md, timeout=timeout
-            )
-            _write_flare(flare, args.output, out)
-        else:  # pragma: no cover - the parser only sets the actions above
-            raise ClientError(f"unknown action {action!r}")
+    action = ACTIONS.get(args.action)
+    if action is None:  # pragma: no cover - the parser only sets the actions above
+        raise ClientError(f"unknown action {args.action!r}")
+    async with _connect(endpoint, args.timeout) as conn:
+        await action(args, conn, out)
 
 
 def run_client_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -242,7 +293,8 @@ def run_client_command(args: argparse.Namespace, out: TextIO | None = None, err:
     stdout = sys.stdout if out is None else out
     stderr = sys.stderr if err is None else err
     try:
-        endpoint = locate_core_agent(args.config, args.state_dir, os.environ, embedded_config=EMBEDDED_CONFIG)
+        config, state_dir = getattr(args, "config", None), getattr(args, "state_dir", None)
+        endpoint = locate_core_agent(config, state_dir, os.environ, embedded_config=EMBEDDED_CONFIG)
         asyncio.run(_execute(args, endpoint, stdout))
     except (ClientError, IpcError) as exc:
         stderr.write(f"{PROG}: {exc}\n")

@@ -2,12 +2,16 @@
 
 Usage::
 
-    core-agent run [-c FILE] [--state-dir DIR]
-    core-agent config list [PREFIX] | get KEY [--source] | set KEY VALUE [KEY VALUE ...] | unset KEY
+    core-agent [-c PATH] run [--state-dir DIR]
+    core-agent config [--json]                     # the whole effective config, secrets masked
+    core-agent config list [PREFIX] [--json] | list-runtime [--json] | get KEY [--source] [--json]
+    core-agent config set KEY VALUE [KEY VALUE ...] | unset KEY
     core-agent status [--json]
     core-agent flare [--output PATH]
+    core-agent version | --version
 
-Every subcommand takes ``-c/--config FILE`` and ``--state-dir DIR`` (see :mod:`core_agent.locations`).
+``-c/--cfgpath PATH`` (a file, or the directory holding ``datadog.yaml``) and ``--state-dir DIR`` go
+before or after the subcommand (see :mod:`core_agent.locations`).
 Exit codes: 0 success (also when the reader of the output goes away, as ``| head -1`` does), 1
 failure (one line on stderr, never a traceback), 2 bad usage (an argument that is not valid UTF-8
 included), 130 interrupted.
@@ -36,21 +40,32 @@ PROG = "core-agent"
 
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+    _location_options(common)
+    return common
+
+
+def _location_options(parser: argparse.ArgumentParser) -> None:
+    """``-c/--cfgpath`` and ``--state-dir``, accepted before or after the subcommand (SUPPRESS: a
+    subcommand's parser does not overwrite what the top level parsed)."""
+    parser.add_argument(
         "-c",
+        "--cfgpath",
         "--config",
+        dest="config",
         type=Path,
-        metavar="FILE",
-        help="datadog.yaml to use (default: the configuration embedded in the package)",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="datadog.yaml to use, or the directory holding it (default: the configuration embedded "
+        "in the package)",
     )
-    common.add_argument(
+    parser.add_argument(
         "--state-dir",
         type=Path,
         metavar="DIR",
+        default=argparse.SUPPRESS,
         help="directory of the auth token and the IPC certificate (default without -c: "
         "$XDG_STATE_HOME/core-agent, else ~/.local/state/core-agent; with -c: beside the config file)",
     )
-    return common
 
 
 def _client_options() -> argparse.ArgumentParser:
@@ -61,11 +76,38 @@ def _client_options() -> argparse.ArgumentParser:
     return client
 
 
+def _json_option() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, reading the installed version only when asked."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        print(f"{PROG} {_version()}")
+        parser.exit(0)
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("dd-configstream")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``core-agent`` (every level answers ``--help``)."""
     parser = argparse.ArgumentParser(
-        prog=PROG, description="The core agent: serves its configuration to remote agents over IPC."
+        prog=PROG,
+        description="The core agent: serves its configuration to remote agents over IPC.",
+        epilog="Exit codes: 0 ok, 1 failure (one line on stderr), 2 bad usage, 130 interrupted.",
     )
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="print the version and exit")
+    _location_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = commands.add_parser(
@@ -76,23 +118,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run)
 
+    version = commands.add_parser(
+        "version", help="print the version", description="Print the version of core-agent."
+    )
+    version.set_defaults(handler=_print_version)
+
     config = commands.add_parser(
         "config",
-        help="read or change the running agent's settings",
-        description="Read or change the settings of the running agent (changes are not saved to the file).",
+        parents=[_client_options(), _json_option()],
+        help="read or change the running agent's settings (alone: print the whole effective config)",
+        description="Read or change the settings of the running agent (changes are not saved to the "
+        "file). Without ACTION, print every effective setting (secrets masked).",
     )
-    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    config.set_defaults(handler=_client, action="list", prefix="")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION")
     listing = config_commands.add_parser(
         "list",
-        parents=[_client_options()],
+        parents=[_client_options(), _json_option()],
         help="print every effective setting with its source",
         description="Print every effective setting as 'key = value (source)'; secrets are masked.",
     )
     listing.add_argument("prefix", nargs="?", default="", metavar="PREFIX", help="only keys starting with it")
     listing.set_defaults(handler=_client, action="list")
+    runtime = config_commands.add_parser(
+        "list-runtime",
+        parents=[_client_options(), _json_option()],
+        help="print the settings that can change while the agent runs",
+        description="Print the settings 'config set' accepts (the others need a restart), with their "
+        "values and descriptions.",
+    )
+    runtime.set_defaults(handler=_client, action="list-runtime", prefix="")
     get = config_commands.add_parser(
         "get",
-        parents=[_client_options()],
+        parents=[_client_options(), _json_option()],
         help="print the effective value of a key",
         description="Print the effective value of KEY (JSON for lists and maps); secrets are masked.",
     )
@@ -141,10 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_version(args: argparse.Namespace) -> int:
+    print(f"{PROG} {_version()}")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from core_agent.agent import run_agent
 
-    return run_agent(args.config, args.state_dir)
+    return run_agent(getattr(args, "config", None), getattr(args, "state_dir", None))
 
 
 def _client(args: argparse.Namespace) -> int:
@@ -157,10 +220,19 @@ def _client(args: argparse.Namespace) -> int:
     return code
 
 
+def config_path(path: Path | None) -> Path | None:
+    """``-c`` may name the directory that holds ``datadog.yaml``, as in the Go agent."""
+    if path is not None and path.is_dir():
+        return path / "datadog.yaml"
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``core-agent`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.config = config_path(getattr(args, "config", None))
+    args.state_dir = getattr(args, "state_dir", None)
     reject_undecodable_arguments(parser, args)
     if getattr(args, "action", None) == "set" and len(args.pairs) % 2:
         parser.exit(2, f"{PROG} config set: error: expected KEY VALUE pairs, got {len(args.pairs)} words\n")

@@ -27,6 +27,7 @@ from pkg.config.errors import ConfigError
 from pkg.config.sources import Source
 from pkg.util.lifecycle import LifecycleError
 from sample_remote_agent.container import Parts, SampleRemoteAgentContainer, build_parts
+from sample_remote_agent.keys import GREETING_KEY
 from sample_remote_agent.options import PROG, Options
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "LevelMirror", "StartupError", "format_change", "run"]
@@ -89,6 +90,8 @@ async def _print_changes(parts: Parts, changes: Subscription, mirror: LevelMirro
         emit(format_change(change, parts.config.is_secret(change.key)))
         if change.key == LOG_LEVEL_KEY:
             mirror.apply(change.new, change.source)
+        elif change.key == GREETING_KEY:
+            _log.info("greeting: %s", change.new)
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
@@ -161,6 +164,8 @@ async def _follow(parts: Parts, options: Options, emit: Emit, stop: asyncio.Even
             "effective log_level: %s (source: %s)", level or "(unset)", source.value if source else "none"
         )
         mirror.apply(config.get(LOG_LEVEL_KEY), source)
+        # Declared by this agent (sample_remote_agent.keys); an older core may not stream it.
+        _log.info("greeting: %s", config.get_string(GREETING_KEY, default="hello"))
         try:
             await stopping
         finally:

@@ -23,6 +23,7 @@ Usage::
 
 from __future__ import annotations
 
+import difflib
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -81,7 +82,9 @@ class KeySpec:
 
     ``aliases``: old full names accepted for the key. ``choices``: allowed values of a string key,
     compared case-insensitively. ``minimum``/``maximum``: bounds of a number, or of a duration in
-    seconds. ``secret``: the value must never be shown.
+    seconds. ``secret``: the value must never be shown. ``live``: a change while the agent runs takes
+    effect (a component follows it, or only remote agents read it); otherwise the key is read at
+    startup and ``config set`` refuses it ("needs a restart").
     """
 
     key: str
@@ -93,6 +96,7 @@ class KeySpec:
     minimum: float | None = None
     maximum: float | None = None
     description: str = ""
+    live: bool = False
 
     @property
     def expected(self) -> str:
@@ -193,6 +197,7 @@ class Schema:
         self._aliases: dict[str, str] = {}
         self._prefix_aliases: dict[str, str] = {}
         self._groups: set[str] = set()  # proper prefixes of declared keys ("remote_agent", ...)
+        self._open_groups: dict[str, str] = {}  # prefix -> description: any key under it is declared
         self._frozen = False
         self._lock = threading.Lock()
         for old, new in (prefix_aliases or {}).items():
@@ -224,6 +229,16 @@ class Schema:
             parts = key.split(".")
             self._groups.update(".".join(parts[:i]) for i in range(1, len(parts)))
 
+    def declare_open_group(self, prefix: str, description: str = "") -> None:
+        """Declare every key under ``prefix.`` as a live key of any plain value (a remote agent's
+        free-form settings). Raises ValueError when a declared key lies under it."""
+        with self._lock:
+            self._check_open()
+            name = self._normalize(prefix)
+            if name in self._specs or any(k.startswith(name + ".") for k in self._specs):
+                raise ValueError(f"open group {name!r} would hold declared keys")
+            self._open_groups[name] = description
+
     def alias_prefix(self, old: str, new: str) -> None:
         """Accept every key under ``old.`` as the same key under ``new.``."""
         with self._lock:
@@ -244,6 +259,7 @@ class Schema:
         clone._specs = dict(self._specs)
         clone._aliases = dict(self._aliases)
         clone._groups = set(self._groups)
+        clone._open_groups = dict(self._open_groups)
         return clone
 
     def _check_open(self) -> None:
@@ -280,6 +296,35 @@ class Schema:
             if spec.key.startswith(new + "."):
                 names.append(old + spec.key[len(new) :])
         return tuple(names)
+
+    def open_group(self, key: str) -> str | None:
+        """The open group (:meth:`declare_open_group`) ``key`` lies under, or None."""
+        name = self.canonical(key)
+        return next((g for g in self._open_groups if name == g or name.startswith(g + ".")), None)
+
+    def open_groups(self) -> dict[str, str]:
+        """Every open group with its description."""
+        return dict(self._open_groups)
+
+    def is_declared(self, key: str) -> bool:
+        """A declared key, or a key under an open group."""
+        return self.spec(key) is not None or self.open_group(key) is not None
+
+    def is_live(self, key: str) -> bool:
+        """True when a change of ``key`` while the agent runs takes effect (see :class:`KeySpec`)."""
+        spec = self.spec(key)
+        return spec.live if spec is not None else self.open_group(key) is not None
+
+    def close_matches(self, key: str, limit: int = 3) -> list[str]:
+        """Declared keys whose names are close to ``key`` (for "did you mean ...?")."""
+        name = self.canonical(key)
+        names = list(self._specs) + list(self._aliases)
+        found = difflib.get_close_matches(name, names, n=limit, cutoff=0.75)
+        if not found:  # a dotted key: compare the last names too ("registry.idle_timout")
+            last = name.rsplit(".", 1)[-1]
+            by_last = {k.rsplit(".", 1)[-1]: k for k in self._specs}
+            found = [by_last[n] for n in difflib.get_close_matches(last, list(by_last), n=limit, cutoff=0.8)]
+        return [self._aliases.get(n, n) for n in dict.fromkeys(found)]
 
     def is_leaf(self, key: str) -> bool:
         """True for a declared key: its value is one leaf, even a mapping."""
@@ -392,6 +437,8 @@ def default_schema() -> Schema:
     )
 
 
+_STREAMED = "read by remote agents from the config stream"
+
 _CORE_KEYS = (
     KeySpec("cmd_host", ValueType.STRING, "localhost", description="IPC gRPC listen host"),
     KeySpec(
@@ -406,12 +453,51 @@ _CORE_KEYS = (
     KeySpec("auth_token_file_path", ValueType.STRING, "", description="bearer token file; '': beside config"),
     KeySpec("ipc_cert_file_path", ValueType.STRING, "", description="mTLS cert+key; '': beside the token"),
     KeySpec("remote_agent.registry.enabled", ValueType.BOOL, True, description="remote agent registry on"),
-    KeySpec("remote_agent.registry.idle_timeout", ValueType.DURATION, "30s", minimum=0),
-    KeySpec("remote_agent.registry.recommended_refresh_interval", ValueType.DURATION, "10s", minimum=0),
-    KeySpec("remote_agent.registry.query_timeout", ValueType.DURATION, "3s", minimum=0),
-    KeySpec("remote_agent.configstream.sleep_interval", ValueType.DURATION, "10ms", minimum=0),
-    KeySpec("remote_agent.configstream.history_size", ValueType.INT, 10000, minimum=0),
-    KeySpec("remote_agent.configstream.queue_size", ValueType.INT, 1000, minimum=1),
+    KeySpec(
+        "remote_agent.registry.idle_timeout",
+        ValueType.DURATION,
+        "30s",
+        minimum=0,
+        live=True,
+        description="a remote agent not refreshed for this long is evicted",
+    ),
+    KeySpec(
+        "remote_agent.registry.recommended_refresh_interval",
+        ValueType.DURATION,
+        "10s",
+        minimum=0,
+        live=True,
+        description="refresh interval told to remote agents when they register",
+    ),
+    KeySpec(
+        "remote_agent.registry.query_timeout",
+        ValueType.DURATION,
+        "3s",
+        minimum=0,
+        live=True,
+        description="deadline of one status, flare or telemetry fan-out to remote agents",
+    ),
+    KeySpec(
+        "remote_agent.configstream.sleep_interval",
+        ValueType.DURATION,
+        "10ms",
+        minimum=0,
+        description="pause after a non-terminal send error",
+    ),
+    KeySpec(
+        "remote_agent.configstream.history_size",
+        ValueType.INT,
+        10000,
+        minimum=0,
+        description="recent updates kept for catch-up and resume",
+    ),
+    KeySpec(
+        "remote_agent.configstream.queue_size",
+        ValueType.INT,
+        1000,
+        minimum=1,
+        description="events queued per subscriber before it is marked lagging",
+    ),
     KeySpec(
         "remote_agent.configstream.history_max_bytes",
         ValueType.INT,
@@ -448,14 +534,14 @@ _CORE_KEYS = (
         minimum=4096,
         description="largest serialized snapshot of every setting, in bytes",
     ),
-    KeySpec("log_level", ValueType.STRING, "info", choices=LOG_LEVELS),
+    KeySpec("log_level", ValueType.STRING, "info", choices=LOG_LEVELS, live=True, description="log level"),
     KeySpec("log_file", ValueType.STRING, "", description="log file path; '': no file"),
-    KeySpec("log_to_console", ValueType.BOOL, True),
-    KeySpec("api_key", ValueType.STRING, "", secret=True),
-    KeySpec("site", ValueType.STRING, "datadoghq.com"),
-    KeySpec("hostname", ValueType.STRING, ""),
-    KeySpec("tags", ValueType.STRING_LIST, []),
-    KeySpec("logs_config.enabled", ValueType.BOOL, False),
+    KeySpec("log_to_console", ValueType.BOOL, True, description="log to stderr"),
+    KeySpec("api_key", ValueType.STRING, "", secret=True, live=True, description=_STREAMED),
+    KeySpec("site", ValueType.STRING, "datadoghq.com", live=True, description=_STREAMED),
+    KeySpec("hostname", ValueType.STRING, "", live=True, description=_STREAMED),
+    KeySpec("tags", ValueType.STRING_LIST, [], live=True, description=_STREAMED),
+    KeySpec("logs_config.enabled", ValueType.BOOL, False, live=True, description=_STREAMED),
     KeySpec("telemetry.enabled", ValueType.BOOL, True, description="Prometheus /metrics on loopback"),
-    KeySpec("telemetry.port", ValueType.INT, 5000, minimum=0, maximum=65535),
+    KeySpec("telemetry.port", ValueType.INT, 5000, minimum=0, maximum=65535, description="/metrics port"),
 )

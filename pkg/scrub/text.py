@@ -21,17 +21,17 @@ __all__ = ["MIN_KNOWN_SECRET_LENGTH", "TextScrubber", "scrub_text"]
 # text ("abcd" inside words). Such a value is still hidden where it follows its key.
 MIN_KNOWN_SECRET_LENGTH = 5
 
-_BEARER = re.compile(r"\b(Bearer)(\s+)([^\s\"',;*][^\s\"',;]*)")
+_BEARER = re.compile(r"\b(Bearer)(\s{1,16})([^\s\"',;*][^\s\"',;]*)")
 # A key and its separator; the value is matched only after a secret key, so that a pair never
 # swallows the next one ("dump: api_key: x").
 # A key inside a path (".../auth_token: permission denied") is a file name, not a key.
-_KEY_SEP = re.compile(r"""(?<![\w./\\])(?P<key>[A-Za-z_][\w.\-]*)["']?\s*[:=]\s*""")
+_KEY_SEP = re.compile(r"""(?<![\w./\\])(?P<key>[A-Za-z_][\w.\-]{0,255})["']?\s{0,16}[:=]\s{0,16}""")
 _VALUE = re.compile(
     r"""(?P<quote>["'])?(?P<scheme>(?i:bearer|basic|token)\s+)?"""
     r"""(?P<value>(?(quote)[^"'\n]*|[^\s"',;}\]]+))(?(quote)(?P=quote))"""
 )
 # user:password@host without a scheme too, in text (as the Go scrubber matches).
-_BARE_CREDENTIALS = re.compile(r"(?<![\w.+-])([\w.+-]+):([^@\s\"'|:/*][^@\s\"'|/]*)@(?=[\w\[])")
+_BARE_CREDENTIALS = re.compile(r"(?<![\w.+-])([\w.+-]{1,64}):([^@\s\"'|:/*][^@\s\"'|/]{0,127})@(?=[\w\[])")
 _HEX_KEY = re.compile(r"\b(?:[a-fA-F0-9]{32}|[a-fA-F0-9]{40})\b")
 
 

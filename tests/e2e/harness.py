@@ -195,6 +195,11 @@ class AgentProcess:
     def write_config(self) -> None:
         """(Re)write the config file from :attr:`settings`."""
         self.config_file.write_text(yaml.safe_dump(nest(self.settings), sort_keys=True), encoding="utf-8")
+        # Tests set custom.* keys at runtime: declared as an open group, as a remote agent may.
+        declarations = self.directory / "config_keys.d"
+        declarations.mkdir(exist_ok=True)
+        groups = {"open_groups": [{"prefix": "custom", "description": "test settings"}]}
+        (declarations / "e2e.yaml").write_text(yaml.safe_dump(groups), encoding="utf-8")
 
     def log_text(self) -> str:
         """Everything the agent wrote to stdout and stderr so far."""

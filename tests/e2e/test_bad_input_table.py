@@ -99,26 +99,28 @@ def _stream(
 ROWS = [
     Row(
         "alias bomb",
-        _set({"bomb": _alias_bomb()}),
+        _set({"custom.bomb": _alias_bomb()}),
         grpc.StatusCode.INVALID_ARGUMENT,
         r"bomb.*alias",
     ),
-    Row("self-referencing alias", _set({"loop": "&a [*a]"}), grpc.StatusCode.INVALID_ARGUMENT, r"loop"),
+    Row(
+        "self-referencing alias", _set({"custom.loop": "&a [*a]"}), grpc.StatusCode.INVALID_ARGUMENT, r"loop"
+    ),
     Row(
         "nesting 10,000 deep",
-        _set({"deep": "[" * 10_000 + "]" * 10_000}),
+        _set({"custom.deep": "[" * 10_000 + "]" * 10_000}),
         grpc.StatusCode.INVALID_ARGUMENT,
         r"deep.*(depth|nest)",
     ),
     Row(
         "value over value_max_bytes",
-        _set({"big": "x" * (VALUE_MAX + 1)}),
+        _set({"custom.big": "x" * (VALUE_MAX + 1)}),
         grpc.StatusCode.INVALID_ARGUMENT,
         r"big.*(value_max_bytes|bytes)",
     ),
     Row(
         "total over total_max_bytes",
-        _set({f"part{i}": "y" * (VALUE_MAX - 4096) for i in range(4)}),
+        _set({f"custom.part{i}": "y" * (VALUE_MAX - 4096) for i in range(4)}),
         grpc.StatusCode.RESOURCE_EXHAUSTED,  # a quota, as etcd answers a write past its space quota
         r"total_max_bytes",
     ),
@@ -128,14 +130,31 @@ ROWS = [
         grpc.StatusCode.INVALID_ARGUMENT,
         r"remote_agent\.registry\.idle_timeout.*soon",
     ),
+    Row(
+        "undeclared key",
+        _set({"log_levl": "debug"}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        r"unknown setting 'log_levl': did you mean log_level",
+    ),
+    Row(
+        "key read at startup",
+        _set({"cmd_port": "6000"}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        r"'cmd_port' needs a restart: set it in .*datadog\.yaml",
+    ),
     Row("mapping for a list", _set({"tags": "{a: b}"}), grpc.StatusCode.INVALID_ARGUMENT, r"tags"),
     Row(
         "group under a leaf",
-        _set({"leaf.child": "1"}),
+        _set({"custom.leaf.child": "1"}),
         grpc.StatusCode.INVALID_ARGUMENT,
         r"leaf",
     ),
-    Row("lone surrogate", _set({"text": '"\\ud800"'}), grpc.StatusCode.INVALID_ARGUMENT, r"text.*U\+D800"),
+    Row(
+        "lone surrogate",
+        _set({"custom.text": '"\\ud800"'}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        r"text.*U\+D800",
+    ),
     Row("empty key", _set({"": "1"}), grpc.StatusCode.INVALID_ARGUMENT, r"key"),
     Row("malformed key", _set({"a..b": "1"}), grpc.StatusCode.INVALID_ARGUMENT, r"a\.\.b"),
     Row(
@@ -166,7 +185,9 @@ ROWS = [
 
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
-    agent = AgentProcess(Path(tmp_path_factory.mktemp("bad-input")), telemetry=False, settings={"leaf": 1})
+    agent = AgentProcess(
+        Path(tmp_path_factory.mktemp("bad-input")), telemetry=False, settings={"custom.leaf": 1}
+    )
     agent.start()
     try:
         yield agent

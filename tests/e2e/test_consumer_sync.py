@@ -65,7 +65,7 @@ _CHOICES: dict[str, Any] = {
     "tags": lambda r: "[" + ", ".join(f"t{i}:{r.randrange(3)}" for i in range(r.randrange(3))) + "]",
     "logs_config.enabled": lambda r: r.choice(["true", "false"]),
     "api_key": lambda r: f"{r.getrandbits(128):032x}",
-    "remote_agent.configstream.sleep_interval": lambda r: r.choice(["10ms", "20ms", "1s"]),
+    "remote_agent.registry.query_timeout": lambda r: r.choice(["1s", "2s", "3s"]),
     # Undeclared keys: an unset removes them from the view altogether.
     "custom.count": lambda r: str(r.randrange(-5, 1000)),
     "custom.ratio": lambda r: str(r.random()),

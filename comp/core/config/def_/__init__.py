@@ -46,11 +46,14 @@ class Params:
     ``config_file``: YAML file to load at source ``file`` (None: no file, embedded defaults only).
     ``environ``: environment to read ``DD_*`` variables from (None: ``os.environ``).
     ``overrides``: values applied at source ``cli`` (command-line flags).
+    ``key_declarations``: also declare the keys remote agents declare (:mod:`pkg.config.declarations`:
+    entry points, and ``config_keys.d/*.yaml`` beside the config file).
     """
 
     config_file: Path | None = None
     environ: Mapping[str, str] | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    key_declarations: bool = True
 
 
 @runtime_checkable

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 
 from comp.core.config.def_ import Component, Params
+from pkg.config.declarations import declare_from_entry_points, declare_from_files
 from pkg.config.loader import build_config
 from pkg.config.schema import Schema, default_schema
 
@@ -32,11 +33,17 @@ class Provides:
 
 
 def new_component(requires: Requires) -> Provides:
-    """Build the config. Raises ConfigFileError or ConfigValueError on bad input."""
+    """Build the config. Raises ConfigFileError, ConfigValueError or ConfigDeclarationError on bad
+    input."""
     params = requires.params
     environ = params.environ if params.environ is not None else os.environ
+    schema = requires.schema if requires.schema is not None else default_schema()
+    if params.key_declarations:
+        schema = schema.copy() if schema.frozen else schema
+        declare_from_entry_points(schema)
+        declare_from_files(schema, params.config_file)
     config = build_config(
-        requires.schema if requires.schema is not None else default_schema(),
+        schema,
         params.config_file,
         environ,
         params.overrides,

@@ -23,12 +23,15 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class SettingView:
-    """An effective setting as shown to an operator: secrets have ``masked`` set and a masked value."""
+    """An effective setting as shown to an operator: secrets have ``masked`` set and a masked value.
+    ``live``: a change while the agent runs takes effect; ``description``: the key's declared one."""
 
     key: str
     value: Any
     source: str
     masked: bool = False
+    live: bool = False
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +76,17 @@ class Component(Protocol):
         """The effective value of ``key`` (a prefix gives the nested leaves), or None when absent."""
         ...
 
-    def list(self, prefix: str = "") -> tuple[list[SettingView], int]:
-        """Every effective leaf setting whose key starts with ``prefix``, sorted, and the sequence id."""
+    def list(self, prefix: str = "", *, live_only: bool = False) -> tuple[list[SettingView], int]:
+        """Every effective leaf setting whose key starts with ``prefix`` (with ``live_only``, only
+        those that can change while the agent runs), sorted, and the sequence id."""
         ...
 
     def set_from_text(self, values: Mapping[str, str]) -> int:
         """Parse each text as YAML and apply all at source ``agent-runtime``; all or nothing. A key that
         refuses the parsed value gets the text as given instead (``"123"`` for a string key).
 
-        Raises SettingsValueError (and changes nothing) when a value does not fit its key, is over a
+        Raises SettingsValueError (and changes nothing) when a key is not declared (naming close
+        matches), needs a restart (read only at startup), when a value does not fit its key, is over a
         limit (text or serialized value over ``config_limits.value_max_bytes``, YAML anchors or
         aliases, nesting) or would make a key both a setting and a group; SettingsQuotaError when
         the settings together would be over ``config_limits.total_max_bytes``.

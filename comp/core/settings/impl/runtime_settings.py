@@ -19,6 +19,7 @@ from comp.core.settings.def_ import (
 )
 from pkg.config.errors import ConfigError, ConfigLimitError, ConfigValueError
 from pkg.config.limits import TOTAL_MAX_BYTES_KEY, VALUE_MAX_BYTES_KEY
+from pkg.config.loader import env_var_name
 from pkg.config.safe_yaml import YamlLimitError, parse_text_value
 from pkg.config.schema import ValueType
 from pkg.config.sources import Source
@@ -86,16 +87,28 @@ class RuntimeSettings:
         if isinstance(value, dict) and not self._config.is_secret(key):
             return SettingView(key, self._mask_tree(key, value), source.value if source else "")
         shown, masked = self._shown(key, value)
-        return SettingView(key, shown, source.value if source else "", masked=masked)
+        return SettingView(key, shown, source.value if source else "", masked, *self._declared(key))
 
-    def list(self, prefix: str = "") -> tuple[list[SettingView], int]:
+    def list(self, prefix: str = "", *, live_only: bool = False) -> tuple[list[SettingView], int]:
         settings, sequence_id = self._config.flattened_with_sequence_id()
         views = []
         for key in sorted(k for k in settings if k.startswith(prefix)):
+            live, description = self._declared(key)
+            if live_only and not live:
+                continue
             setting = settings[key]
             shown, masked = self._shown(key, setting.value)
-            views.append(SettingView(key, shown, setting.source.value, masked=masked))
+            views.append(SettingView(key, shown, setting.source.value, masked, live, description))
         return views, sequence_id
+
+    def _declared(self, key: str) -> tuple[bool, str]:
+        """Whether ``key`` is live, and its description (an open group's for a key under one)."""
+        schema = self._config.schema
+        spec = schema.spec(key)
+        if spec is not None:
+            return spec.live, spec.description
+        group = schema.open_group(key)
+        return group is not None, schema.open_groups().get(group, "") if group is not None else ""
 
     def _shown(self, key: str, value: Any) -> tuple[Any, bool]:
         """The value as an operator may see it (pkg.scrub's rules, plus keys declared secret)."""
@@ -118,6 +131,8 @@ class RuntimeSettings:
     def set_from_text(self, values: Mapping[str, str]) -> int:
         if not values:
             raise SettingsValueError("no setting given")
+        for key in values:
+            self._check_settable(key)
         maximum = self._config.limits.value_max_bytes
         for key, text in values.items():
             size = text_size(text)
@@ -151,6 +166,25 @@ class RuntimeSettings:
                 raise _settings_error(exc) from exc
             return self._config.sequence_id
         raise SettingsValueError("the values were refused")  # pragma: no cover - the loop returns
+
+    def _check_settable(self, key: str) -> None:
+        """Refuse an undeclared key (naming close matches) and a key read only at startup."""
+        schema = self._config.schema
+        try:
+            declared, live = schema.is_declared(key), schema.is_live(key)
+        except ConfigError as exc:  # a malformed key
+            raise SettingsValueError(str(exc)) from None
+        if not declared:
+            matches = schema.close_matches(key)
+            hint = f": did you mean {' or '.join(matches)}?" if matches else ""
+            raise SettingsValueError(f"unknown setting {key!r}{hint}")
+        if not live:
+            name = schema.canonical(key)
+            config_file = self._config.config_file_used()
+            where = f"set it in {config_file}" if config_file is not None else "set it in the config file"
+            raise SettingsValueError(
+                f"{name!r} needs a restart: {where} (or {env_var_name(name)}) and restart the agent"
+            )
 
     def _parse(self, key: str, text: str) -> Any:
         """The text as given for a key declared as a string (``007`` stays ``007``), else YAML."""

@@ -74,6 +74,8 @@ def _proto_setting(view: SettingView) -> settings_pb2.Setting:
         value=_proto_value(view.key, view.value),
         source=view.source,
         masked=view.masked,
+        live=view.live,
+        description=view.description,
     )
 
 
@@ -99,7 +101,7 @@ class SettingsService(settings_pb2_grpc.SettingsServicer):
     async def ListSettings(  # noqa: N802 - names fixed by the proto
         self, request: settings_pb2.ListSettingsRequest, context: Context
     ) -> settings_pb2.ListSettingsResponse:
-        views, sequence_id = self._settings.list(request.prefix)
+        views, sequence_id = self._settings.list(request.prefix, live_only=request.live_only)
         return settings_pb2.ListSettingsResponse(
             settings=[_proto_setting(v) for v in views], sequence_id=sequence_id
         )

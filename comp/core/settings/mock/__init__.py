@@ -24,7 +24,7 @@ class MockSettings:
     """Implements the settings ``Component`` over two dicts (source ``file`` and ``agent-runtime``);
     runtime values are stored as the text given.
 
-    ``refuse`` holds keys whose every value is refused (to test error paths).
+    ``refuse`` holds keys whose every value is refused (to test error paths); they are not live.
     """
 
     def __init__(
@@ -54,8 +54,9 @@ class MockSettings:
     def get(self, key: str) -> SettingView | None:
         return self._view(key) if key in self._keys() else None
 
-    def list(self, prefix: str = "") -> tuple[builtins.list[SettingView], int]:
-        return [self._view(k) for k in sorted(self._keys()) if k.startswith(prefix)], self.sequence_id
+    def list(self, prefix: str = "", *, live_only: bool = False) -> tuple[builtins.list[SettingView], int]:
+        keys = sorted(k for k in self._keys() if k.startswith(prefix))
+        return [self._view(k) for k in keys if not live_only or k not in self._refuse], self.sequence_id
 
     def set_from_text(self, values: Mapping[str, str]) -> int:
         refused = sorted(set(values) & self._refuse)

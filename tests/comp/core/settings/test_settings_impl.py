@@ -24,6 +24,7 @@ from comp.core.settings.def_ import Component
 from comp.core.settings.impl import Requires, mask_secret, new_component, parse_text_value
 from comp.core.settings.impl.change_log import LOGGED_KEYS
 from pkg.config.model import LayeredConfig
+from pkg.config.schema import Schema, default_schema
 from pkg.config.sources import Source
 from pkg.ipc import secure_channel
 from pkg.proto.gen.configstream.settings.v1 import settings_pb2 as pb
@@ -33,6 +34,13 @@ from pkg.util.lifecycle import Lifecycle
 
 API_KEY = "0123456789abcdef0123456789abwxyz"
 SETTINGS_LOGGER = "comp.core.settings.impl"
+
+
+def _schema() -> Schema:
+    """The core's keys, and ``custom.*`` declared as an open group (as a remote agent may)."""
+    schema = default_schema()
+    schema.declare_open_group("custom", "test settings")
+    return schema
 
 
 @dataclass
@@ -58,6 +66,7 @@ async def harness() -> AsyncIterator[Harness]:
             "custom.db_password": "hunter2-is-long-enough",
         },
         config_file=Path("/etc/agent/datadog.yaml"),
+        schema=_schema(),
     )
     registry = MockRemoteAgentRegistry()
     configstream = MockConfigStream()
@@ -134,7 +143,7 @@ async def test_set_applies_parsed_values_at_agent_runtime(harness: Harness) -> N
     before = harness.config.sequence_id
     reply = await harness.stub.SetSettings(
         pb.SetSettingsRequest(
-            values={"log_level": "debug", "telemetry.enabled": "false", "tags": "[a, b]", "hostname": "yes"}
+            values={"log_level": "debug", "logs_config.enabled": "true", "tags": "[a, b]", "hostname": "yes"}
         ),
         metadata=harness.metadata,
     )
@@ -142,7 +151,7 @@ async def test_set_applies_parsed_values_at_agent_runtime(harness: Harness) -> N
     assert reply.sequence_id == config.sequence_id == before + 4
     assert config.get_string("log_level") == "debug"
     assert config.get_source("log_level") is Source.AGENT_RUNTIME
-    assert config.get("telemetry.enabled") is False
+    assert config.get("logs_config.enabled") is True
     assert config.get("tags") == ["a", "b"]
     # YAML reads "yes" as true; a string key keeps the text as given.
     assert config.get("hostname") == "yes"
@@ -186,11 +195,11 @@ async def test_bad_value_is_invalid_argument_and_changes_nothing(harness: Harnes
     before = harness.config.sequence_id
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await harness.stub.SetSettings(
-            pb.SetSettingsRequest(values={"log_level": "debug", "telemetry.enabled": "maybe"}),
+            pb.SetSettingsRequest(values={"log_level": "debug", "logs_config.enabled": "maybe"}),
             metadata=harness.metadata,
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "telemetry.enabled" in (err.value.details() or "")
+    assert "logs_config.enabled" in (err.value.details() or "")
     assert "maybe" in (err.value.details() or "")
     assert harness.config.sequence_id == before
     assert harness.config.get_string("log_level") == "info"

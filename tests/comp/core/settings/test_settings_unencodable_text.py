@@ -18,6 +18,7 @@ from comp.core.settings.impl import Requires, new_component
 from comp.core.settings.impl.runtime_settings import find_unencodable_text
 from comp.core.settings.impl.service import displayable_text
 from pkg.config.model import LayeredConfig
+from pkg.config.schema import default_schema
 from pkg.config.sources import Source
 from pkg.ipc import secure_channel
 from pkg.proto.gen.configstream.settings.v1 import settings_pb2 as pb
@@ -35,7 +36,9 @@ class Served:
 
 @pytest.fixture
 async def served() -> AsyncIterator[Served]:
-    config = new_config_mock({"cmd_host": "127.0.0.1", "cmd_port": 0, "hostname": "host-a"})
+    schema = default_schema()
+    schema.declare_open_group("custom")
+    config = new_config_mock({"cmd_host": "127.0.0.1", "cmd_port": 0, "hostname": "host-a"}, schema=schema)
     ipc: MockIpc = new_ipc_mock()
     lifecycle = Lifecycle()
     settings = new_component(Requires(lifecycle, config))

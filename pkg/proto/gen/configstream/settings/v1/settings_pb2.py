@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'configstream/settings/v1/settings.proto\x12\x18\x63onfigstream.settings.v1\x1a\x1cgoogle/protobuf/struct.proto\"]\n\x07Setting\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0e\n\x06masked\x18\x04 \x01(\x08\" \n\x11GetSettingRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"W\n\x12GetSettingResponse\x12\x32\n\x07setting\x18\x01 \x01(\x0b\x32!.configstream.settings.v1.Setting\x12\r\n\x05\x66ound\x18\x02 \x01(\x08\"%\n\x13ListSettingsRequest\x12\x0e\n\x06prefix\x18\x01 \x01(\t\"`\n\x14ListSettingsResponse\x12\x33\n\x08settings\x18\x01 \x03(\x0b\x32!.configstream.settings.v1.Setting\x12\x13\n\x0bsequence_id\x18\x02 \x01(\x03\"\x8d\x01\n\x12SetSettingsRequest\x12H\n\x06values\x18\x01 \x03(\x0b\x32\x38.configstream.settings.v1.SetSettingsRequest.ValuesEntry\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"*\n\x13SetSettingsResponse\x12\x13\n\x0bsequence_id\x18\x01 \x01(\x03\"\"\n\x13UnsetSettingRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"+\n\x14UnsetSettingResponse\x12\x13\n\x0bsequence_id\x18\x01 \x01(\x03\"\x0f\n\rStatusRequest\"r\n\x11RemoteAgentStatus\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x0e\n\x06\x66lavor\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\t\x12\x16\n\x0elast_seen_unix\x18\x04 \x01(\x01\x12\x12\n\nsession_id\x18\x05 \x01(\t\"\xe6\x01\n\x0eStatusResponse\x12\x14\n\x0cstarted_unix\x18\x01 \x01(\x01\x12\x16\n\x0elisten_address\x18\x02 \x01(\t\x12\x13\n\x0bsequence_id\x18\x03 \x01(\x03\x12\x42\n\rremote_agents\x18\x04 \x03(\x0b\x32+.configstream.settings.v1.RemoteAgentStatus\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x0b\n\x03pid\x18\x06 \x01(\x05\x12\x13\n\x0b\x63onfig_file\x18\x07 \x01(\t\x12\x1a\n\x12stream_subscribers\x18\x08 \x01(\x05\x32\x9a\x04\n\x08Settings\x12g\n\nGetSetting\x12+.configstream.settings.v1.GetSettingRequest\x1a,.configstream.settings.v1.GetSettingResponse\x12m\n\x0cListSettings\x12-.configstream.settings.v1.ListSettingsRequest\x1a..configstream.settings.v1.ListSettingsResponse\x12j\n\x0bSetSettings\x12,.configstream.settings.v1.SetSettingsRequest\x1a-.configstream.settings.v1.SetSettingsResponse\x12m\n\x0cUnsetSetting\x12-.configstream.settings.v1.UnsetSettingRequest\x1a..configstream.settings.v1.UnsetSettingResponse\x12[\n\x06Status\x12\'.configstream.settings.v1.StatusRequest\x1a(.configstream.settings.v1.StatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'configstream/settings/v1/settings.proto\x12\x18\x63onfigstream.settings.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x80\x01\n\x07Setting\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0e\n\x06masked\x18\x04 \x01(\x08\x12\x0c\n\x04live\x18\x05 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\" \n\x11GetSettingRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"W\n\x12GetSettingResponse\x12\x32\n\x07setting\x18\x01 \x01(\x0b\x32!.configstream.settings.v1.Setting\x12\r\n\x05\x66ound\x18\x02 \x01(\x08\"8\n\x13ListSettingsRequest\x12\x0e\n\x06prefix\x18\x01 \x01(\t\x12\x11\n\tlive_only\x18\x02 \x01(\x08\"`\n\x14ListSettingsResponse\x12\x33\n\x08settings\x18\x01 \x03(\x0b\x32!.configstream.settings.v1.Setting\x12\x13\n\x0bsequence_id\x18\x02 \x01(\x03\"\x8d\x01\n\x12SetSettingsRequest\x12H\n\x06values\x18\x01 \x03(\x0b\x32\x38.configstream.settings.v1.SetSettingsRequest.ValuesEntry\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"*\n\x13SetSettingsResponse\x12\x13\n\x0bsequence_id\x18\x01 \x01(\x03\"\"\n\x13UnsetSettingRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"+\n\x14UnsetSettingResponse\x12\x13\n\x0bsequence_id\x18\x01 \x01(\x03\"\x0f\n\rStatusRequest\"r\n\x11RemoteAgentStatus\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x0e\n\x06\x66lavor\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\t\x12\x16\n\x0elast_seen_unix\x18\x04 \x01(\x01\x12\x12\n\nsession_id\x18\x05 \x01(\t\"\xe6\x01\n\x0eStatusResponse\x12\x14\n\x0cstarted_unix\x18\x01 \x01(\x01\x12\x16\n\x0elisten_address\x18\x02 \x01(\t\x12\x13\n\x0bsequence_id\x18\x03 \x01(\x03\x12\x42\n\rremote_agents\x18\x04 \x03(\x0b\x32+.configstream.settings.v1.RemoteAgentStatus\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x0b\n\x03pid\x18\x06 \x01(\x05\x12\x13\n\x0b\x63onfig_file\x18\x07 \x01(\t\x12\x1a\n\x12stream_subscribers\x18\x08 \x01(\x05\x32\x9a\x04\n\x08Settings\x12g\n\nGetSetting\x12+.configstream.settings.v1.GetSettingRequest\x1a,.configstream.settings.v1.GetSettingResponse\x12m\n\x0cListSettings\x12-.configstream.settings.v1.ListSettingsRequest\x1a..configstream.settings.v1.ListSettingsResponse\x12j\n\x0bSetSettings\x12,.configstream.settings.v1.SetSettingsRequest\x1a-.configstream.settings.v1.SetSettingsResponse\x12m\n\x0cUnsetSetting\x12-.configstream.settings.v1.UnsetSettingRequest\x1a..configstream.settings.v1.UnsetSettingResponse\x12[\n\x06Status\x12\'.configstream.settings.v1.StatusRequest\x1a(.configstream.settings.v1.StatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,32 +34,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SETSETTINGSREQUEST_VALUESENTRY']._loaded_options = None
   _globals['_SETSETTINGSREQUEST_VALUESENTRY']._serialized_options = b'8\001'
-  _globals['_SETTING']._serialized_start=99
-  _globals['_SETTING']._serialized_end=192
-  _globals['_GETSETTINGREQUEST']._serialized_start=194
-  _globals['_GETSETTINGREQUEST']._serialized_end=226
-  _globals['_GETSETTINGRESPONSE']._serialized_start=228
-  _globals['_GETSETTINGRESPONSE']._serialized_end=315
-  _globals['_LISTSETTINGSREQUEST']._serialized_start=317
-  _globals['_LISTSETTINGSREQUEST']._serialized_end=354
-  _globals['_LISTSETTINGSRESPONSE']._serialized_start=356
-  _globals['_LISTSETTINGSRESPONSE']._serialized_end=452
-  _globals['_SETSETTINGSREQUEST']._serialized_start=455
-  _globals['_SETSETTINGSREQUEST']._serialized_end=596
-  _globals['_SETSETTINGSREQUEST_VALUESENTRY']._serialized_start=551
-  _globals['_SETSETTINGSREQUEST_VALUESENTRY']._serialized_end=596
-  _globals['_SETSETTINGSRESPONSE']._serialized_start=598
-  _globals['_SETSETTINGSRESPONSE']._serialized_end=640
-  _globals['_UNSETSETTINGREQUEST']._serialized_start=642
-  _globals['_UNSETSETTINGREQUEST']._serialized_end=676
-  _globals['_UNSETSETTINGRESPONSE']._serialized_start=678
-  _globals['_UNSETSETTINGRESPONSE']._serialized_end=721
-  _globals['_STATUSREQUEST']._serialized_start=723
-  _globals['_STATUSREQUEST']._serialized_end=738
-  _globals['_REMOTEAGENTSTATUS']._serialized_start=740
-  _globals['_REMOTEAGENTSTATUS']._serialized_end=854
-  _globals['_STATUSRESPONSE']._serialized_start=857
-  _globals['_STATUSRESPONSE']._serialized_end=1087
-  _globals['_SETTINGS']._serialized_start=1090
-  _globals['_SETTINGS']._serialized_end=1628
+  _globals['_SETTING']._serialized_start=100
+  _globals['_SETTING']._serialized_end=228
+  _globals['_GETSETTINGREQUEST']._serialized_start=230
+  _globals['_GETSETTINGREQUEST']._serialized_end=262
+  _globals['_GETSETTINGRESPONSE']._serialized_start=264
+  _globals['_GETSETTINGRESPONSE']._serialized_end=351
+  _globals['_LISTSETTINGSREQUEST']._serialized_start=353
+  _globals['_LISTSETTINGSREQUEST']._serialized_end=409
+  _globals['_LISTSETTINGSRESPONSE']._serialized_start=411
+  _globals['_LISTSETTINGSRESPONSE']._serialized_end=507
+  _globals['_SETSETTINGSREQUEST']._serialized_start=510
+  _globals['_SETSETTINGSREQUEST']._serialized_end=651
+  _globals['_SETSETTINGSREQUEST_VALUESENTRY']._serialized_start=606
+  _globals['_SETSETTINGSREQUEST_VALUESENTRY']._serialized_end=651
+  _globals['_SETSETTINGSRESPONSE']._serialized_start=653
+  _globals['_SETSETTINGSRESPONSE']._serialized_end=695
+  _globals['_UNSETSETTINGREQUEST']._serialized_start=697
+  _globals['_UNSETSETTINGREQUEST']._serialized_end=731
+  _globals['_UNSETSETTINGRESPONSE']._serialized_start=733
+  _globals['_UNSETSETTINGRESPONSE']._serialized_end=776
+  _globals['_STATUSREQUEST']._serialized_start=778
+  _globals['_STATUSREQUEST']._serialized_end=793
+  _globals['_REMOTEAGENTSTATUS']._serialized_start=795
+  _globals['_REMOTEAGENTSTATUS']._serialized_end=909
+  _globals['_STATUSRESPONSE']._serialized_start=912
+  _globals['_STATUSRESPONSE']._serialized_end=1142
+  _globals['_SETTINGS']._serialized_start=1145
+  _globals['_SETTINGS']._serialized_end=1683
 # @@protoc_insertion_point(module_scope)

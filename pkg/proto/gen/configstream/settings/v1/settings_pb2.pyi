@@ -29,10 +29,16 @@ class Setting(_message.Message):
     VALUE_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
     MASKED_FIELD_NUMBER: _builtins.int
+    LIVE_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
     key: _builtins.str
     source: _builtins.str
     masked: _builtins.bool
     """True for secrets (api_key, ...): value then holds a masked string."""
+    live: _builtins.bool
+    """True when a change while the agent runs takes effect (config set accepts it)."""
+    description: _builtins.str
+    """The key's declared description; empty for an undeclared key."""
     @_builtins.property
     def value(self) -> _struct_pb2.Value: ...
     def __init__(
@@ -42,10 +48,12 @@ class Setting(_message.Message):
         value: _struct_pb2.Value | None = ...,
         source: _builtins.str = ...,
         masked: _builtins.bool = ...,
+        live: _builtins.bool = ...,
+        description: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "masked", b"masked", "source", b"source", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "key", b"key", "live", b"live", "masked", b"masked", "source", b"source", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -98,16 +106,20 @@ class ListSettingsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PREFIX_FIELD_NUMBER: _builtins.int
+    LIVE_ONLY_FIELD_NUMBER: _builtins.int
     prefix: _builtins.str
     """Only keys that start with this prefix; empty for all."""
+    live_only: _builtins.bool
+    """Only the keys that can change while the agent runs (config list-runtime)."""
     def __init__(
         self,
         *,
         prefix: _builtins.str = ...,
+        live_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["prefix", b"prefix"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["live_only", b"live_only", "prefix", b"prefix"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

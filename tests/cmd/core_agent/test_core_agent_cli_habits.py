@@ -1,0 +1,49 @@
+"""The Go agent's CLI habits: -c/--cfgpath anywhere, a directory for -c, version, config alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core_agent.client import ACTIONS
+from core_agent.main import build_parser, config_path, main
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-c", "x.yaml", "config", "list"],
+        ["config", "list", "-c", "x.yaml"],
+        ["--cfgpath", "x.yaml", "status"],
+        ["status", "--cfgpath", "x.yaml"],
+        ["config", "--config", "x.yaml"],
+    ],
+)
+def test_cfgpath_goes_before_or_after_the_subcommand(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv)
+    assert args.config == Path("x.yaml")
+
+
+def test_cfgpath_may_name_the_directory_holding_datadog_yaml(tmp_path: Path) -> None:
+    assert config_path(tmp_path) == tmp_path / "datadog.yaml"
+    assert config_path(tmp_path / "other.yaml") == tmp_path / "other.yaml"
+    assert config_path(None) is None
+
+
+def test_config_alone_lists_everything_and_every_action_has_a_function() -> None:
+    args = build_parser().parse_args(["config", "--json"])
+    assert (args.action, args.prefix, args.json) == ("list", "", True)
+    runtime = build_parser().parse_args(["config", "list-runtime", "--json"])
+    assert runtime.action == "list-runtime" and runtime.json
+    assert runtime.action in ACTIONS and args.action in ACTIONS
+
+
+def test_version_and_dash_dash_version_print_the_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["version"]) == 0
+    first = capsys.readouterr().out
+    assert first.startswith("core-agent ") and first.strip() != "core-agent"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == first
