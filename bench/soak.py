@@ -52,9 +52,9 @@ from pkg.protoconv.values import from_value
 __all__ = ["Growth", "SoakPlan", "growth", "main", "run_soak"]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-KEY_PREFIX = "soak.k"
-LARGE_KEYS = ("soak.large0", "soak.large1")
-HOSTILE_PREFIX = "soak.hostile."
+KEY_PREFIX = "bench.soak.k"
+LARGE_KEYS = ("bench.soak.large0", "bench.soak.large1")
+HOSTILE_PREFIX = "bench.soak.hostile."
 SERIES = ("rss_kib", "fds", "threads")
 TOLERANCE = {"rss_kib": (0.10, 16 * 1024), "fds": (0.0, 16), "threads": (0.0, 2)}
 """Per series: (relative, absolute) growth allowed; the larger of the two applies."""
