@@ -11,7 +11,7 @@ PY312   ?= $(call find-python,3.12)
 PY313   ?= $(call find-python,3.13)
 
 .PHONY: venv venv312 venv313 proto proto-check lint typecheck imports test unit e2e test-py312 test-py313 \
-	demo bench clean
+	demo bench soak clean
 
 # $(call make-venv,PYTHON,DIR,VERSION): DIR from the exact pins of requirements.lock, this project
 # editable on top; `pip check` proves the pins satisfy pyproject's ranges.
@@ -78,6 +78,12 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Churn against a real core for SOAK_SECONDS (default 600); fails when its resources grow or a
+# subscriber loses anything. Results in bench/results/soak-<timestamp>.json.
+SOAK_SECONDS ?= 600
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --seconds $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(VENV) .venv312 .venv313 .mypy_cache .pytest_cache .ruff_cache build dist
