@@ -292,9 +292,9 @@ class CoreMachine(RuleBasedStateMachine):
         for key, (value, source, masked) in core.settings.items():
             if masked:
                 self.masked.add(key)
-                assert key == "api_key", f"unexpected secret {key}"
+                assert key == "api_key" or value in ("", None), f"unexpected secret {key}: {value!r}"
             # A secret is listed masked: the model keeps the file's value in clear.
-            self.baseline[key] = (API_KEY if masked else value, source)
+            self.baseline[key] = (API_KEY if key == "api_key" else value, source)
         self.rss_floor_kib = memory_kib(self.agent.pid)
 
     def _close(self) -> None:
