@@ -78,6 +78,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.fleet
 
 # Churn against a real core for SOAK_SECONDS (default 600); fails when its resources grow or a
 # subscriber loses anything. Results in bench/results/soak-<timestamp>.json.
