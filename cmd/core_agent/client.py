@@ -340,6 +340,16 @@ async def _unset(args: argparse.Namespace, conn: _Connection, out: TextIO) -> No
     out.write(f"unset {args.key} at agent-runtime (sequence id {unset.sequence_id})\n")
 
 
+async def _reload(args: argparse.Namespace, conn: _Connection, out: TextIO) -> None:
+    request = settings_pb2.ReloadConfigRequest()
+    report = await conn.stub.ReloadConfig(request, metadata=conn.metadata, timeout=args.timeout)
+    changed = ", ".join(report.applied) or "nothing"
+    source = report.config_file or "no config file"
+    out.write(f"reloaded {source}: {changed} changed (sequence id {report.sequence_id})\n")
+    if report.restart_required:
+        out.write(f"needs a restart, not applied: {', '.join(report.restart_required)}\n")
+
+
 async def _status(args: argparse.Namespace, conn: _Connection, out: TextIO) -> None:
     md, timeout = conn.metadata, args.timeout
     status = await conn.stub.Status(settings_pb2.StatusRequest(), metadata=md, timeout=timeout)
@@ -376,6 +386,7 @@ ACTIONS: dict[str, Action] = {
     "get": _get,
     "set": _set,
     "unset": _unset,
+    "reload": _reload,
     "status": _status,
     "flare": _flare,
     "health": _health,

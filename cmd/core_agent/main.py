@@ -6,6 +6,7 @@ Usage::
     core-agent config [--json]                     # the whole effective config, secrets masked
     core-agent config list [PREFIX] [--json] | list-runtime [--json] | get KEY [--source] [--json]
     core-agent config set KEY VALUE [KEY VALUE ...] | unset KEY
+    core-agent config reload                       # re-read the file and DD_* (as SIGHUP does)
     core-agent status [--json]
     core-agent health                              # SERVING (exit 0), or why not (exit 1)
     core-agent flare [--output PATH]
@@ -175,6 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     unset.add_argument("key", metavar="KEY")
     unset.set_defaults(handler=_client, action="unset")
+    reload = config_commands.add_parser(
+        "reload",
+        parents=[_client_options(nested=True)],
+        help="re-read the config file and the environment (as SIGHUP does)",
+        description="Re-read the agent's config file and the DD_* environment it started with, and "
+        "apply the differences at sources 'file' and 'environment-variable' (they stream to remote "
+        "agents). Settings read only at startup are reported, not applied. An invalid file changes "
+        "nothing (exit 1).",
+    )
+    reload.set_defaults(handler=_client, action="reload")
 
     status = commands.add_parser(
         "status",

@@ -62,11 +62,13 @@ class SourceChanges:
 @dataclass(frozen=True)
 class ReloadReport:
     """The outcome of a reload: keys ``applied`` (at ``file`` or ``environment-variable``), keys that
-    differ but need a restart (not applied), and the sequence id after the reload."""
+    differ but need a restart (not applied), the sequence id after the reload and the file read
+    (``""``: none)."""
 
     applied: tuple[str, ...]
     restart_required: tuple[str, ...]
     sequence_id: int
+    config_file: str = ""
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -144,4 +146,5 @@ def reload_sources(
         applied=tuple(sorted({key for plan in plans for key in plan.keys})),
         restart_required=tuple(sorted({key for plan in plans for key in plan.restart_required})),
         sequence_id=config.sequence_id,
+        config_file="" if config_file is None else str(config_file),
     )
