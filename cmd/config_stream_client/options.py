@@ -22,7 +22,7 @@ from pathlib import Path
 from pkg.config.durations import parse_duration
 from pkg.config.errors import ConfigValueError
 from pkg.ipc import DEFAULT_ADDRESS, IpcError, locate_core_agent
-from pkg.util.cli import reject_undecodable_arguments
+from pkg.util.cli import add_version_option, config_file_path, package_version, reject_undecodable_arguments
 
 __all__ = [
     "DEFAULT_IPC_ADDRESS",
@@ -96,7 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--auth-token-file", type=Path, help="auth token file (default: as the core agent)")
     parser.add_argument("--cert-file", type=Path, help="IPC certificate file (default: as the core agent)")
     parser.add_argument(
-        "-c", "--cfgpath", dest="config_file", type=Path, help="the core agent's config file (datadog.yaml)"
+        "command",
+        nargs="?",
+        choices=["version"],
+        help="'version': print the version and exit (without it: stream)",
+    )
+    add_version_option(parser)
+    parser.add_argument(
+        "-c",
+        "--cfgpath",
+        "--config",
+        dest="config_file",
+        type=Path,
+        metavar="PATH",
+        help="the core agent's datadog.yaml, or the directory holding it",
     )
     parser.add_argument("--name", default=DEFAULT_NAME, help=f"client name (default: {DEFAULT_NAME})")
     parser.add_argument(
@@ -119,13 +132,16 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser = build_parser()
     ns = parser.parse_args(argv)
     reject_undecodable_arguments(parser, ns)
+    if ns.command == "version":
+        print(f"{parser.prog} {package_version()}")
+        parser.exit(0)
     if not ns.name.strip():
         parser.error("--name must not be blank")
     return Options(
         ipc_address=ns.ipc_address,
         auth_token_file=ns.auth_token_file,
         cert_file=ns.cert_file,
-        config_file=ns.config_file,
+        config_file=config_file_path(ns.config_file),
         name=ns.name,
         duration_seconds=ns.duration,
         max_samples=ns.max_samples,

@@ -1,8 +1,10 @@
-"""``core-agent run``: build the components, start them, serve until SIGINT/SIGTERM, stop them."""
+"""``core-agent run``: build the components, start them, serve until SIGINT/SIGTERM, stop them.
+SIGHUP reloads the config file and the ``DD_*`` environment (as ``core-agent config reload``)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -11,6 +13,7 @@ import sys
 from pathlib import Path
 
 from comp.core.config import def_ as config_def
+from comp.core.settings import def_ as settings_def
 from core_agent.container import CoreAgentContainer, build_root_container, new_root_container
 from core_agent.locations import Locations, resolve_locations
 from pkg.config.sources import Source
@@ -63,6 +66,27 @@ def _warn_undeclared(config: config_def.Component) -> None:
         )
 
 
+def _reload_on_hangup(settings: settings_def.Component) -> None:
+    """SIGHUP runs :meth:`settings_def.Component.reload` off the event loop (it reads a file), one
+    at a time; the component logs the outcome, a refused reload included."""
+    loop = asyncio.get_running_loop()
+    running: set[asyncio.Task[None]] = set()
+    lock = asyncio.Lock()
+
+    async def reload() -> None:
+        async with lock:
+            with contextlib.suppress(settings_def.SettingsValueError):  # logged by the component
+                await asyncio.to_thread(settings.reload)
+
+    def on_hangup() -> None:
+        _log.info("received SIGHUP, reloading the config")
+        task = loop.create_task(reload())
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
+
+
 async def serve(container: CoreAgentContainer, locations: Locations, stop: asyncio.Event) -> None:
     """Build and start every component, wait for ``stop``, then stop them in reverse order.
 
@@ -88,12 +112,14 @@ async def serve(container: CoreAgentContainer, locations: Locations, stop: async
         if locations.state_dir is not None:
             _log.info("state directory: %s", locations.state_dir)
         _warn_undeclared(parts.config)
+        _reload_on_hangup(parts.settings)
         _log.info("serving on %s", parts.server.address)
         # Everything built so far lives as long as the process: move it out of the collector's
         # reach so that full collections stay short and do not stall config streams.
         gc.freeze()
         await stop.wait()
     finally:
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         await parts.lifecycle.stop()
 
 

@@ -1,4 +1,5 @@
-"""Client side of ``core-agent config ...`` and ``core-agent status``: one RPC to the running agent.
+"""Client side of ``core-agent config ...``, ``status``, ``flare`` and ``health``: one RPC to the running
+agent.
 
 Imported only when such a command runs. It stays light: no component, no ``cryptography`` (the
 certificate file's key and dates are checked by the TLS handshake, and by ``cryptography`` only to
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from core_agent.locations import EMBEDDED_CONFIG
 from pkg.ipc import (
@@ -85,7 +87,9 @@ def _certificate_problem(endpoint: AgentLocation) -> str | None:
 class _Connection:
     stub: settings_pb2_grpc.SettingsAsyncStub
     remote: remoteagents_pb2_grpc.RemoteAgentsAsyncStub
+    health: health_pb2_grpc.HealthStub
     metadata: tuple[tuple[str, str], ...]
+    address: str
 
 
 _MAX_FLARE_BYTES = 512 * 1024 * 1024
@@ -101,7 +105,8 @@ async def _connect(endpoint: AgentLocation, deadline: float) -> AsyncIterator[_C
         stub = settings_pb2_grpc.SettingsStub(channel)
         remote = remoteagents_pb2_grpc.RemoteAgentsStub(channel)
         try:
-            yield _Connection(stub, remote, auth_metadata(material.token))
+            health = health_pb2_grpc.HealthStub(channel)
+            yield _Connection(stub, remote, health, auth_metadata(material.token), endpoint.address)
         except grpc.aio.AioRpcError as exc:
             raise ClientError(_explain(exc, endpoint, deadline)) from None
 
@@ -335,6 +340,16 @@ async def _unset(args: argparse.Namespace, conn: _Connection, out: TextIO) -> No
     out.write(f"unset {args.key} at agent-runtime (sequence id {unset.sequence_id})\n")
 
 
+async def _reload(args: argparse.Namespace, conn: _Connection, out: TextIO) -> None:
+    request = settings_pb2.ReloadConfigRequest()
+    report = await conn.stub.ReloadConfig(request, metadata=conn.metadata, timeout=args.timeout)
+    changed = ", ".join(report.applied) or "nothing"
+    source = report.config_file or "no config file"
+    out.write(f"reloaded {source}: {changed} changed (sequence id {report.sequence_id})\n")
+    if report.restart_required:
+        out.write(f"needs a restart, not applied: {', '.join(report.restart_required)}\n")
+
+
 async def _status(args: argparse.Namespace, conn: _Connection, out: TextIO) -> None:
     md, timeout = conn.metadata, args.timeout
     status = await conn.stub.Status(settings_pb2.StatusRequest(), metadata=md, timeout=timeout)
@@ -355,6 +370,15 @@ async def _flare(args: argparse.Namespace, conn: _Connection, out: TextIO) -> No
     _write_flare(flare, args.output, out)
 
 
+async def _health(args: argparse.Namespace, conn: _Connection, out: TextIO) -> None:
+    request = health_pb2.HealthCheckRequest(service="")
+    answer = await conn.health.Check(request, timeout=args.timeout)
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+    if answer.status != health_pb2.HealthCheckResponse.SERVING:
+        raise ClientError(f"the agent at {conn.address} is {status}")
+    out.write(f"{status}\n")
+
+
 Action = Callable[[argparse.Namespace, _Connection, TextIO], Awaitable[None]]
 ACTIONS: dict[str, Action] = {
     "list": _list,
@@ -362,8 +386,10 @@ ACTIONS: dict[str, Action] = {
     "get": _get,
     "set": _set,
     "unset": _unset,
+    "reload": _reload,
     "status": _status,
     "flare": _flare,
+    "health": _health,
 }
 """Each client subcommand (``args.action``, set by the parser) and the function that runs it."""
 

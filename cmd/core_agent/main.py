@@ -6,7 +6,9 @@ Usage::
     core-agent config [--json]                     # the whole effective config, secrets masked
     core-agent config list [PREFIX] [--json] | list-runtime [--json] | get KEY [--source] [--json]
     core-agent config set KEY VALUE [KEY VALUE ...] | unset KEY
+    core-agent config reload                       # re-read the file and DD_* (as SIGHUP does)
     core-agent status [--json]
+    core-agent health                              # SERVING (exit 0), or why not (exit 1)
     core-agent flare [--output PATH]
     core-agent version | --version
     core-agent fleet list|get|set|unset ...   (see core_agent.fleet_cli)
@@ -33,9 +35,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core_agent.fleet_cli import add_fleet_parser
-from pkg.util.cli import guarded, reject_undecodable_arguments
+from pkg.util.cli import (
+    add_version_option,
+    config_file_path,
+    guarded,
+    package_version,
+    reject_undecodable_arguments,
+)
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "config_path", "main"]
 
 PROG = "core-agent"
 
@@ -70,35 +78,27 @@ def _location_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _client_options() -> argparse.ArgumentParser:
+def _client_options(*, nested: bool = False) -> argparse.ArgumentParser:
+    """``--timeout`` and the location options; ``nested`` for the actions under ``config``, whose
+    parsers must not overwrite with their default what ``config`` itself parsed."""
     client = argparse.ArgumentParser(add_help=False, parents=[_common_options()])
     client.add_argument(
-        "--timeout", type=float, default=5.0, metavar="SECONDS", help="give up after this long (default 5)"
+        "--timeout",
+        type=float,
+        default=argparse.SUPPRESS if nested else 5.0,
+        metavar="SECONDS",
+        help="give up after this long (default 5)",
     )
     return client
 
 
-def _json_option() -> argparse.ArgumentParser:
+def _json_option(*, nested: bool = False) -> argparse.ArgumentParser:
+    """``--json`` (``nested``: as for :func:`_client_options`, so ``config --json list`` keeps it)."""
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS if nested else False, help="print JSON"
+    )
     return parser
-
-
-class _VersionAction(argparse.Action):
-    """``--version``, reading the installed version only when asked."""
-
-    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
-        print(f"{PROG} {_version()}")
-        parser.exit(0)
-
-
-def _version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("dd-configstream")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The core agent: serves its configuration to remote agents over IPC.",
         epilog="Exit codes: 0 ok, 1 failure (one line on stderr), 2 bad usage, 130 interrupted.",
     )
-    parser.add_argument("--version", action=_VersionAction, nargs=0, help="print the version and exit")
+    add_version_option(parser)
     _location_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION")
     listing = config_commands.add_parser(
         "list",
-        parents=[_client_options(), _json_option()],
+        parents=[_client_options(nested=True), _json_option(nested=True)],
         help="print every effective setting with its source",
         description="Print every effective setting as 'key = value (source)'; secrets are masked.",
     )
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=_client, action="list")
     runtime = config_commands.add_parser(
         "list-runtime",
-        parents=[_client_options(), _json_option()],
+        parents=[_client_options(nested=True), _json_option(nested=True)],
         help="print the settings that can change while the agent runs",
         description="Print the settings 'config set' accepts (the others need a restart), with their "
         "values and descriptions.",
@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     runtime.set_defaults(handler=_client, action="list-runtime", prefix="")
     get = config_commands.add_parser(
         "get",
-        parents=[_client_options(), _json_option()],
+        parents=[_client_options(nested=True), _json_option(nested=True)],
         help="print the effective value of a key",
         description="Print the effective value of KEY (JSON for lists and maps); secrets are masked.",
     )
@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     get.set_defaults(handler=_client, action="get")
     setter = config_commands.add_parser(
         "set",
-        parents=[_client_options()],
+        parents=[_client_options(nested=True)],
         help="change settings at runtime (source agent-runtime)",
         description="Set each KEY to VALUE at source 'agent-runtime'. VALUE is YAML ('10', 'true', "
         "'[a, b]'); all values are checked before any is applied.",
@@ -170,12 +170,22 @@ def build_parser() -> argparse.ArgumentParser:
     setter.set_defaults(handler=_client, action="set")
     unset = config_commands.add_parser(
         "unset",
-        parents=[_client_options()],
+        parents=[_client_options(nested=True)],
         help="remove a runtime change",
         description="Remove KEY from source 'agent-runtime'; the value falls back to the next source.",
     )
     unset.add_argument("key", metavar="KEY")
     unset.set_defaults(handler=_client, action="unset")
+    reload = config_commands.add_parser(
+        "reload",
+        parents=[_client_options(nested=True)],
+        help="re-read the config file and the environment (as SIGHUP does)",
+        description="Re-read the agent's config file and the DD_* environment it started with, and "
+        "apply the differences at sources 'file' and 'environment-variable' (they stream to remote "
+        "agents). Settings read only at startup are reported, not applied. An invalid file changes "
+        "nothing (exit 1).",
+    )
+    reload.set_defaults(handler=_client, action="reload")
 
     status = commands.add_parser(
         "status",
@@ -198,12 +208,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", metavar="PATH", help="where to write the zip (default: core-agent-flare-<time>.zip here)"
     )
     flare.set_defaults(handler=_client, action="flare")
+
+    health = commands.add_parser(
+        "health",
+        parents=[_client_options()],
+        help="ask the running agent's gRPC health service",
+        description="Ask the running agent's grpc.health.v1 service. Prints SERVING and exits 0, or "
+        "prints why not and exits 1.",
+    )
+    health.set_defaults(handler=_client, action="health")
     add_fleet_parser(commands, [_client_options()])
     return parser
 
 
 def _print_version(args: argparse.Namespace) -> int:
-    print(f"{PROG} {_version()}")
+    print(f"{PROG} {package_version()}")
     return 0
 
 
@@ -223,11 +242,7 @@ def _client(args: argparse.Namespace) -> int:
     return code
 
 
-def config_path(path: Path | None) -> Path | None:
-    """``-c`` may name the directory that holds ``datadog.yaml``, as in the Go agent."""
-    if path is not None and path.is_dir():
-        return path / "datadog.yaml"
-    return path
+config_path = config_file_path
 
 
 def main(argv: Sequence[str] | None = None) -> int:

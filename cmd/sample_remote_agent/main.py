@@ -2,7 +2,8 @@
 
 Usage::
 
-    sample-remote-agent [-c FILE | --state-dir DIR] [--ipc-address HOST:PORT]
+    sample-remote-agent version | --version
+    sample-remote-agent [-c PATH | --state-dir DIR] [--ipc-address HOST:PORT]
                         [--auth-token-file FILE] [--cert-file FILE] [--name NAME]
                         [--wait-timeout SECONDS] [--telemetry-port PORT]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pkg.config.reader import Reader
 from pkg.ipc import LOCATION_KEYS, AgentLocation, locate_with_settings
-from pkg.util.cli import reject_undecodable_arguments
+from pkg.util.cli import add_version_option, config_file_path, package_version, reject_undecodable_arguments
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -84,12 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
         "log_level live and prints every change it sees. Stops cleanly on SIGINT or SIGTERM.",
     )
     parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["version"],
+        help="'version': print the version and exit (without it: run)",
+    )
+    add_version_option(parser)
+    parser.add_argument(
         "-c",
+        "--cfgpath",
         "--config",
         dest="config_file",
         type=Path,
-        metavar="FILE",
-        help="the core agent's datadog.yaml (address and IPC files are read from it)",
+        metavar="PATH",
+        help="the core agent's datadog.yaml, or the directory holding it (address and IPC files are "
+        "read from it)",
     )
     parser.add_argument(
         "--state-dir",
@@ -135,12 +144,15 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser = build_parser()
     ns = parser.parse_args(argv)
     reject_undecodable_arguments(parser, ns)
+    if ns.command == "version":
+        print(f"{parser.prog} {package_version()}")
+        parser.exit(0)
     if not ns.name.strip():
         parser.error("--name must not be blank")
     if ns.listen.startswith("unix://") and not ns.listen.startswith("unix:///"):
         parser.error(f"--listen {ns.listen!r}: a unix socket needs an absolute path (unix:///PATH)")
     return Options(
-        config_file=ns.config_file,
+        config_file=config_file_path(ns.config_file),
         state_dir=ns.state_dir,
         ipc_address=ns.ipc_address,
         auth_token_file=ns.auth_token_file,

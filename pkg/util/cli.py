@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from pkg.scrub import scrub_text
 
@@ -19,7 +20,10 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "add_version_option",
+    "config_file_path",
     "guarded",
+    "package_version",
     "reject_undecodable_arguments",
 ]
 
@@ -27,6 +31,37 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+_DISTRIBUTION = "dd-configstream"
+
+
+def package_version() -> str:
+    """The installed version of the package (read only when asked: metadata is slow to import)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(_DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        print(f"{parser.prog} {package_version()}")
+        parser.exit(EXIT_OK)
+
+
+def add_version_option(parser: argparse.ArgumentParser) -> None:
+    """``--version``: print ``PROG VERSION`` and exit 0."""
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="print the version and exit")
+
+
+def config_file_path(path: Path | None) -> Path | None:
+    """``-c`` may name the directory that holds ``datadog.yaml``, as in the Go agent."""
+    if path is not None and path.is_dir():
+        return path / "datadog.yaml"
+    return path
 
 
 def _undecodable(text: str) -> bool:

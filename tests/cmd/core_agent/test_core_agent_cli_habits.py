@@ -47,3 +47,29 @@ def test_version_and_dash_dash_version_print_the_version(capsys: pytest.CaptureF
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out == first
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["config", "--json", "list"],
+        ["config", "list", "--json"],
+        ["config", "--json", "list-runtime"],
+        ["config", "--json", "get", "log_level"],
+    ],
+)
+def test_json_given_to_config_survives_the_action(argv: list[str]) -> None:
+    assert build_parser().parse_args(argv).json is True
+
+
+def test_timeout_given_to_config_survives_the_action() -> None:
+    assert build_parser().parse_args(["config", "--timeout", "9", "list"]).timeout == 9.0
+    assert build_parser().parse_args(["config", "get", "k", "--timeout", "7"]).timeout == 7.0
+    assert build_parser().parse_args(["config", "list"]).timeout == 5.0
+    assert build_parser().parse_args(["config", "list"]).json is False
+
+
+def test_health_is_a_client_action() -> None:
+    args = build_parser().parse_args(["health", "-c", "x.yaml", "--timeout", "2"])
+    assert (args.action, args.config, args.timeout) == ("health", Path("x.yaml"), 2.0)
+    assert args.action in ACTIONS

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from comp.core.configstream.def_ import StreamStatus, SubscriberStatus
+from pkg.config.reload import ReloadReport
 
 __all__ = [
     "AgentStatus",
     "Component",
+    "ReloadReport",
     "RemoteAgentInfo",
     "SettingView",
     "SettingsQuotaError",
@@ -107,6 +109,16 @@ class Component(Protocol):
         """Remove ``key`` from source ``agent-runtime``; returns the sequence id after the change.
 
         Raises SettingsValueError (SettingsQuotaError) when what shows through would be refused.
+        """
+        ...
+
+    def reload(self) -> ReloadReport:
+        """Re-read the config file and the ``DD_*`` environment the agent started with and apply the
+        differences at sources ``file`` and ``environment-variable`` (they stream as any change);
+        keys read only at startup are reported, not applied. Logs the outcome.
+
+        Raises SettingsValueError (and changes nothing) for an invalid file or variable, or a change
+        that is refused.
         """
         ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +22,7 @@ from comp.core.settings.def_ import (
 from pkg.config.errors import ConfigError, ConfigLimitError, ConfigValueError
 from pkg.config.limits import TOTAL_MAX_BYTES_KEY, VALUE_MAX_BYTES_KEY
 from pkg.config.loader import env_var_name
+from pkg.config.reload import ReloadReport, reload_sources
 from pkg.config.safe_yaml import YamlLimitError, parse_text_value
 from pkg.config.schema import ValueType
 from pkg.config.sources import Source
@@ -29,6 +31,8 @@ from pkg.scrub import mask as mask_secret
 from pkg.scrub import mask_tree, scrub_setting
 
 __all__ = ["RuntimeSettings", "find_unencodable_text", "mask_secret", "parse_text_value"]
+
+_log = logging.getLogger(__name__)
 
 
 def _settings_error(error: ConfigError) -> SettingsValueError:
@@ -71,7 +75,10 @@ class RuntimeSettings:
         fleet_status: Callable[[], Mapping[str, Any]] | None = None,
         health: Callable[[], str] | None = None,
         metrics_url: Callable[[], str | None] | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        # What a reload reads as the environment: the process's own, as it was at start.
+        self._environ = dict(os.environ if environ is None else environ)
         self._health = health
         self._metrics_url = metrics_url
         self._config = config
@@ -221,6 +228,23 @@ class RuntimeSettings:
         return self._config.sequence_id
 
     # -- status ------------------------------------------------------------------------------
+
+    def reload(self) -> ReloadReport:
+        config_file = self._config.config_file_used()
+        try:
+            report = reload_sources(self._config, config_file, self._environ)
+        except ConfigError as exc:
+            _log.error("config reload refused, nothing changed: %s", exc)
+            raise _settings_error(exc) from exc
+        _log.info(
+            "config reloaded from %s: %s changed%s",
+            config_file or "the environment",
+            ", ".join(report.applied) or "nothing",
+            f"; needs a restart, not applied: {', '.join(report.restart_required)}"
+            if report.restart_required
+            else "",
+        )
+        return report
 
     def status(self) -> AgentStatus:
         config_file = self._config.config_file_used()

@@ -131,6 +131,20 @@ class SettingsService(settings_pb2_grpc.SettingsServicer):
         self._change_log.record((request.key,), sequence_id, removed=True)
         return settings_pb2.UnsetSettingResponse(sequence_id=sequence_id)
 
+    async def ReloadConfig(  # noqa: N802 - names fixed by the proto
+        self, request: settings_pb2.ReloadConfigRequest, context: Context
+    ) -> settings_pb2.ReloadConfigResponse:
+        try:
+            report = await asyncio.to_thread(self._settings.reload)  # reads a file
+        except SettingsValueError as exc:
+            await context.abort(_code(exc), _details(exc))
+        return settings_pb2.ReloadConfigResponse(
+            applied=report.applied,
+            restart_required=report.restart_required,
+            sequence_id=report.sequence_id,
+            config_file=displayable_text(report.config_file),
+        )
+
     async def Status(  # noqa: N802 - names fixed by the proto
         self, request: settings_pb2.StatusRequest, context: Context
     ) -> settings_pb2.StatusResponse:

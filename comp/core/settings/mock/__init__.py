@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from comp.core.settings.def_ import AgentStatus, SettingsValueError, SettingView
+from comp.core.settings.def_ import AgentStatus, ReloadReport, SettingsValueError, SettingView
 
 __all__ = ["MockSettings", "new_mock"]
 
@@ -71,6 +71,10 @@ class MockSettings:
         if self._runtime.pop(key, None) is not None:
             self.sequence_id += 1
         return self.sequence_id
+
+    def reload(self) -> ReloadReport:
+        """Nothing to re-read: reports no change."""
+        return ReloadReport(applied=(), restart_required=(), sequence_id=self.sequence_id)
 
     def status(self) -> AgentStatus:
         return AgentStatus(

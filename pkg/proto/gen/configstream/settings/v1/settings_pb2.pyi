@@ -455,3 +455,58 @@ class StatusResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StatusResponse: _TypeAlias = StatusResponse  # noqa: Y015
+
+@_typing.final
+class ReloadConfigRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReloadConfigRequest: _TypeAlias = ReloadConfigRequest  # noqa: Y015
+
+@_typing.final
+class ReloadConfigResponse(_message.Message):
+    """Re-reads the config file and the DD_* environment the agent started with; the differences are
+    applied at sources "file" and "environment-variable". An invalid file changes nothing and
+    answers INVALID_ARGUMENT with the reason.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLIED_FIELD_NUMBER: _builtins.int
+    RESTART_REQUIRED_FIELD_NUMBER: _builtins.int
+    SEQUENCE_ID_FIELD_NUMBER: _builtins.int
+    CONFIG_FILE_FIELD_NUMBER: _builtins.int
+    sequence_id: _builtins.int
+    config_file: _builtins.str
+    """The file read; empty when the agent has none."""
+    @_builtins.property
+    def applied(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Keys changed (set or unset) at their source."""
+
+    @_builtins.property
+    def restart_required(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Keys that differ but are read only at startup: not applied."""
+
+    def __init__(
+        self,
+        *,
+        applied: _abc.Iterable[_builtins.str] | None = ...,
+        restart_required: _abc.Iterable[_builtins.str] | None = ...,
+        sequence_id: _builtins.int = ...,
+        config_file: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied", b"applied", "config_file", b"config_file", "restart_required", b"restart_required", "sequence_id", b"sequence_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReloadConfigResponse: _TypeAlias = ReloadConfigResponse  # noqa: Y015

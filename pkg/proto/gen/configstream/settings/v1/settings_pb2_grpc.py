@@ -59,6 +59,11 @@ class SettingsStub:
                 request_serializer=configstream_dot_settings_dot_v1_dot_settings__pb2.StatusRequest.SerializeToString,
                 response_deserializer=configstream_dot_settings_dot_v1_dot_settings__pb2.StatusResponse.FromString,
                 _registered_method=True)
+        self.ReloadConfig = channel.unary_unary(
+                '/configstream.settings.v1.Settings/ReloadConfig',
+                request_serializer=configstream_dot_settings_dot_v1_dot_settings__pb2.ReloadConfigRequest.SerializeToString,
+                response_deserializer=configstream_dot_settings_dot_v1_dot_settings__pb2.ReloadConfigResponse.FromString,
+                _registered_method=True)
 
 
 class SettingsServicer:
@@ -94,6 +99,12 @@ class SettingsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReloadConfig(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SettingsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -121,6 +132,11 @@ def add_SettingsServicer_to_server(servicer, server):
                     servicer.Status,
                     request_deserializer=configstream_dot_settings_dot_v1_dot_settings__pb2.StatusRequest.FromString,
                     response_serializer=configstream_dot_settings_dot_v1_dot_settings__pb2.StatusResponse.SerializeToString,
+            ),
+            'ReloadConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReloadConfig,
+                    request_deserializer=configstream_dot_settings_dot_v1_dot_settings__pb2.ReloadConfigRequest.FromString,
+                    response_serializer=configstream_dot_settings_dot_v1_dot_settings__pb2.ReloadConfigResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -258,6 +274,33 @@ class Settings:
             '/configstream.settings.v1.Settings/Status',
             configstream_dot_settings_dot_v1_dot_settings__pb2.StatusRequest.SerializeToString,
             configstream_dot_settings_dot_v1_dot_settings__pb2.StatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReloadConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/configstream.settings.v1.Settings/ReloadConfig',
+            configstream_dot_settings_dot_v1_dot_settings__pb2.ReloadConfigRequest.SerializeToString,
+            configstream_dot_settings_dot_v1_dot_settings__pb2.ReloadConfigResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,6 +38,7 @@ class SettingsStub:
     SetSettings: _grpc.UnaryUnaryMultiCallable[_settings_pb2.SetSettingsRequest, _settings_pb2.SetSettingsResponse]
     UnsetSetting: _grpc.UnaryUnaryMultiCallable[_settings_pb2.UnsetSettingRequest, _settings_pb2.UnsetSettingResponse]
     Status: _grpc.UnaryUnaryMultiCallable[_settings_pb2.StatusRequest, _settings_pb2.StatusResponse]
+    ReloadConfig: _grpc.UnaryUnaryMultiCallable[_settings_pb2.ReloadConfigRequest, _settings_pb2.ReloadConfigResponse]
 
 @_typing.type_check_only
 class SettingsAsyncStub(SettingsStub):
@@ -47,6 +48,7 @@ class SettingsAsyncStub(SettingsStub):
     SetSettings: _aio.UnaryUnaryMultiCallable[_settings_pb2.SetSettingsRequest, _settings_pb2.SetSettingsResponse]  # type: ignore[assignment]
     UnsetSetting: _aio.UnaryUnaryMultiCallable[_settings_pb2.UnsetSettingRequest, _settings_pb2.UnsetSettingResponse]  # type: ignore[assignment]
     Status: _aio.UnaryUnaryMultiCallable[_settings_pb2.StatusRequest, _settings_pb2.StatusResponse]  # type: ignore[assignment]
+    ReloadConfig: _aio.UnaryUnaryMultiCallable[_settings_pb2.ReloadConfigRequest, _settings_pb2.ReloadConfigResponse]  # type: ignore[assignment]
 
 class SettingsServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -83,5 +85,12 @@ class SettingsServicer(metaclass=_abc_1.ABCMeta):
         request: _settings_pb2.StatusRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_settings_pb2.StatusResponse, _abc.Awaitable[_settings_pb2.StatusResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ReloadConfig(
+        self,
+        request: _settings_pb2.ReloadConfigRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_settings_pb2.ReloadConfigResponse, _abc.Awaitable[_settings_pb2.ReloadConfigResponse]]: ...
 
 def add_SettingsServicer_to_server(servicer: SettingsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
