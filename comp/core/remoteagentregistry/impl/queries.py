@@ -26,6 +26,7 @@ from opentelemetry.metrics import Meter
 from comp.core.config import def_ as config_def
 from comp.core.ipc import def_ as ipc_def
 from comp.core.remoteagentregistry.def_ import Component, QueryResult, RemoteAgent, StatusDetails
+from comp.core.telemetry.def_ import SECONDS_BUCKETS
 from pkg.ipc import secure_channel
 from pkg.proto.gen.datadog.remoteagent.flare.v1 import flare_pb2
 from pkg.proto.gen.datadog.remoteagent.status.v1 import status_pb2
@@ -113,7 +114,10 @@ class _Metrics:
         p = _NAMESPACE
         # Same names and descriptions as the registry's own instruments: the SDK returns those.
         self.duration = meter.create_histogram(
-            f"{p}.action_duration_seconds", unit="s", description="Duration of registry actions, by action"
+            f"{p}.action_duration_seconds",
+            unit="s",
+            description="Duration of registry actions, by action",
+            explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
         )
         self.error = meter.create_counter(f"{p}.action_error", description="Failed actions, by action")
         self.timeout = meter.create_counter(

@@ -24,6 +24,7 @@ from comp.core.remoteagentregistry.def_ import (
     RemoteAgent,
 )
 from comp.core.remoteagentregistry.impl.validation import MAX_AGENTS, validate_registration
+from comp.core.telemetry.def_ import SECONDS_BUCKETS
 from pkg.remoteagent.endpoint import EndpointError, grpc_target
 from pkg.util.text import shorten
 
@@ -64,7 +65,10 @@ class _Metrics:
             f"{p}.updated_error", description="Refreshes refused (unknown session, registry disabled)"
         )
         self.action_duration = meter.create_histogram(
-            f"{p}.action_duration_seconds", unit="s", description="Duration of registry actions, by action"
+            f"{p}.action_duration_seconds",
+            unit="s",
+            description="Duration of registry actions, by action",
+            explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
         )
         self.action_error = meter.create_counter(f"{p}.action_error", description="Failed actions, by action")
         self.evicted = meter.create_counter(f"{p}.evicted", description="Sessions removed for idleness")

@@ -4,15 +4,28 @@ Components get meters from it (never from OpenTelemetry's global provider)::
 
     counter = telemetry.meter("configstream").create_counter("configstream.snapshots_sent")
     counter.add(1)
+
+Conventions every component follows, so that a Prometheus user can alert on what it exports:
+
+- a histogram of durations is named ``*_seconds``, has ``unit="s"`` and
+  ``explicit_bucket_boundaries_advisory=SECONDS_BUCKETS`` (OpenTelemetry's default boundaries are
+  meant for milliseconds: every duration in seconds would fall in the first bucket);
+- a counter is added ``0`` for each of its known label sets when it is created, so that it is
+  exported from the start and ``increase()`` sees its first event.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 from opentelemetry.metrics import Meter, MeterProvider
 
-__all__ = ["Component"]
+__all__ = ["SECONDS_BUCKETS", "Component"]
+
+SECONDS_BUCKETS: Final[tuple[float, ...]] = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+"""Bucket boundaries of duration histograms, in seconds (5 ms to 10 s; slower lands in ``+Inf``)."""
 
 
 @runtime_checkable

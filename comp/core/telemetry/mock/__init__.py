@@ -60,6 +60,15 @@ class MockTelemetry:
             raise TypeError(f"{name!r} is not a histogram: use value()")
         return point.count
 
+    def histogram_boundaries(self, name: str, /, **attributes: AttributeValue) -> tuple[float, ...] | None:
+        """A histogram's bucket boundaries (upper bounds, ``+Inf`` left out); None if never recorded."""
+        point = self._point(name, attributes)
+        if point is None:
+            return None
+        if not isinstance(point, HistogramDataPoint):
+            raise TypeError(f"{name!r} is not a histogram: use value()")
+        return tuple(point.explicit_bounds)
+
     def _point(
         self, name: str, attributes: dict[str, AttributeValue]
     ) -> NumberDataPoint | HistogramDataPoint | None:

@@ -16,6 +16,7 @@ from comp.core.remoteagentregistry.def_ import EventKind, RemoteAgentEvent
 from comp.core.remoteagentregistry.impl.events import EventDispatcher, InvalidApiKeyLogger
 from comp.core.remoteagentregistry.impl.queries import RemoteAgentQueries
 from comp.core.remoteagentregistry.mock import MockRemoteAgentRegistry
+from comp.core.telemetry.def_ import SECONDS_BUCKETS
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.ipc import ClientMaterial
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2 as pb
@@ -70,6 +71,8 @@ async def test_status_of_an_agent_with_the_right_session(servers: StartServer, i
     assert dict(result.response.named["extra"]) == {"k": "v"}
     labels = {"name": "Good_One", "action": "status"}
     assert telemetry.histogram_count("remote_agent_registry.action_duration_seconds", **labels) == 1
+    boundaries = telemetry.histogram_boundaries("remote_agent_registry.action_duration_seconds", **labels)
+    assert boundaries == SECONDS_BUCKETS
 
 
 async def test_wrong_session_header_marks_the_agent_unhealthy(servers: StartServer, ipc: MockIpc) -> None:

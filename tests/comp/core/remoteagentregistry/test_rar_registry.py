@@ -19,6 +19,7 @@ from comp.core.remoteagentregistry.def_ import (
 )
 from comp.core.remoteagentregistry.impl import RemoteAgentRegistry, Requires, new_component
 from comp.core.remoteagentregistry.mock import MockRemoteAgentRegistry
+from comp.core.telemetry.def_ import SECONDS_BUCKETS
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.config.schema import Schema
 from pkg.config.sources import Source
@@ -78,6 +79,16 @@ def test_register_returns_a_uuid4_session_and_the_recommended_interval() -> None
     assert s.registry.list() == [s.registry.get(session_id)]
     assert s.metric("registered") == 1
     assert s.durations("register") == 1
+
+
+def test_action_durations_have_buckets_in_seconds() -> None:
+    s = _Setup()
+    s.registry.register("42", "system-probe", "System Probe")
+    boundaries = s.telemetry.histogram_boundaries(
+        "remote_agent_registry.action_duration_seconds", action="register"
+    )
+    assert boundaries == SECONDS_BUCKETS
+    assert boundaries[0] == 0.005 and boundaries[-1] == 10.0
 
 
 def test_every_registration_gets_its_own_session() -> None:
