@@ -5,8 +5,9 @@ subscriber, where a synchronous OpenTelemetry ``Counter.add`` (a lock, an attrib
 aggregation) would cost several times what the rest of the delivery does. Observable instruments
 read the counts when the metrics are collected (a scrape of ``/metrics``), under the names and with
 the meaning the synchronous instruments had: monotonic counters (``configstream_updates_sent_total``
-in Prometheus), the ``subscribers`` gauge, and counts by attribute (``resyncs`` by ``cause``). A count
-never bumped is not exported, as a counter never added to is not.
+in Prometheus), the ``subscribers`` gauge, and counts by attribute (``resyncs`` by ``cause``). Every
+count is exported from the start, at 0, for each of its known attribute values (the causes), so that
+``increase()`` sees the first event; counts by key appear with their first key.
 
 Counts are written on the producer's event loop and read on the collecting thread: each read is of one
 int or one copy of a dict, which the GIL keeps whole.
@@ -129,6 +130,12 @@ _COUNTERS: Final[tuple[tuple[str, str, str | None], ...]] = (
     ),
 )
 
+# The attribute values a count by attribute is exported with (at 0) before its first event.
+_KNOWN_VALUES: Final[dict[str, tuple[str, ...]]] = {
+    "resyncs": (ResyncCause.GAP, ResyncCause.FELL_BEHIND, ResyncCause.OVERSIZE),
+    "resume_refused": (ResumeRefusal.EPOCH, ResumeRefusal.HISTORY, ResumeRefusal.FUTURE),
+}
+
 _Callback = Callable[[CallbackOptions], Iterable[Observation]]
 
 # The SDK hands back the first instrument registered under a name, with its callbacks: every producer
@@ -173,14 +180,16 @@ def _observe_gauge(metrics: StreamMetrics) -> _Callback:
 def _observe_count(metrics: StreamMetrics, field: str) -> _Callback:
     def observe(_options: CallbackOptions) -> Iterable[Observation]:
         value: int = getattr(metrics, field)
-        return (Observation(value),) if value else ()
+        return (Observation(value),)
 
     return observe
 
 
 def _observe_by(metrics: StreamMetrics, field: str, attribute: str) -> _Callback:
+    known = dict.fromkeys(_KNOWN_VALUES.get(field, ()), 0)
+
     def observe(_options: CallbackOptions) -> Iterable[Observation]:
-        counts: dict[str, int] = getattr(metrics, field)
-        return [Observation(value, {attribute: name}) for name, value in counts.copy().items()]
+        counts: dict[str, int] = known | getattr(metrics, field).copy()
+        return [Observation(value, {attribute: name}) for name, value in counts.items()]
 
     return observe

@@ -122,4 +122,5 @@ def _refused_counter(telemetry: telemetry_def.Component | None) -> Callable[[], 
     counter = telemetry.meter("fleet").create_counter(
         "fleet.refused_values", description="Fleet values refused by the config schema or limits"
     )
+    counter.add(0)  # exported from the start, so that increase() sees the first refusal
     return lambda: counter.add(1)

@@ -72,6 +72,11 @@ class _Metrics:
         )
         self.action_error = meter.create_counter(f"{p}.action_error", description="Failed actions, by action")
         self.evicted = meter.create_counter(f"{p}.evicted", description="Sessions removed for idleness")
+        # Exported at 0 from the start, so that increase() sees the first event.
+        for counter in (self.registered_error, self.updated, self.updated_error, self.evicted):
+            counter.add(0)
+        for action in ("register", "refresh"):
+            self.action_error.add(0, {"action": action})
 
 
 class RemoteAgentRegistry:

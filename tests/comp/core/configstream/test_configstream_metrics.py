@@ -64,9 +64,16 @@ async def test_the_scrape_shows_the_counts_under_the_names_and_types_of_before()
         "counter",
         {frozenset({("key", "custom.text")}): 1},
     )
-    # Never bumped: not exported, as a counter never added to is not.
-    assert "configstream_dropped_updates" not in families
-    assert "configstream_resyncs" not in families
+    # Never bumped: exported at 0 (for every known cause), so that increase() sees the first event.
+    assert families["configstream_dropped_updates"] == ("counter", {frozenset(): 0})
+    assert families["configstream_resyncs"] == (
+        "counter",
+        {frozenset({("cause", cause)}): 0 for cause in ("gap", "fell_behind", "oversize")},
+    )
+    assert families["configstream_resume_refused"] == (
+        "counter",
+        {frozenset({("cause", cause)}): 0 for cause in ("epoch", "history", "future")},
+    )
 
 
 async def test_producers_on_one_meter_add_up_their_counts() -> None:
@@ -108,7 +115,7 @@ def test_a_count_is_read_when_the_metrics_are_collected(
 ) -> None:
     telemetry = MockTelemetry()
     metrics = stream_metrics(telemetry.meter("configstream"))
-    assert telemetry.value(f"configstream.{name}", **attributes) is None
+    assert telemetry.value(f"configstream.{name}", **attributes) == 0
     bump(metrics)
     assert telemetry.value(f"configstream.{name}", **attributes) == 1
     bump(metrics)

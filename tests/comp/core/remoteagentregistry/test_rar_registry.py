@@ -81,6 +81,15 @@ def test_register_returns_a_uuid4_session_and_the_recommended_interval() -> None
     assert s.durations("register") == 1
 
 
+def test_counters_are_exported_at_zero_before_their_first_event() -> None:
+    s = _Setup()
+    for name in ("registered_error", "updated", "updated_error", "evicted"):
+        assert s.metric(name) == 0, name
+    assert s.metric("action_error", action="register") == 0
+    assert s.metric("action_error", action="refresh") == 0
+    assert s.metric("registered") == 0
+
+
 def test_action_durations_have_buckets_in_seconds() -> None:
     s = _Setup()
     s.registry.register("42", "system-probe", "System Probe")
@@ -125,7 +134,7 @@ def test_refresh_marks_the_session_seen_now() -> None:
     assert agent is not None
     assert (agent.registered_at, agent.last_seen) == (1000.0, 1012.5)
     assert s.metric("updated") == 1
-    assert s.metric("updated_error") is None
+    assert s.metric("updated_error") == 0
     assert s.durations("refresh") == 1
 
 
@@ -135,7 +144,7 @@ def test_refresh_of_an_unknown_session_is_false_and_counted() -> None:
     assert s.registry.get("nope") is None
     assert s.metric("updated_error") == 1
     assert s.metric("action_error", action="refresh") == 1
-    assert s.metric("updated") is None
+    assert s.metric("updated") == 0
 
 
 def test_idle_agents_are_evicted_and_callbacks_told() -> None:
