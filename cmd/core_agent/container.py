@@ -74,7 +74,9 @@ class CoreAgentContainer(containers.DeclarativeContainer):
 
     config = providers.Container(ConfigContainer, params=config_params)
     log = providers.Container(LogContainer, lifecycle=lifecycle, config=config.component)
-    telemetry = providers.Container(TelemetryContainer, lifecycle=lifecycle, config=config.component)
+    telemetry = providers.Container(
+        TelemetryContainer, lifecycle=lifecycle, config=config.component, program="core_agent"
+    )
     ipc = providers.Container(IpcContainer, lifecycle=lifecycle, config=config.component, params=ipc_params)
     registry_event_subscribers = providers.List(
         providers.Singleton(new_invalid_api_key_logger, telemetry.component),

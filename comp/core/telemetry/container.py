@@ -12,11 +12,13 @@ __all__ = ["TelemetryContainer"]
 
 
 class TelemetryContainer(containers.DeclarativeContainer):
-    """Inputs: ``lifecycle`` and ``config`` (the config component). Output: ``component``."""
+    """Inputs: ``lifecycle``, ``config`` (the config component) and ``program`` (the binary's name
+    for its build info and process series; "" for none). Output: ``component``."""
 
     lifecycle = providers.Dependency(instance_of=Lifecycle)
     config: providers.Dependency[config_def.Component] = providers.Dependency()
+    program = providers.Object("")
     provides = providers.Singleton(
-        new_component, providers.Factory(Requires, lifecycle=lifecycle, config=config)
+        new_component, providers.Factory(Requires, lifecycle=lifecycle, config=config, program=program)
     )
     component = provides.provided.comp

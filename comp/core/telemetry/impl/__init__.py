@@ -16,7 +16,12 @@ up-down counters and gauges are gauges without suffix; an instrument unit is app
 unless the name already ends with it (unit ``s`` → ``_seconds``). No ``target_info`` metric and no
 ``otel_scope_*`` labels are exported: the name's namespace already says where a metric comes from.
 Histograms use OpenTelemetry's default buckets (meant for milliseconds) unless the instrument is
-created with ``explicit_bucket_boundaries_advisory``: pass boundaries for histograms in seconds.
+created with ``explicit_bucket_boundaries_advisory``: pass ``SECONDS_BUCKETS`` for durations.
+
+With a ``program`` name (``core_agent``) ``/metrics`` also carries ``<program>_build_info`` and the
+process's own series (CPU, memory, fds, threads: :mod:`.process`). Only the binary that serves the
+merged ``/metrics`` names itself: a remote agent's process series, relayed into the core's with an
+``emitter`` label, would share the core's family names.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from prometheus_client.registry import Collector
 
 from comp.core.config import def_ as config_def
 from comp.core.telemetry.impl.endpoint import METRICS_PATH, MetricsEndpoint, MetricsEndpointError
+from comp.core.telemetry.impl.process import register_process_collectors
 from pkg.config.errors import ConfigValueError
 from pkg.util.lifecycle import Hook, Lifecycle
 
@@ -53,8 +59,11 @@ _MAX_PORT = 65535
 
 @dataclass(frozen=True)
 class Requires:
+    """``program``: the binary's name for ``<program>_build_info`` and process series ("": none)."""
+
     lifecycle: Lifecycle
     config: config_def.Component
+    program: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ class Provides:
 class Telemetry:
     """A MeterProvider owned by the component, optionally served at ``/metrics`` on loopback."""
 
-    def __init__(self, *, enabled: bool, port: int) -> None:
+    def __init__(self, *, enabled: bool, port: int, program: str = "") -> None:
         if not 0 <= port <= _MAX_PORT:
             raise ConfigValueError("telemetry.port", port, f"a port number between 0 and {_MAX_PORT}")
         self._enabled = enabled
@@ -81,6 +90,8 @@ class Telemetry:
             )
             # Nothing to flush at exit (Prometheus pulls), so no atexit hook per instance.
             self._provider = SdkMeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+            if program:
+                register_process_collectors(registry, program)
             self._endpoint = MetricsEndpoint(registry, HOST, port)
             self._registry = registry
         else:
@@ -133,6 +144,7 @@ def new_component(requires: Requires) -> Provides:
     telemetry = Telemetry(
         enabled=requires.config.get_bool("telemetry.enabled"),
         port=requires.config.get_int("telemetry.port"),
+        program=requires.program,
     )
     requires.lifecycle.append(Hook("telemetry", on_start=telemetry.start, on_stop=telemetry.stop))
     return Provides(comp=telemetry)
