@@ -75,6 +75,20 @@ class ConsumerMetrics:
         self._last_seq = meter.create_gauge(f"{n}.last_sequence_id", description="Last applied sequence id")
         self._state = meter.create_gauge(f"{n}.state", description="0 disconnected, 1 connecting, 2 ready")
         self._counts = _Counts()
+        # Exported at 0 from the start, so that increase() sees the first event.
+        for counter in (
+            self._reconnects,
+            self._registrations,
+            self._snapshots,
+            self._updates,
+            self._gaps,
+            self._stale,
+            self._overflows,
+            self._invalid,
+            self._resumes,
+            self._resumes_refused,
+        ):
+            counter.add(0)
 
     def first_snapshot(self, seconds: float) -> None:
         self._first_snapshot.record(seconds)
