@@ -24,7 +24,13 @@ from pkg.config import keys
 __all__ = ["OUTPUT_KEYS", "TEXT_FORMAT", "JsonFormatter", "Outputs", "TextFormatter", "open_handlers"]
 
 OUTPUT_KEYS = frozenset(
-    {"log_to_console", "log_file", "log_file_max_size", "log_file_max_rolls", "log_format_json"}
+    {
+        keys.LOG_TO_CONSOLE,
+        keys.LOG_FILE,
+        keys.LOG_FILE_MAX_SIZE,
+        keys.LOG_FILE_MAX_ROLLS,
+        keys.LOG_FORMAT_JSON,
+    }
 )
 """The settings that choose the outputs; a change of any of them reopens them."""
 
