@@ -523,10 +523,10 @@ _CORE_KEYS = (
         keys.REGISTRY_REFRESH_INTERVAL,
         ValueType.DURATION,
         "10s",
-        minimum=1,
+        minimum=0.001,
         maximum=2**32 - 1,
         live=True,
-        description="refresh interval told to remote agents when they register (whole seconds)",
+        description="refresh interval told to remote agents when they register (whole seconds, at least 1)",
     ),
     KeySpec(
         keys.REGISTRY_QUERY_TIMEOUT,

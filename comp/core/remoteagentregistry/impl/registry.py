@@ -255,8 +255,8 @@ class RemoteAgentRegistry:
                 _log.exception("remote agent eviction check failed")
 
     def _refresh_interval_secs(self) -> int:
-        # declared whole seconds between 1 and the largest uint32 (the wire's type)
-        return int(self._config.get_duration(keys.REGISTRY_REFRESH_INTERVAL).total_seconds())
+        # declared positive and at most the largest uint32 (the wire's type, whole seconds)
+        return max(1, int(self._config.get_duration(keys.REGISTRY_REFRESH_INTERVAL).total_seconds()))
 
     def _idle_timeout_secs(self) -> float:
         return self._config.get_duration(keys.REGISTRY_IDLE_TIMEOUT).total_seconds()

@@ -91,7 +91,9 @@ def test_every_registration_gets_its_own_session() -> None:
     assert s.metric("registered") == 20
 
 
-@pytest.mark.parametrize(("configured", "expected"), [("10s", 10), ("1s", 1), ("2m", 120), (90, 90)])
+@pytest.mark.parametrize(
+    ("configured", "expected"), [("10s", 10), ("1s", 1), ("300ms", 1), ("2m", 120), (90, 90)]
+)
 def test_refresh_interval_is_told_in_seconds(configured: Any, expected: int) -> None:
     s = _Setup()
     s.config.set("remote_agent.registry.recommended_refresh_interval", configured, Source.AGENT_RUNTIME)
@@ -165,7 +167,6 @@ def test_idle_timeout_is_read_at_every_check() -> None:
         (keys.REGISTRY_IDLE_TIMEOUT, 0),
         (keys.REGISTRY_IDLE_TIMEOUT, "-1s"),
         (keys.REGISTRY_REFRESH_INTERVAL, "0s"),
-        (keys.REGISTRY_REFRESH_INTERVAL, "500ms"),
         (keys.REGISTRY_REFRESH_INTERVAL, f"{2**32}s"),
     ],
 )
