@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pkg.config import keys
 from pkg.config.errors import ConfigLimitError
 
 __all__ = [
@@ -30,9 +31,9 @@ __all__ = [
     "ConfigLimits",
 ]
 
-VALUE_MAX_BYTES_KEY = "config_limits.value_max_bytes"
-TOTAL_MAX_BYTES_KEY = "config_limits.total_max_bytes"
-GRPC_MAX_MESSAGE_SIZE_KEY = "agent_ipc.grpc_max_message_size"
+VALUE_MAX_BYTES_KEY = keys.VALUE_MAX_BYTES
+TOTAL_MAX_BYTES_KEY = keys.TOTAL_MAX_BYTES
+GRPC_MAX_MESSAGE_SIZE_KEY = keys.GRPC_MAX_MESSAGE_SIZE
 RESTART_KEYS = frozenset({VALUE_MAX_BYTES_KEY, TOTAL_MAX_BYTES_KEY, GRPC_MAX_MESSAGE_SIZE_KEY})
 """Settings read only at startup."""
 

@@ -48,7 +48,7 @@ from pkg.config.limits import (
     VALUE_MAX_BYTES_KEY,
     ConfigLimits,
 )
-from pkg.config.schema import Schema, default_schema
+from pkg.config.schema import Schema, declared_default, default_schema
 from pkg.config.sources import SOURCES_BY_PRIORITY, Source
 from pkg.config.tree import find_nesting, parent_keys, subtree
 from pkg.config.wire_size import setting_size, value_size
@@ -99,9 +99,8 @@ _Delivery = tuple[ConfigChange, tuple[tuple[int, UpdateCallback], ...]]
 
 
 _FALLBACK_LIMITS = {
-    VALUE_MAX_BYTES_KEY: 1024 * 1024,
-    TOTAL_MAX_BYTES_KEY: 3 * 1024 * 1024,
-    GRPC_MAX_MESSAGE_SIZE_KEY: 4 * 1024 * 1024,
+    key: declared_default(key)
+    for key in (VALUE_MAX_BYTES_KEY, TOTAL_MAX_BYTES_KEY, GRPC_MAX_MESSAGE_SIZE_KEY)
 }
 
 

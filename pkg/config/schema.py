@@ -30,17 +30,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
+from functools import cache
 from pathlib import PurePath
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import ConfigDict, PlainValidator, TypeAdapter, ValidationError
-
+from pkg.config import keys
 from pkg.config.coerce import parse_list_text, parse_mapping_text
 from pkg.config.durations import DURATION_EXPECTED, format_duration, parse_duration
 from pkg.config.errors import ConfigKeyError, ConfigLimitError, ConfigValueError
 from pkg.config.sizes import SIZE_EXPECTED, parse_size
 from pkg.config.tree import flatten
 from pkg.scrub import is_secret_key
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 __all__ = [
     "LOG_LEVELS",
@@ -49,6 +52,7 @@ __all__ = [
     "KeySpec",
     "Schema",
     "ValueType",
+    "declared_default",
     "default_schema",
     "plain_value",
 ]
@@ -124,18 +128,28 @@ def _duration(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-_TEXT = ConfigDict(coerce_numbers_to_str=True, allow_inf_nan=False)
-_ADAPTERS: dict[ValueType, TypeAdapter[Any]] = {
-    ValueType.STRING: TypeAdapter(str, config=_TEXT),
-    ValueType.INT: TypeAdapter(int),
-    ValueType.BOOL: TypeAdapter(bool),
-    ValueType.FLOAT: TypeAdapter(float, config=_TEXT),
-    ValueType.DURATION: TypeAdapter(Annotated[Any, PlainValidator(_duration)]),
-    ValueType.SIZE: TypeAdapter(Annotated[int, PlainValidator(parse_size)]),
-    ValueType.STRING_LIST: TypeAdapter(list[str], config=_TEXT),
-    ValueType.STRING_MAP: TypeAdapter(dict[str, str], config=_TEXT),
-    ValueType.MAP: TypeAdapter(dict[str, Any], config=_TEXT),
-}
+@cache
+def _adapter(value_type: ValueType) -> TypeAdapter[Any]:
+    """The pydantic validator of a type, built at first use: pydantic is slow to import, and clients
+    that only read declared defaults (:func:`declared_default`) never validate."""
+    from pydantic import ConfigDict, PlainValidator, TypeAdapter
+
+    text = ConfigDict(coerce_numbers_to_str=True, allow_inf_nan=False)
+    kinds: dict[ValueType, tuple[Any, ConfigDict | None]] = {
+        ValueType.STRING: (str, text),
+        ValueType.INT: (int, None),
+        ValueType.BOOL: (bool, None),
+        ValueType.FLOAT: (float, text),
+        ValueType.DURATION: (Annotated[Any, PlainValidator(_duration)], None),
+        ValueType.SIZE: (Annotated[int, PlainValidator(parse_size)], None),
+        ValueType.STRING_LIST: (list[str], text),
+        ValueType.STRING_MAP: (dict[str, str], text),
+        ValueType.MAP: (dict[str, Any], text),
+    }
+    kind, config = kinds[value_type]
+    return TypeAdapter(kind, config=config)
+
+
 _FROM_TEXT: dict[ValueType, Callable[..., Any]] = {
     ValueType.STRING_LIST: parse_list_text,
     ValueType.STRING_MAP: parse_mapping_text,
@@ -385,8 +399,8 @@ class Schema:
         if isinstance(plain, bool) and spec.type in (ValueType.INT, ValueType.FLOAT, ValueType.DURATION):
             raise ConfigValueError(spec.key, value, spec.expected, origin=origin)
         try:
-            result = _ADAPTERS[spec.type].validate_python(plain)
-        except (ValidationError, ValueError):
+            result = _adapter(spec.type).validate_python(plain)
+        except ValueError:  # pydantic's ValidationError is a ValueError
             raise ConfigValueError(spec.key, value, spec.expected, origin=origin) from None
         if spec.choices and str(result).lower() not in {c.lower() for c in spec.choices}:
             raise ConfigValueError(spec.key, value, spec.expected, origin=origin)
@@ -480,80 +494,85 @@ _FLEET_KEYS = (
 )
 
 _CORE_KEYS = (
-    KeySpec("cmd_host", ValueType.STRING, "localhost", description="IPC gRPC listen host"),
+    KeySpec(keys.CMD_HOST, ValueType.STRING, "localhost", description="IPC gRPC listen host"),
     KeySpec(
-        "cmd_port",
+        keys.CMD_PORT,
         ValueType.INT,
         5001,
         minimum=0,
         maximum=65535,
         description="IPC gRPC listen port (0: any free)",
     ),
-    KeySpec("cmd_shutdown_grace", ValueType.DURATION, "3s", minimum=0, description="IPC server stop grace"),
-    KeySpec("auth_token_file_path", ValueType.STRING, "", description="bearer token file; '': beside config"),
-    KeySpec("ipc_cert_file_path", ValueType.STRING, "", description="mTLS cert+key; '': beside the token"),
-    KeySpec("remote_agent.registry.enabled", ValueType.BOOL, True, description="remote agent registry on"),
     KeySpec(
-        "remote_agent.registry.idle_timeout",
+        keys.CMD_SHUTDOWN_GRACE, ValueType.DURATION, "3s", minimum=0, description="IPC server stop grace"
+    ),
+    KeySpec(
+        keys.AUTH_TOKEN_FILE_PATH, ValueType.STRING, "", description="bearer token file; '': beside config"
+    ),
+    KeySpec(keys.IPC_CERT_FILE_PATH, ValueType.STRING, "", description="mTLS cert+key; '': beside the token"),
+    KeySpec(keys.REGISTRY_ENABLED, ValueType.BOOL, True, description="remote agent registry on"),
+    KeySpec(
+        keys.REGISTRY_IDLE_TIMEOUT,
         ValueType.DURATION,
         "30s",
-        minimum=0,
+        minimum=0.001,
         live=True,
         description="a remote agent not refreshed for this long is evicted",
     ),
     KeySpec(
-        "remote_agent.registry.recommended_refresh_interval",
+        keys.REGISTRY_REFRESH_INTERVAL,
         ValueType.DURATION,
         "10s",
-        minimum=0,
+        minimum=0.001,
+        maximum=2**32 - 1,
         live=True,
-        description="refresh interval told to remote agents when they register",
+        description="refresh interval told to remote agents when they register (whole seconds, at least 1)",
     ),
     KeySpec(
-        "remote_agent.registry.query_timeout",
+        keys.REGISTRY_QUERY_TIMEOUT,
         ValueType.DURATION,
         "3s",
-        minimum=0,
+        minimum=0.001,
         live=True,
         description="deadline of one status, flare or telemetry fan-out to remote agents",
     ),
     KeySpec(
-        "remote_agent.configstream.sleep_interval",
+        keys.CONFIGSTREAM_SLEEP_INTERVAL,
         ValueType.DURATION,
         "10ms",
         minimum=0,
         description="pause after a non-terminal send error",
     ),
     KeySpec(
-        "remote_agent.configstream.history_size",
+        keys.CONFIGSTREAM_HISTORY_SIZE,
         ValueType.INT,
         10000,
         minimum=0,
         description="recent updates kept for catch-up and resume",
     ),
     KeySpec(
-        "remote_agent.configstream.queue_size",
+        keys.CONFIGSTREAM_QUEUE_SIZE,
         ValueType.INT,
         1000,
         minimum=1,
         description="events queued per subscriber before it is marked lagging",
     ),
     KeySpec(
-        "remote_agent.configstream.history_max_bytes",
+        keys.CONFIGSTREAM_HISTORY_MAX_BYTES,
         ValueType.INT,
         32 * 1024 * 1024,
         minimum=0,
         description="serialized bytes of recent updates kept for catch-up and resume",
     ),
     KeySpec(
-        "remote_agent.configstream.queue_max_bytes",
+        keys.CONFIGSTREAM_QUEUE_MAX_BYTES,
         ValueType.INT,
         8 * 1024 * 1024,
         minimum=1,
         description="serialized bytes queued per subscriber before it is marked lagging",
     ),
     KeySpec(
-        "agent_ipc.grpc_max_message_size",
+        keys.GRPC_MAX_MESSAGE_SIZE,
         ValueType.INT,
         4 * 1024 * 1024,
         minimum=64 * 1024,
@@ -561,23 +580,23 @@ _CORE_KEYS = (
         description="largest gRPC message the core sends or its clients accept, in bytes",
     ),
     KeySpec(
-        "config_limits.value_max_bytes",
+        keys.VALUE_MAX_BYTES,
         ValueType.INT,
         1024 * 1024,
         minimum=1024,
         description="largest serialized value of one setting, in bytes",
     ),
     KeySpec(
-        "config_limits.total_max_bytes",
+        keys.TOTAL_MAX_BYTES,
         ValueType.INT,
         3 * 1024 * 1024,
         minimum=4096,
         description="largest serialized snapshot of every setting, in bytes",
     ),
-    KeySpec("log_level", ValueType.STRING, "info", choices=LOG_LEVELS, live=True, description="log level"),
-    KeySpec("log_file", ValueType.STRING, "", live=True, description="log file path; '': no file"),
+    KeySpec(keys.LOG_LEVEL, ValueType.STRING, "info", choices=LOG_LEVELS, live=True, description="log level"),
+    KeySpec(keys.LOG_FILE, ValueType.STRING, "", live=True, description="log file path; '': no file"),
     KeySpec(
-        "log_file_max_size",
+        keys.LOG_FILE_MAX_SIZE,
         ValueType.SIZE,
         10 * 1024 * 1024,
         minimum=1024,
@@ -585,7 +604,7 @@ _CORE_KEYS = (
         description="size at which the log file is rolled (10MB, 512KB, or bytes)",
     ),
     KeySpec(
-        "log_file_max_rolls",
+        keys.LOG_FILE_MAX_ROLLS,
         ValueType.INT,
         1,
         minimum=0,
@@ -593,14 +612,24 @@ _CORE_KEYS = (
         live=True,
         description="rolled log files kept (log_file.1, ...); 0: the file is truncated instead",
     ),
-    KeySpec("log_to_console", ValueType.BOOL, True, live=True, description="log to stderr"),
-    KeySpec("log_format_json", ValueType.BOOL, False, live=True, description="log one JSON object per line"),
-    KeySpec("api_key", ValueType.STRING, "", secret=True, live=True, description=_STREAMED),
-    KeySpec("site", ValueType.STRING, "datadoghq.com", live=True, description=_STREAMED),
-    KeySpec("hostname", ValueType.STRING, "", live=True, description=_STREAMED),
-    KeySpec("tags", ValueType.STRING_LIST, [], live=True, description=_STREAMED),
-    KeySpec("logs_config.enabled", ValueType.BOOL, False, live=True, description=_STREAMED),
-    KeySpec("telemetry.enabled", ValueType.BOOL, True, description="Prometheus /metrics on loopback"),
-    KeySpec("telemetry.port", ValueType.INT, 5000, minimum=0, maximum=65535, description="/metrics port"),
+    KeySpec(keys.LOG_TO_CONSOLE, ValueType.BOOL, True, live=True, description="log to stderr"),
+    KeySpec(
+        keys.LOG_FORMAT_JSON, ValueType.BOOL, False, live=True, description="log one JSON object per line"
+    ),
+    KeySpec(keys.API_KEY, ValueType.STRING, "", secret=True, live=True, description=_STREAMED),
+    KeySpec(keys.SITE, ValueType.STRING, "datadoghq.com", live=True, description=_STREAMED),
+    KeySpec(keys.HOSTNAME, ValueType.STRING, "", live=True, description=_STREAMED),
+    KeySpec(keys.TAGS, ValueType.STRING_LIST, [], live=True, description=_STREAMED),
+    KeySpec(keys.LOGS_CONFIG_ENABLED, ValueType.BOOL, False, live=True, description=_STREAMED),
+    KeySpec(keys.TELEMETRY_ENABLED, ValueType.BOOL, True, description="Prometheus /metrics on loopback"),
+    KeySpec(keys.TELEMETRY_PORT, ValueType.INT, 5000, minimum=0, maximum=65535, description="/metrics port"),
     *_FLEET_KEYS,
 )
+
+_CORE_DEFAULTS = {spec.key: spec.default for spec in _CORE_KEYS}
+
+
+def declared_default(key: str) -> Any:
+    """The default of a core key (a name of :mod:`pkg.config.keys`) as declared, for readers that
+    work without a config (command-line clients). Raises KeyError for any other key."""
+    return _CORE_DEFAULTS[key]

@@ -10,14 +10,16 @@ The rules are those of ``core-agent run``, so a client finds exactly the files t
   then the config file; by default the token is ``auth_token`` beside the config file;
 - the certificate defaults to ``ipc_cert.pem`` beside the token in use;
 - the address is ``cmd_host:cmd_port`` from the environment (``DD_CMD_HOST``, ``DD_CMD_PORT``), then
-  the config file, then ``localhost:5001``.
+  the config file, then the declared defaults (:func:`pkg.config.schema.declared_default`:
+  ``localhost:5001``).
 
 Usage::
 
     found = locate_core_agent(Path("/etc/datadog-agent/datadog.yaml"), None, os.environ)
     found.address, found.auth_token, found.ipc_cert
 
-Light to import (PyYAML and the standard library): command-line clients use it on every call.
+Light to import (PyYAML, the standard library and the declarations, without pydantic): command-line
+clients use it on every call.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from pkg.config import keys
+from pkg.config.schema import declared_default
 from pkg.ipc.errors import LocationError
 from pkg.ipc.paths import resolve_ipc_file_paths
 
@@ -48,11 +52,11 @@ __all__ = [
 ]
 
 STATE_DIR_NAME = "core-agent"
-DEFAULT_CMD_HOST = "localhost"
-DEFAULT_CMD_PORT = 5001
+DEFAULT_CMD_HOST: str = declared_default(keys.CMD_HOST)
+DEFAULT_CMD_PORT: int = declared_default(keys.CMD_PORT)
 DEFAULT_ADDRESS = f"{DEFAULT_CMD_HOST}:{DEFAULT_CMD_PORT}"
 # The settings that say where the agent is; the environment variable of each is DD_ + upper case.
-LOCATION_KEYS = ("cmd_host", "cmd_port", "auth_token_file_path", "ipc_cert_file_path")
+LOCATION_KEYS = (keys.CMD_HOST, keys.CMD_PORT, keys.AUTH_TOKEN_FILE_PATH, keys.IPC_CERT_FILE_PATH)
 
 _SafeLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -189,8 +193,8 @@ def _locate(
     secrets_dir = secrets_state_dir(config_file, state_dir, environ)
     token_setting = cert_setting = None
     if secrets_dir is None:
-        token_setting = _text(settings, "auth_token_file_path")
-        cert_setting = _text(settings, "ipc_cert_file_path")
+        token_setting = _text(settings, keys.AUTH_TOKEN_FILE_PATH)
+        cert_setting = _text(settings, keys.IPC_CERT_FILE_PATH)
     files = resolve_ipc_file_paths(
         auth_token_file if auth_token_file is not None else token_setting,
         cert_file if cert_file is not None else cert_setting,
@@ -198,8 +202,8 @@ def _locate(
         state_dir=secrets_dir,
     )
     if not address:
-        host = _text(settings, "cmd_host") or DEFAULT_CMD_HOST
-        address = format_address(host, _port(settings.get("cmd_port")))
+        host = _text(settings, keys.CMD_HOST) or DEFAULT_CMD_HOST
+        address = format_address(host, _port(settings.get(keys.CMD_PORT)))
     return AgentLocation(address, files.auth_token, files.ipc_cert, read_from)
 
 
@@ -258,7 +262,7 @@ def _port(setting: _Setting | None) -> int:
         port = int(value)
     if not 0 < port <= 65535:
         raise LocationError(
-            f"{setting.origin}: invalid value for 'cmd_port': {setting.value!r}, "
+            f"{setting.origin}: invalid value for {keys.CMD_PORT!r}: {setting.value!r}, "
             "expected a port number 1-65535"
         )
     return port

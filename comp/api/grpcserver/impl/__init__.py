@@ -10,13 +10,11 @@ from comp.api.grpcserver.impl.auth import INVALID_TOKEN_MESSAGE, BearerTokenInte
 from comp.api.grpcserver.impl.server import GrpcServer, GrpcServerError
 from comp.core.config import def_ as config_def
 from comp.core.ipc import def_ as ipc_def
-from pkg.ipc import DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_SIZE_KEY
+from pkg.config import keys
 from pkg.util.lifecycle import Hook, Lifecycle
 
 __all__ = [
-    "DEFAULT_STOP_GRACE_SECONDS",
     "INVALID_TOKEN_MESSAGE",
-    "SHUTDOWN_GRACE_KEY",
     "BearerTokenInterceptor",
     "GrpcServer",
     "GrpcServerError",
@@ -24,9 +22,6 @@ __all__ = [
     "Requires",
     "new_component",
 ]
-
-SHUTDOWN_GRACE_KEY = "cmd_shutdown_grace"
-DEFAULT_STOP_GRACE_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -49,24 +44,17 @@ class Provides:
 
 def new_component(requires: Requires) -> Provides:
     """Listen on ``cmd_host:cmd_port`` (port 0 picks a free port) once the lifecycle starts."""
-    host = requires.config.get_string("cmd_host")
-    port = requires.config.get_int("cmd_port")
+    config = requires.config
+    host = config.get_string(keys.CMD_HOST)
+    port = config.get_int(keys.CMD_PORT)  # declared 0-65535
     if not host:
-        raise GrpcServerError("cmd_host is empty: set it to a loopback host such as localhost")
-    if not 0 <= port <= 65535:
-        raise GrpcServerError(f"invalid value for 'cmd_port': {port}, expected a port number 0-65535")
-    stop_grace = _shutdown_grace(requires.config) if requires.stop_grace is None else requires.stop_grace
-    max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES
-    if requires.config.get(MAX_MESSAGE_SIZE_KEY) is not None:  # a schema without the key: the default
-        max_message_bytes = requires.config.get_int(MAX_MESSAGE_SIZE_KEY)
+        raise GrpcServerError(f"{keys.CMD_HOST} is empty: set it to a loopback host such as localhost")
+    stop_grace = requires.stop_grace
+    if stop_grace is None:
+        stop_grace = config.get_duration(keys.CMD_SHUTDOWN_GRACE).total_seconds()
+    max_message_bytes = config.get_int(keys.GRPC_MAX_MESSAGE_SIZE)
     server = GrpcServer(
         host, port, requires.ipc, requires.services, stop_grace, max_message_bytes=max_message_bytes
     )
     requires.lifecycle.append(Hook("grpc server", on_start=server.start, on_stop=server.stop))
     return Provides(comp=server)
-
-
-def _shutdown_grace(config: config_def.Component) -> float:
-    if config.get(SHUTDOWN_GRACE_KEY) is None:  # a schema without the key
-        return DEFAULT_STOP_GRACE_SECONDS
-    return config.get_duration(SHUTDOWN_GRACE_KEY).total_seconds()

@@ -58,7 +58,9 @@ from comp.core.configstream.def_ import EventKind, StreamEvent, StreamStatus, Su
 from comp.core.configstream.impl.history import EventHistory
 from comp.core.configstream.impl.metrics import ResumeRefusal, ResyncCause, StreamMetrics
 from comp.core.configstream.impl.subscription import StreamSubscription
+from pkg.config import keys
 from pkg.config.change import ConfigChange
+from pkg.config.schema import declared_default
 from pkg.protoconv.configevents import (
     sequence_id_from_wire,
     snapshot_epoch_suffix,
@@ -79,9 +81,9 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 DEFAULT_ORIGIN = "core-agent"
-DEFAULT_HISTORY_MAX_BYTES = 32 * 1024 * 1024
-DEFAULT_QUEUE_MAX_BYTES = 8 * 1024 * 1024
-DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024
+DEFAULT_HISTORY_MAX_BYTES: int = declared_default(keys.CONFIGSTREAM_HISTORY_MAX_BYTES)
+DEFAULT_QUEUE_MAX_BYTES: int = declared_default(keys.CONFIGSTREAM_QUEUE_MAX_BYTES)
+DEFAULT_MAX_EVENT_BYTES: int = declared_default(keys.GRPC_MAX_MESSAGE_SIZE)
 
 
 class ConfigStreamProducer:

@@ -17,14 +17,13 @@ from comp.core.configstream import def_ as configstream_def
 from comp.core.configstreamserver.def_ import Component
 from comp.core.configstreamserver.impl.handler import ConfigStreamHandler
 from comp.core.remoteagentregistry import def_ as registry_def
+from pkg.config import keys
 from pkg.proto.gen.datadog.model.v1.configstream_pb2 import ConfigStreamRequest
 from pkg.util.lifecycle import Hook, Lifecycle
 
 __all__ = [
-    "DEFAULT_SLEEP_INTERVAL",
     "METHOD_NAME",
     "SERVICE_NAME",
-    "SLEEP_INTERVAL_KEY",
     "ConfigStreamHandler",
     "Provides",
     "Requires",
@@ -34,8 +33,6 @@ __all__ = [
 
 SERVICE_NAME = "datadog.api.v1.AgentSecure"
 METHOD_NAME = "StreamConfigEvents"
-SLEEP_INTERVAL_KEY = "remote_agent.configstream.sleep_interval"
-DEFAULT_SLEEP_INTERVAL = 0.010
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,9 @@ class Provides:
 def new_component(requires: Requires) -> Provides:
     """Build the handler; it follows evictions between the lifecycle's start and stop."""
     handler = ConfigStreamHandler(
-        requires.configstream, requires.registry, sleep_interval=_sleep_interval(requires.config)
+        requires.configstream,
+        requires.registry,
+        sleep_interval=requires.config.get_duration(keys.CONFIGSTREAM_SLEEP_INTERVAL).total_seconds(),
     )
     requires.lifecycle.append(Hook("config stream server", on_start=handler.start, on_stop=handler.stop))
     return Provides(comp=handler, grpc_service=new_grpc_service(handler))
@@ -79,9 +78,3 @@ def new_grpc_service(component: Component) -> GrpcService:
         register=lambda server: server.add_generic_rpc_handlers([generic]),
         drain=component.drain,
     )
-
-
-def _sleep_interval(config: config_def.Component) -> float:
-    if config.get(SLEEP_INTERVAL_KEY) is None:
-        return DEFAULT_SLEEP_INTERVAL
-    return config.get_duration(SLEEP_INTERVAL_KEY).total_seconds()

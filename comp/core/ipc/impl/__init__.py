@@ -9,6 +9,7 @@ import grpc
 
 from comp.core.config import def_ as config_def
 from comp.core.ipc.def_ import Component, IpcPaths, Params
+from pkg.config import keys
 from pkg.ipc import (
     IpcCertificate,
     auth_metadata,
@@ -24,9 +25,6 @@ from pkg.util.lifecycle import Lifecycle
 __all__ = ["IpcSecrets", "Provides", "Requires", "new_component"]
 
 _log = logging.getLogger(__name__)
-
-AUTH_TOKEN_KEY = "auth_token_file_path"
-IPC_CERT_KEY = "ipc_cert_file_path"
 
 
 @dataclass(frozen=True)
@@ -83,8 +81,8 @@ def new_component(requires: Requires) -> Provides:
     """
     config = requires.config
     files = resolve_ipc_file_paths(
-        config.get_string(AUTH_TOKEN_KEY),
-        config.get_string(IPC_CERT_KEY),
+        config.get_string(keys.AUTH_TOKEN_FILE_PATH),
+        config.get_string(keys.IPC_CERT_FILE_PATH),
         config_file=config.config_file_used(),
         state_dir=requires.params.state_dir,
     )

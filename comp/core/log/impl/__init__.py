@@ -35,8 +35,10 @@ from comp.core.log.impl.outputs import (
     TextFormatter,
     open_handlers,
 )
+from pkg.config import keys
 from pkg.config.change import ConfigChange
 from pkg.config.errors import ConfigError, ConfigValueError
+from pkg.config.schema import declared_default
 from pkg.util.lifecycle import Hook, Lifecycle
 
 __all__ = [
@@ -56,8 +58,6 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 FORMAT = TEXT_FORMAT
-_LEVEL_KEY = "log_level"
-_DEFAULT_LEVEL = "info"
 
 LEVELS: dict[str, int] = {
     "trace": logging.DEBUG,
@@ -76,9 +76,9 @@ def parse_level(value: str) -> tuple[str, int]:
 
     Raises ConfigValueError naming the value and the accepted names.
     """
-    name = value.strip().lower() or _DEFAULT_LEVEL
+    name = value.strip().lower() or declared_default(keys.LOG_LEVEL)
     if name not in LEVELS:
-        raise ConfigValueError(_LEVEL_KEY, value, "one of " + ", ".join(LEVELS))
+        raise ConfigValueError(keys.LOG_LEVEL, value, "one of " + ", ".join(LEVELS))
     return name, LEVELS[name]
 
 
@@ -98,7 +98,7 @@ class Logging:
 
     def __init__(self, config: config_def.Component) -> None:
         self._config = config
-        self._level_name, self._levelno = parse_level(config.get_string(_LEVEL_KEY))
+        self._level_name, self._levelno = parse_level(config.get_string(keys.LOG_LEVEL))
         self._outputs = Outputs.from_config(config)
         self._filter = SecretMaskingFilter()
         self._reload_secrets()
@@ -169,7 +169,7 @@ class Logging:
     def _on_update(self, change: ConfigChange) -> None:
         # Runs on the thread that changed the config: must never raise into it.
         try:
-            if change.key == _LEVEL_KEY:
+            if change.key == keys.LOG_LEVEL:
                 self._reload_level()
             elif change.key in OUTPUT_KEYS:
                 self._reload_outputs()
@@ -181,7 +181,7 @@ class Logging:
     def _reload_level(self) -> None:
         with self._lock:
             try:
-                name, levelno = parse_level(self._config.get_string(_LEVEL_KEY))
+                name, levelno = parse_level(self._config.get_string(keys.LOG_LEVEL))
             except ConfigError as exc:
                 _log.warning("%s; keeping log level %r", exc, self._level_name)
                 return

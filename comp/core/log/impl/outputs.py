@@ -19,11 +19,18 @@ from pathlib import Path
 from typing import TextIO
 
 from comp.core.config import def_ as config_def
+from pkg.config import keys
 
 __all__ = ["OUTPUT_KEYS", "TEXT_FORMAT", "JsonFormatter", "Outputs", "TextFormatter", "open_handlers"]
 
 OUTPUT_KEYS = frozenset(
-    {"log_to_console", "log_file", "log_file_max_size", "log_file_max_rolls", "log_format_json"}
+    {
+        keys.LOG_TO_CONSOLE,
+        keys.LOG_FILE,
+        keys.LOG_FILE_MAX_SIZE,
+        keys.LOG_FILE_MAX_ROLLS,
+        keys.LOG_FORMAT_JSON,
+    }
 )
 """The settings that choose the outputs; a change of any of them reopens them."""
 
@@ -44,11 +51,11 @@ class Outputs:
     @classmethod
     def from_config(cls, config: config_def.Component) -> Outputs:
         return cls(
-            console=config.get_bool("log_to_console"),
-            file=config.get_string("log_file").strip(),
-            max_bytes=config.get_int("log_file_max_size"),
-            max_rolls=config.get_int("log_file_max_rolls"),
-            json=config.get_bool("log_format_json"),
+            console=config.get_bool(keys.LOG_TO_CONSOLE),
+            file=config.get_string(keys.LOG_FILE).strip(),
+            max_bytes=config.get_int(keys.LOG_FILE_MAX_SIZE),
+            max_rolls=config.get_int(keys.LOG_FILE_MAX_ROLLS),
+            json=config.get_bool(keys.LOG_FORMAT_JSON),
         )
 
 

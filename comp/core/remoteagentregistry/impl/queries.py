@@ -27,6 +27,7 @@ from comp.core.config import def_ as config_def
 from comp.core.ipc import def_ as ipc_def
 from comp.core.remoteagentregistry.def_ import Component, QueryResult, RemoteAgent, StatusDetails
 from comp.core.telemetry.def_ import SECONDS_BUCKETS
+from pkg.config import keys
 from pkg.ipc import secure_channel
 from pkg.proto.gen.datadog.remoteagent.flare.v1 import flare_pb2
 from pkg.proto.gen.datadog.remoteagent.status.v1 import status_pb2
@@ -44,16 +45,12 @@ from pkg.remoteagent.services import (
 )
 
 __all__ = [
-    "DEFAULT_QUERY_TIMEOUT_SECS",
-    "QUERY_TIMEOUT_KEY",
     "SESSION_ID_MISMATCH",
     "RemoteAgentQueries",
 ]
 
 _log = logging.getLogger(__name__)
 
-QUERY_TIMEOUT_KEY = "remote_agent.registry.query_timeout"
-DEFAULT_QUERY_TIMEOUT_SECS = 3.0
 SESSION_ID_MISMATCH = "SESSION_ID_MISMATCH"
 _MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _NAMESPACE = "remote_agent_registry"
@@ -142,23 +139,8 @@ class RemoteAgentQueries:
         self._metrics = _Metrics(meter)
 
     def timeout(self) -> float:
-        """The deadline of one fan-out, in seconds."""
-        try:
-            if self._config.get(QUERY_TIMEOUT_KEY) is None:
-                return DEFAULT_QUERY_TIMEOUT_SECS
-            secs = self._config.get_duration(QUERY_TIMEOUT_KEY).total_seconds()
-        except config_def.ConfigError as exc:
-            _log.warning("%s; using %ss", exc, DEFAULT_QUERY_TIMEOUT_SECS)
-            return DEFAULT_QUERY_TIMEOUT_SECS
-        if secs <= 0:
-            _log.warning(
-                "%s is %ss, expected a positive duration; using %ss",
-                QUERY_TIMEOUT_KEY,
-                secs,
-                DEFAULT_QUERY_TIMEOUT_SECS,
-            )
-            return DEFAULT_QUERY_TIMEOUT_SECS
-        return secs
+        """The deadline of one fan-out, in seconds (declared positive)."""
+        return self._config.get_duration(keys.REGISTRY_QUERY_TIMEOUT).total_seconds()
 
     async def status(self) -> list[QueryResult[StatusDetails]]:
         return await self._fan_out(_STATUS)

@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TypeVar
 
 from opentelemetry.metrics import Meter
 
@@ -25,30 +24,18 @@ from comp.core.remoteagentregistry.def_ import (
 )
 from comp.core.remoteagentregistry.impl.validation import MAX_AGENTS, validate_registration
 from comp.core.telemetry.def_ import SECONDS_BUCKETS
+from pkg.config import keys
 from pkg.remoteagent.endpoint import EndpointError, grpc_target
 from pkg.util.text import shorten
 
 __all__ = [
-    "DEFAULT_IDLE_TIMEOUT_SECS",
-    "DEFAULT_REFRESH_INTERVAL_SECS",
-    "ENABLED_KEY",
-    "IDLE_TIMEOUT_KEY",
-    "REFRESH_INTERVAL_KEY",
     "TELEMETRY_NAMESPACE",
     "RemoteAgentRegistry",
 ]
 
 _log = logging.getLogger(__name__)
 
-ENABLED_KEY = "remote_agent.registry.enabled"
-IDLE_TIMEOUT_KEY = "remote_agent.registry.idle_timeout"
-REFRESH_INTERVAL_KEY = "remote_agent.registry.recommended_refresh_interval"
-DEFAULT_IDLE_TIMEOUT_SECS = 30.0
-DEFAULT_REFRESH_INTERVAL_SECS = 10.0
 TELEMETRY_NAMESPACE = "remote_agent_registry"
-_MAX_UINT32 = 2**32 - 1
-
-_T = TypeVar("_T")
 
 
 class _Metrics:
@@ -102,7 +89,7 @@ class RemoteAgentRegistry:
         self._max_agents = max_agents
         self._clock = clock
         self._check_interval = check_interval
-        self._enabled = self._read(ENABLED_KEY, config.get_bool, True)
+        self._enabled = config.get_bool(keys.REGISTRY_ENABLED)
         self._metrics = _Metrics(meter)
         self._lock = threading.Lock()
         self._agents: dict[str, RemoteAgent] = {}
@@ -277,25 +264,8 @@ class RemoteAgentRegistry:
                 _log.exception("remote agent eviction check failed")
 
     def _refresh_interval_secs(self) -> int:
-        secs = self._positive_secs(REFRESH_INTERVAL_KEY, DEFAULT_REFRESH_INTERVAL_SECS)
-        return min(max(1, int(secs)), _MAX_UINT32)
+        # declared positive and at most the largest uint32 (the wire's type, whole seconds)
+        return max(1, int(self._config.get_duration(keys.REGISTRY_REFRESH_INTERVAL).total_seconds()))
 
     def _idle_timeout_secs(self) -> float:
-        return self._positive_secs(IDLE_TIMEOUT_KEY, DEFAULT_IDLE_TIMEOUT_SECS)
-
-    def _positive_secs(self, key: str, default: float) -> float:
-        secs = self._read(key, lambda k: self._config.get_duration(k).total_seconds(), default)
-        if secs <= 0:
-            _log.warning("%s is %ss, expected a positive duration; using %ss", key, secs, default)
-            return default
-        return secs
-
-    def _read(self, key: str, getter: Callable[[str], _T], default: _T) -> _T:
-        """``getter(key)``, or ``default`` when the key is absent or its value is invalid (logged)."""
-        try:
-            if self._config.get(key) is None:
-                return default
-            return getter(key)
-        except config_def.ConfigError as exc:
-            _log.warning("%s; using %r", exc, default)
-            return default
+        return self._config.get_duration(keys.REGISTRY_IDLE_TIMEOUT).total_seconds()

@@ -16,9 +16,10 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from comp.api.grpcserver.def_ import Component, GrpcService
-from comp.api.grpcserver.impl import DEFAULT_STOP_GRACE_SECONDS, GrpcServer, Requires, new_component
+from comp.api.grpcserver.impl import GrpcServer, Requires, new_component
 from comp.core.config.mock import new_mock as new_config_mock
 from comp.core.ipc.mock import MockIpc, new_mock
+from pkg.config.reader import MissingSettingError
 from pkg.config.schema import Schema
 from pkg.ipc import secure_channel
 from pkg.util.lifecycle import Lifecycle
@@ -197,8 +198,9 @@ def test_the_grace_is_the_cmd_shutdown_grace_setting_unless_given(ipc: MockIpc) 
         (new_config_mock({**address, "cmd_shutdown_grace": "250ms"}), None, 0.25),
         (new_config_mock({**address, "cmd_shutdown_grace": "250ms"}), 1.5, 1.5),
         (new_config_mock(address), None, 3.0),
-        (new_config_mock(address, schema=Schema()), None, DEFAULT_STOP_GRACE_SECONDS),
     ):
         server = new_component(Requires(Lifecycle(), config, ipc, [], stop_grace=given)).comp
         assert isinstance(server, GrpcServer)
         assert server.stop_grace == expected
+    with pytest.raises(MissingSettingError, match="cmd_shutdown_grace"):
+        new_component(Requires(Lifecycle(), new_config_mock(address, schema=Schema()), ipc, []))

@@ -12,9 +12,11 @@ from comp.core.configstream.impl import ConfigStreamProducer, Requires, new_comp
 from comp.core.configstream.mock import MockConfigStream
 from comp.core.configstream.mock import new_mock as new_stream_mock
 from comp.core.telemetry.mock import MockTelemetry
+from pkg.config import keys
 from pkg.config.change import ConfigChange, Setting
 from pkg.config.errors import ConfigValueError
-from pkg.config.schema import Schema
+from pkg.config.reader import MissingSettingError
+from pkg.config.schema import Schema, declared_default
 from pkg.config.sources import Source
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.util.lifecycle import Lifecycle
@@ -70,12 +72,23 @@ async def test_container_builds_the_producer() -> None:
     assert lifecycle.hook_names == ["config stream"]
 
 
-def test_tunables_fall_back_when_undeclared_and_are_checked() -> None:
-    config = new_mock(schema=Schema())
-    producer = new_component(Requires(Lifecycle(), config, MockTelemetry())).comp
+def test_tunables_default_to_their_declarations() -> None:
+    producer = new_component(Requires(Lifecycle(), new_mock(), MockTelemetry())).comp
     assert isinstance(producer, ConfigStreamProducer)
-    assert (producer.queue_size, producer.history_size) == (1000, 10_000)
+    declared = (
+        declared_default(keys.CONFIGSTREAM_QUEUE_SIZE),
+        declared_default(keys.CONFIGSTREAM_HISTORY_SIZE),
+    )
+    assert (producer.queue_size, producer.history_size) == declared == (1000, 10_000)
 
-    config = new_mock({"remote_agent.configstream.queue_size": 0}, schema=Schema())
-    with pytest.raises(ConfigValueError, match=r"remote_agent\.configstream\.queue_size"):
-        new_component(Requires(Lifecycle(), config, MockTelemetry()))
+
+def test_a_tunable_out_of_its_bounds_is_refused_by_the_config() -> None:
+    config = new_mock()
+    with pytest.raises(ConfigValueError, match=r"remote_agent\.configstream\.queue_size.*at least 1"):
+        config.set(keys.CONFIGSTREAM_QUEUE_SIZE, 0, Source.AGENT_RUNTIME)
+    assert config.get_int(keys.CONFIGSTREAM_QUEUE_SIZE) == 1000
+
+
+def test_a_config_without_the_tunables_is_refused_naming_one() -> None:
+    with pytest.raises(MissingSettingError, match=r"remote_agent\.configstream\."):
+        new_component(Requires(Lifecycle(), new_mock(schema=Schema()), MockTelemetry()))

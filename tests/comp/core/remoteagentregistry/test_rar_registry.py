@@ -21,7 +21,11 @@ from comp.core.remoteagentregistry.impl import RemoteAgentRegistry, Requires, ne
 from comp.core.remoteagentregistry.mock import MockRemoteAgentRegistry
 from comp.core.telemetry.def_ import SECONDS_BUCKETS
 from comp.core.telemetry.mock import MockTelemetry
-from pkg.config.schema import Schema
+from pkg.config import keys
+from pkg.config.durations import parse_duration
+from pkg.config.errors import ConfigValueError
+from pkg.config.reader import MissingSettingError
+from pkg.config.schema import Schema, declared_default
 from pkg.config.sources import Source
 from pkg.util.lifecycle import Lifecycle
 
@@ -107,8 +111,10 @@ def test_every_registration_gets_its_own_session() -> None:
     assert s.metric("registered") == 20
 
 
-@pytest.mark.parametrize(("configured", "expected"), [("10s", 10), ("300ms", 1), ("2m", 120), (0, 10)])
-def test_refresh_interval_is_at_least_one_second(configured: Any, expected: int) -> None:
+@pytest.mark.parametrize(
+    ("configured", "expected"), [("10s", 10), ("1s", 1), ("300ms", 1), ("2m", 120), (90, 90)]
+)
+def test_refresh_interval_is_told_in_seconds(configured: Any, expected: int) -> None:
     s = _Setup()
     s.config.set("remote_agent.registry.recommended_refresh_interval", configured, Source.AGENT_RUNTIME)
     assert s.registry.register("1", "f", "n")[1] == expected
@@ -175,11 +181,33 @@ def test_idle_timeout_is_read_at_every_check() -> None:
     assert s.registry.evict_idle() == [session_id]
 
 
-def test_non_positive_idle_timeout_falls_back_to_the_default() -> None:
-    s = _Setup(settings={"remote_agent.registry.idle_timeout": 0})
-    s.registry.register("1", "f", "n")
-    s.clock.now += 29
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        (keys.REGISTRY_IDLE_TIMEOUT, 0),
+        (keys.REGISTRY_IDLE_TIMEOUT, "-1s"),
+        (keys.REGISTRY_REFRESH_INTERVAL, "0s"),
+        (keys.REGISTRY_REFRESH_INTERVAL, f"{2**32}s"),
+    ],
+)
+def test_timings_out_of_their_declared_bounds_are_refused_and_change_nothing(key: str, value: Any) -> None:
+    s = _Setup()
+    with pytest.raises(ConfigValueError, match=key.replace(".", r"\.")) as info:
+        s.config.set(key, value, Source.AGENT_RUNTIME)
+    assert "\n" not in str(info.value)
+    session_id, refresh_secs = s.registry.register("1", "f", "n")
+    assert refresh_secs == 10
+    s.clock.now += 30
     assert s.registry.evict_idle() == []
+    s.clock.now += 1
+    assert s.registry.evict_idle() == [session_id]
+
+
+def test_the_refresh_interval_told_is_whole_seconds_of_the_setting() -> None:
+    s = _Setup(settings={keys.REGISTRY_REFRESH_INTERVAL: "2500ms"})
+    assert s.registry.register("1", "f", "n")[1] == 2
+    s.config.set(keys.REGISTRY_REFRESH_INTERVAL, f"{2**32 - 1}s", Source.AGENT_RUNTIME)
+    assert s.registry.register("2", "f", "n")[1] == 2**32 - 1
 
 
 def test_a_failing_callback_does_not_stop_the_others_and_unsubscribe_works() -> None:
@@ -254,15 +282,23 @@ async def test_disabled_registry_refuses_everything_and_runs_no_task() -> None:
         await s.lifecycle.stop()
 
 
-def test_absent_keys_use_the_documented_defaults() -> None:
-    s = _Setup(schema=Schema())
-    assert s.registry.enabled
+def test_unset_keys_use_the_declared_defaults() -> None:
+    s = _Setup()
+    assert s.registry.enabled is declared_default(keys.REGISTRY_ENABLED) is True
     session_id, refresh_secs = s.registry.register("1", "f", "n")
-    assert refresh_secs == 10
-    s.clock.now += 30
+    assert (
+        refresh_secs == parse_duration(declared_default(keys.REGISTRY_REFRESH_INTERVAL)).total_seconds() == 10
+    )
+    idle = parse_duration(declared_default(keys.REGISTRY_IDLE_TIMEOUT)).total_seconds()
+    s.clock.now += idle
     assert s.registry.evict_idle() == []
     s.clock.now += 1
     assert s.registry.evict_idle() == [session_id]
+
+
+def test_a_config_without_the_registry_keys_is_refused_naming_the_key() -> None:
+    with pytest.raises(MissingSettingError, match=r"remote_agent\.registry\.enabled"):
+        _Setup(schema=Schema())
 
 
 def test_check_interval_must_be_positive() -> None:
