@@ -41,8 +41,13 @@ class RunningFleet:
         self.lifecycle = Lifecycle()
         self.fleet: fleet_def.Component = new_component(Requires(self.lifecycle, self.config)).comp
 
-    async def start(self) -> RunningFleet:
+    async def start(self, *, loaded: bool = True) -> RunningFleet:
+        """Start; with ``loaded``, also wait for the first read of etcd (the source's own startup wait
+        is ``startup_timeout``, which a loaded machine can outlast)."""
         await self.lifecycle.start()
+        if loaded and not await self.fleet.wait_revision(1, 30):
+            await self.lifecycle.stop()
+            raise AssertionError("the fleet source did not read etcd within 30s")
         return self
 
     async def stop(self) -> None:

@@ -165,7 +165,7 @@ async def test_outage_keeps_cached_values_for_a_core_started_during_it(
 
     etcd.members[0].kill()
     settings = fleet_settings(etcd.endpoints, cache, **{"remote_config.etcd.startup_timeout": "300ms"})
-    second = await RunningFleet(settings).start()
+    second = await RunningFleet(settings).start(loaded=False)
     try:
         assert second.value("log_level") == ("warn", "remote-config")
         assert second.value("site") == ("h1.example", "remote-config")
@@ -225,7 +225,7 @@ async def test_tls_with_client_certificate_and_password(tmp_path: Path) -> None:
         wrong["remote_config.etcd.password"] = "nope"
         wrong["remote_config.etcd.startup_timeout"] = "1s"
         wrong["remote_config.etcd.cache_file"] = str(tmp_path / "other-cache.json")
-        refused = await RunningFleet(wrong).start()
+        refused = await RunningFleet(wrong).start(loaded=False)
         try:
             await eventually(lambda: refused.fleet.status().state == "stale")
             assert "authentication failed" in refused.fleet.status().stale_reason
