@@ -22,7 +22,13 @@ from pathlib import Path
 from pkg.config.durations import parse_duration
 from pkg.config.errors import ConfigValueError
 from pkg.ipc import DEFAULT_ADDRESS, IpcError, locate_core_agent
-from pkg.util.cli import add_version_option, config_file_path, package_version, reject_undecodable_arguments
+from pkg.util.cli import (
+    add_config_path_option,
+    add_version_command,
+    config_file_path,
+    package_version,
+    reject_undecodable_arguments,
+)
 
 __all__ = [
     "DEFAULT_IPC_ADDRESS",
@@ -95,21 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ipc-address", help=f"core agent IPC address (default: {DEFAULT_IPC_ADDRESS})")
     parser.add_argument("--auth-token-file", type=Path, help="auth token file (default: as the core agent)")
     parser.add_argument("--cert-file", type=Path, help="IPC certificate file (default: as the core agent)")
-    parser.add_argument(
-        "command",
-        nargs="?",
-        choices=["version"],
-        help="'version': print the version and exit (without it: stream)",
-    )
-    add_version_option(parser)
-    parser.add_argument(
-        "-c",
-        "--cfgpath",
-        "--config",
-        dest="config_file",
-        type=Path,
-        metavar="PATH",
-        help="the core agent's datadog.yaml, or the directory holding it",
+    add_version_command(parser, "stream")
+    add_config_path_option(
+        parser,
+        "the core agent's datadog.yaml, or the directory holding it",
     )
     parser.add_argument("--name", default=DEFAULT_NAME, help=f"client name (default: {DEFAULT_NAME})")
     parser.add_argument(

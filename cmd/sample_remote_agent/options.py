@@ -21,7 +21,13 @@ from pathlib import Path
 
 from pkg.config.reader import Reader
 from pkg.ipc import LOCATION_KEYS, AgentLocation, locate_with_settings
-from pkg.util.cli import add_version_option, config_file_path, package_version, reject_undecodable_arguments
+from pkg.util.cli import (
+    add_config_path_option,
+    add_version_command,
+    config_file_path,
+    package_version,
+    reject_undecodable_arguments,
+)
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -83,22 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="A remote agent that streams its configuration from the core agent, follows its "
         "log_level live and prints every change it sees. Stops cleanly on SIGINT or SIGTERM.",
     )
-    parser.add_argument(
-        "command",
-        nargs="?",
-        choices=["version"],
-        help="'version': print the version and exit (without it: run)",
-    )
-    add_version_option(parser)
-    parser.add_argument(
-        "-c",
-        "--cfgpath",
-        "--config",
-        dest="config_file",
-        type=Path,
-        metavar="PATH",
-        help="the core agent's datadog.yaml, or the directory holding it (address and IPC files are "
-        "read from it)",
+    add_version_command(parser, "run")
+    add_config_path_option(
+        parser,
+        "the core agent's datadog.yaml, or the directory holding it (address and IPC files are read from it)",
     )
     parser.add_argument(
         "--state-dir",

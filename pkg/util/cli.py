@@ -20,6 +20,8 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "add_config_path_option",
+    "add_version_command",
     "add_version_option",
     "config_file_path",
     "guarded",
@@ -55,6 +57,26 @@ class _VersionAction(argparse.Action):
 def add_version_option(parser: argparse.ArgumentParser) -> None:
     """``--version``: print ``PROG VERSION`` and exit 0."""
     parser.add_argument("--version", action=_VersionAction, nargs=0, help="print the version and exit")
+
+
+def add_config_path_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``-c/--cfgpath/--config PATH`` into ``config_file``: a ``datadog.yaml`` or the directory
+    holding it (see :func:`config_file_path`)."""
+    parser.add_argument(
+        "-c", "--cfgpath", "--config", dest="config_file", type=Path, metavar="PATH", help=help_text
+    )
+
+
+def add_version_command(parser: argparse.ArgumentParser, without: str) -> None:
+    """An optional ``version`` positional and ``--version``, both printing the version; ``without``
+    says what the binary does when the word is absent."""
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["version"],
+        help=f"'version': print the version and exit (without it: {without})",
+    )
+    add_version_option(parser)
 
 
 def config_file_path(path: Path | None) -> Path | None:
