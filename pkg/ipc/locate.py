@@ -33,6 +33,8 @@ from typing import Any, NamedTuple
 import yaml
 
 from pkg.config import keys
+from pkg.config.limits import CONFIG_FILE_MAX_BYTES
+from pkg.config.safe_yaml import YamlLimitError, load_document
 from pkg.config.schema import declared_default
 from pkg.ipc.errors import LocationError
 from pkg.ipc.paths import resolve_ipc_file_paths
@@ -57,8 +59,6 @@ DEFAULT_CMD_PORT: int = declared_default(keys.CMD_PORT)
 DEFAULT_ADDRESS = f"{DEFAULT_CMD_HOST}:{DEFAULT_CMD_PORT}"
 # The settings that say where the agent is; the environment variable of each is DD_ + upper case.
 LOCATION_KEYS = (keys.CMD_HOST, keys.CMD_PORT, keys.AUTH_TOKEN_FILE_PATH, keys.IPC_CERT_FILE_PATH)
-
-_SafeLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -211,14 +211,21 @@ def _read_settings(path: Path) -> dict[str, Any]:
     """The top-level values of :data:`LOCATION_KEYS` in a YAML config file (keys as the agent reads
     them: case-insensitive; null values skipped)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(CONFIG_FILE_MAX_BYTES + 1)
     except OSError as exc:
         raise LocationError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    if len(raw) > CONFIG_FILE_MAX_BYTES:
+        raise LocationError(f"config file {path} is larger than {CONFIG_FILE_MAX_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         reason = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
         raise LocationError(f"config file {path} is {reason}") from exc
-    try:
-        data = yaml.load(text, Loader=_SafeLoader)
+    try:  # the agent's own bounded parser: a config file cannot make a client command expand aliases
+        data, _root = load_document(text)
+    except YamlLimitError as exc:
+        raise LocationError(f"config file {path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise LocationError(f"config file {path} is not valid YAML: {_yaml_problem(exc)}") from exc
     if data is None:

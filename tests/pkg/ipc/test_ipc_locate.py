@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pkg.config.limits import CONFIG_FILE_MAX_BYTES
 from pkg.ipc import (
     DEFAULT_ADDRESS,
     AgentLocation,
@@ -191,3 +192,19 @@ def test_settings_of_a_loaded_configuration(tmp_path: Path) -> None:
         LocationError, match=f"config file {cfg} or DD_\\* variables: invalid value for 'cmd_port': 0"
     ):
         locate_with_settings({"cmd_port": 0}, cfg, None, {})
+
+
+def test_an_alias_bomb_in_the_config_file_is_refused_without_expanding(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [" + ", ".join(["x"] * 9) + "]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    config = tmp_path / "datadog.yaml"
+    config.write_text("cmd_port: 5999\n" + "\n".join(lines) + "\n")
+    with pytest.raises(LocationError, match="alias"):
+        locate_core_agent(config, None, {})
+
+
+def test_a_config_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "datadog.yaml"
+    config.write_text("cmd_port: 5999\npadding: " + "p" * CONFIG_FILE_MAX_BYTES + "\n")
+    with pytest.raises(LocationError, match="larger than"):
+        locate_core_agent(config, None, {})
