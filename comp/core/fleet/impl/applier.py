@@ -47,8 +47,10 @@ class FleetApplier:
         return dict(self._applied)
 
     def apply_events(self, events: Iterable[WatchEvent]) -> int:
-        """Apply watch events in order; returns how many keys changed their effective fleet value."""
-        changed: set[str] = set()
+        """Apply watch events one by one, in order (a batch of several revisions of one key is each of
+        its values in turn, as the stream's subscribers would have seen them); returns how many
+        effective fleet values changed."""
+        changed = 0
         for event in events:
             parsed = parse_key(self._prefix, event.key)
             if parsed is None or not self.layers.watches(parsed[0]):
@@ -56,13 +58,13 @@ class FleetApplier:
             scope, key = parsed
             if event.kind == "delete":
                 if self.layers.delete(scope, key):
-                    changed.add(key)
+                    changed += self._settle(key)
                 continue
             text = self._decode(scope, key, event.value, event.revision)
             if text is not None:
                 self.layers.put(scope, key, Entry(text, event.revision))
-                changed.add(key)
-        return self._settle_all(changed)
+                changed += self._settle(key)
+        return changed
 
     def replace(self, values: Mapping[str, Mapping[str, Entry]]) -> int:
         """Make the layers equal to ``values`` (a full read or the cache) and apply the differences."""
