@@ -73,6 +73,7 @@ class RegisteredAgent:
         self._attempted = asyncio.Event()  # set after each registration attempt, then replaced
         self._wake = asyncio.Event()
         self._last_error: str | None = None
+        self._backing_off = False  # the last attempt failed and the loop waits before the next
         self._task: asyncio.Task[None] | None = None
         self._material: ClientMaterial | None = None
         self._retry_delay = params.retry_initial
@@ -114,8 +115,8 @@ class RegisteredAgent:
 
     async def current_session(self) -> str:
         while self._session_id is None:
-            if self._last_error is not None:
-                raise ConnectionError(self._last_error)
+            if self._backing_off:
+                raise ConnectionError(self._last_error or "not registered with the core agent")
             await self._attempted.wait()
         return self._session_id
 
@@ -170,10 +171,14 @@ class RegisteredAgent:
             except Exception as exc:  # a bug must not end registration for good
                 _log.exception("remote agent: unexpected registration error")
                 self._last_error = f"unexpected error: {exc!r}"
+            self._backing_off = True
             self._attempt_ended()
             delay = self._retry_delay
             _log.info("remote agent: %s; retrying in %.1fs", self._last_error, delay)
-            await asyncio.sleep(delay)
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self._backing_off = False
             self._retry_delay = min(delay * 2, self._params.retry_cap)
 
     async def _attempt(self) -> None:

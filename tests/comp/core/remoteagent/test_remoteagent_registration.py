@@ -75,3 +75,23 @@ async def test_a_stale_session_lost_report_is_ignored(core: FakeCore, agent: Reg
     assert agent.session_id == first
     await eventually(lambda: core.refreshes.count(first) >= 2, "refreshes go on with the same session")
     assert len(core.registrations) == 1
+
+
+async def test_callers_fail_fast_while_the_agent_backs_off(core: FakeCore) -> None:
+    material = ClientMaterial(token="not-the-token", cert_pem=core.cert.cert_pem, key_pem=core.cert.key_pem)
+    params = Params(
+        core_address=core.address,
+        flavor="test-flavor",
+        display_name="Test Agent",
+        material=material,
+        retry_initial=SLOW_RETRY,
+        retry_cap=SLOW_RETRY,
+    )
+    registered = RegisteredAgent(params, ())
+    await registered.start()
+    try:
+        with pytest.raises(ConnectionError, match="UNAUTHENTICATED"):
+            await registered.current_session()
+        assert registered.session_id is None and not core.registrations
+    finally:
+        await registered.stop()
