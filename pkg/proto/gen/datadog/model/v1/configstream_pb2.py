@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#datadog/model/v1/configstream.proto\x12\x10\x64\x61tadog.model.v1\x1a\x1cgoogle/protobuf/struct.proto\"j\n\x13\x43onfigStreamRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x31\n\x0bresume_from\x18\x64 \x01(\x0b\x32\x1c.datadog.model.v1.ResumeFrom\"0\n\nResumeFrom\x12\r\n\x05\x65poch\x18\x01 \x01(\t\x12\x13\n\x0bsequence_id\x18\x02 \x01(\x05\"i\n\rConfigSetting\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12%\n\x05value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x14\n\x0cunset_source\x18\x04 \x01(\t\"w\n\x0e\x43onfigSnapshot\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0bsequence_id\x18\x02 \x01(\x05\x12\x31\n\x08settings\x18\x03 \x03(\x0b\x32\x1f.datadog.model.v1.ConfigSetting\x12\r\n\x05\x65poch\x18\x64 \x01(\t\"e\n\x0c\x43onfigUpdate\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0bsequence_id\x18\x02 \x01(\x05\x12\x30\n\x07setting\x18\x03 \x01(\x0b\x32\x1f.datadog.model.v1.ConfigSetting\"~\n\x0b\x43onfigEvent\x12\x34\n\x08snapshot\x18\x01 \x01(\x0b\x32 .datadog.model.v1.ConfigSnapshotH\x00\x12\x30\n\x06update\x18\x02 \x01(\x0b\x32\x1e.datadog.model.v1.ConfigUpdateH\x00\x42\x07\n\x05\x65ventB\x15Z\x13pkg/proto/pbgo/coreb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#datadog/model/v1/configstream.proto\x12\x10\x64\x61tadog.model.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xc4\x01\n\x13\x43onfigStreamRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x31\n\x0bresume_from\x18\x64 \x01(\x0b\x32\x1c.datadog.model.v1.ResumeFrom\x12\x19\n\x11max_batch_updates\x18\x65 \x01(\x05\x12+\n\x06\x66ilter\x18\x66 \x01(\x0b\x32\x1b.datadog.model.v1.KeyFilter\x12\x10\n\x08progress\x18g \x01(\x08\"+\n\tKeyFilter\x12\x0c\n\x04keys\x18\x01 \x03(\t\x12\x10\n\x08prefixes\x18\x02 \x03(\t\"0\n\nResumeFrom\x12\r\n\x05\x65poch\x18\x01 \x01(\t\x12\x13\n\x0bsequence_id\x18\x02 \x01(\x05\"i\n\rConfigSetting\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12%\n\x05value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x14\n\x0cunset_source\x18\x04 \x01(\t\"w\n\x0e\x43onfigSnapshot\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0bsequence_id\x18\x02 \x01(\x05\x12\x31\n\x08settings\x18\x03 \x03(\x0b\x32\x1f.datadog.model.v1.ConfigSetting\x12\r\n\x05\x65poch\x18\x64 \x01(\t\"\x83\x01\n\x0c\x43onfigUpdate\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0bsequence_id\x18\x02 \x01(\x05\x12\x30\n\x07setting\x18\x03 \x01(\x0b\x32\x1f.datadog.model.v1.ConfigSetting\x12\x1c\n\x14previous_sequence_id\x18\x64 \x01(\x05\">\n\x0b\x43onfigBatch\x12/\n\x07updates\x18\x01 \x03(\x0b\x32\x1e.datadog.model.v1.ConfigUpdate\"4\n\x0e\x43onfigProgress\x12\x13\n\x0bsequence_id\x18\x01 \x01(\x05\x12\r\n\x05\x65poch\x18\x02 \x01(\t\"\xe4\x01\n\x0b\x43onfigEvent\x12\x34\n\x08snapshot\x18\x01 \x01(\x0b\x32 .datadog.model.v1.ConfigSnapshotH\x00\x12\x30\n\x06update\x18\x02 \x01(\x0b\x32\x1e.datadog.model.v1.ConfigUpdateH\x00\x12.\n\x05\x62\x61tch\x18\x64 \x01(\x0b\x32\x1d.datadog.model.v1.ConfigBatchH\x00\x12\x34\n\x08progress\x18\x65 \x01(\x0b\x32 .datadog.model.v1.ConfigProgressH\x00\x42\x07\n\x05\x65ventB\x15Z\x13pkg/proto/pbgo/coreb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,16 +33,22 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'datadog.model.v1.configstre
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\023pkg/proto/pbgo/core'
-  _globals['_CONFIGSTREAMREQUEST']._serialized_start=87
-  _globals['_CONFIGSTREAMREQUEST']._serialized_end=193
-  _globals['_RESUMEFROM']._serialized_start=195
-  _globals['_RESUMEFROM']._serialized_end=243
-  _globals['_CONFIGSETTING']._serialized_start=245
-  _globals['_CONFIGSETTING']._serialized_end=350
-  _globals['_CONFIGSNAPSHOT']._serialized_start=352
-  _globals['_CONFIGSNAPSHOT']._serialized_end=471
-  _globals['_CONFIGUPDATE']._serialized_start=473
-  _globals['_CONFIGUPDATE']._serialized_end=574
-  _globals['_CONFIGEVENT']._serialized_start=576
-  _globals['_CONFIGEVENT']._serialized_end=702
+  _globals['_CONFIGSTREAMREQUEST']._serialized_start=88
+  _globals['_CONFIGSTREAMREQUEST']._serialized_end=284
+  _globals['_KEYFILTER']._serialized_start=286
+  _globals['_KEYFILTER']._serialized_end=329
+  _globals['_RESUMEFROM']._serialized_start=331
+  _globals['_RESUMEFROM']._serialized_end=379
+  _globals['_CONFIGSETTING']._serialized_start=381
+  _globals['_CONFIGSETTING']._serialized_end=486
+  _globals['_CONFIGSNAPSHOT']._serialized_start=488
+  _globals['_CONFIGSNAPSHOT']._serialized_end=607
+  _globals['_CONFIGUPDATE']._serialized_start=610
+  _globals['_CONFIGUPDATE']._serialized_end=741
+  _globals['_CONFIGBATCH']._serialized_start=743
+  _globals['_CONFIGBATCH']._serialized_end=805
+  _globals['_CONFIGPROGRESS']._serialized_start=807
+  _globals['_CONFIGPROGRESS']._serialized_end=859
+  _globals['_CONFIGEVENT']._serialized_start=862
+  _globals['_CONFIGEVENT']._serialized_end=1090
 # @@protoc_insertion_point(module_scope)

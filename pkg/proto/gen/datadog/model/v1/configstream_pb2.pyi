@@ -30,15 +30,28 @@ class ConfigStreamRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     SESSION_ID_FIELD_NUMBER: _builtins.int
     RESUME_FROM_FIELD_NUMBER: _builtins.int
+    MAX_BATCH_UPDATES_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    PROGRESS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Name of the subscribing remote agent, for logs and telemetry."""
     session_id: _builtins.str
     """Session id from the remote agent registry. Older clients send it here;
     current clients send it as the `session_id` metadata entry.
     """
+    max_batch_updates: _builtins.int
+    """Extension: the client accepts `ConfigEvent.batch`. The core may then write
+    up to this many consecutive updates in one message (0 or 1: one per message).
+    """
+    progress: _builtins.bool
+    """Extension: the client accepts `ConfigEvent.progress` on an idle stream."""
     @_builtins.property
     def resume_from(self) -> Global___ResumeFrom:
         """Extension: resume after a reconnect instead of receiving a full snapshot."""
+
+    @_builtins.property
+    def filter(self) -> Global___KeyFilter:
+        """Extension: only these keys in snapshots and updates. Unset: every key."""
 
     def __init__(
         self,
@@ -46,14 +59,46 @@ class ConfigStreamRequest(_message.Message):
         name: _builtins.str = ...,
         session_id: _builtins.str = ...,
         resume_from: Global___ResumeFrom | None = ...,
+        max_batch_updates: _builtins.int = ...,
+        filter: Global___KeyFilter | None = ...,
+        progress: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["resume_from", b"resume_from"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "resume_from", b"resume_from"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "resume_from", b"resume_from", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "max_batch_updates", b"max_batch_updates", "name", b"name", "progress", b"progress", "resume_from", b"resume_from", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ConfigStreamRequest: _TypeAlias = ConfigStreamRequest  # noqa: Y015
+
+@_typing.final
+class KeyFilter(_message.Message):
+    """Extension. A key matches if it equals one of `keys`, or equals one of
+    `prefixes` or starts with it followed by a dot ("apm_config" matches
+    "apm_config" and "apm_config.enabled", not "apm_configx").
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEYS_FIELD_NUMBER: _builtins.int
+    PREFIXES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def prefixes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        keys: _abc.Iterable[_builtins.str] | None = ...,
+        prefixes: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["keys", b"keys", "prefixes", b"prefixes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KeyFilter: _TypeAlias = KeyFilter  # noqa: Y015
 
 @_typing.final
 class ResumeFrom(_message.Message):
@@ -155,8 +200,14 @@ class ConfigUpdate(_message.Message):
     ORIGIN_FIELD_NUMBER: _builtins.int
     SEQUENCE_ID_FIELD_NUMBER: _builtins.int
     SETTING_FIELD_NUMBER: _builtins.int
+    PREVIOUS_SEQUENCE_ID_FIELD_NUMBER: _builtins.int
     origin: _builtins.str
     sequence_id: _builtins.int
+    previous_sequence_id: _builtins.int
+    """Extension, sent only to clients with a filter: the sequence id of the
+    event written before this one on this stream (snapshot, update or
+    progress). A client whose last seen sequence id differs lost an event.
+    """
     @_builtins.property
     def setting(self) -> Global___ConfigSetting: ...
     def __init__(
@@ -165,14 +216,65 @@ class ConfigUpdate(_message.Message):
         origin: _builtins.str = ...,
         sequence_id: _builtins.int = ...,
         setting: Global___ConfigSetting | None = ...,
+        previous_sequence_id: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["setting", b"setting"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["origin", b"origin", "sequence_id", b"sequence_id", "setting", b"setting"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["origin", b"origin", "previous_sequence_id", b"previous_sequence_id", "sequence_id", b"sequence_id", "setting", b"setting"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ConfigUpdate: _TypeAlias = ConfigUpdate  # noqa: Y015
+
+@_typing.final
+class ConfigBatch(_message.Message):
+    """Extension: consecutive updates in one message, in order. Only sent to
+    clients that set `max_batch_updates` above 1.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPDATES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def updates(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConfigUpdate]: ...
+    def __init__(
+        self,
+        *,
+        updates: _abc.Iterable[Global___ConfigUpdate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["updates", b"updates"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfigBatch: _TypeAlias = ConfigBatch  # noqa: Y015
+
+@_typing.final
+class ConfigProgress(_message.Message):
+    """Extension: the stream is at `sequence_id` and nothing the client asked for
+    changed since its last event. Only sent to clients that set `progress`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_ID_FIELD_NUMBER: _builtins.int
+    EPOCH_FIELD_NUMBER: _builtins.int
+    sequence_id: _builtins.int
+    epoch: _builtins.str
+    def __init__(
+        self,
+        *,
+        sequence_id: _builtins.int = ...,
+        epoch: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "sequence_id", b"sequence_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfigProgress: _TypeAlias = ConfigProgress  # noqa: Y015
 
 @_typing.final
 class ConfigEvent(_message.Message):
@@ -180,21 +282,31 @@ class ConfigEvent(_message.Message):
 
     SNAPSHOT_FIELD_NUMBER: _builtins.int
     UPDATE_FIELD_NUMBER: _builtins.int
+    BATCH_FIELD_NUMBER: _builtins.int
+    PROGRESS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def snapshot(self) -> Global___ConfigSnapshot: ...
     @_builtins.property
     def update(self) -> Global___ConfigUpdate: ...
+    @_builtins.property
+    def batch(self) -> Global___ConfigBatch:
+        """Extensions."""
+
+    @_builtins.property
+    def progress(self) -> Global___ConfigProgress: ...
     def __init__(
         self,
         *,
         snapshot: Global___ConfigSnapshot | None = ...,
         update: Global___ConfigUpdate | None = ...,
+        batch: Global___ConfigBatch | None = ...,
+        progress: Global___ConfigProgress | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "snapshot", b"snapshot", "update", b"update"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "event", b"event", "progress", b"progress", "snapshot", b"snapshot", "update", b"update"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "snapshot", b"snapshot", "update", b"update"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "event", b"event", "progress", b"progress", "snapshot", b"snapshot", "update", b"update"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["snapshot", "update"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["snapshot", "update", "batch", "progress"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
