@@ -65,13 +65,17 @@ def test_message_names_and_field_numbers(full_name: str) -> None:
 def test_extensions_use_numbers_of_100_and_above() -> None:
     request = configstream_pb2.ConfigStreamRequest.DESCRIPTOR
     snapshot = configstream_pb2.ConfigSnapshot.DESCRIPTOR
-    assert request.fields_by_name["resume_from"].number >= 100
+    update = configstream_pb2.ConfigUpdate.DESCRIPTOR
+    for name in ("resume_from", "max_batch_updates", "filter", "progress"):
+        assert request.fields_by_name[name].number >= 100, name
     assert snapshot.fields_by_name["epoch"].number >= 100
+    assert update.fields_by_name["previous_sequence_id"].number >= 100
 
 
-def test_event_is_a_oneof_of_snapshot_and_update() -> None:
+def test_event_is_a_oneof_of_snapshot_and_update_plus_extensions() -> None:
     oneof = configstream_pb2.ConfigEvent.DESCRIPTOR.oneofs_by_name["event"]
-    assert [f.name for f in oneof.fields] == ["snapshot", "update"]
+    assert {f.name: f.number for f in oneof.fields if f.number < 100} == {"snapshot": 1, "update": 2}
+    assert {f.name: f.number for f in oneof.fields if f.number >= 100} == {"batch": 100, "progress": 101}
 
 
 def test_setting_value_is_a_protobuf_value() -> None:
