@@ -11,12 +11,13 @@ consumer, which streams the core agent's configuration.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from dependency_injector import containers, providers
 
+from comp.container import build_every_component
 from comp.core.config import def_ as config_def
 from comp.core.config.container import ConfigContainer
 from comp.core.configstreamconsumer import def_ as consumer_def
@@ -90,12 +91,8 @@ def _log_ring(lifecycle: Lifecycle) -> RecentLogs:
     return ring
 
 
-def _metrics_url(telemetry: telemetry_def.Component) -> Callable[[], str | None]:
-    return lambda: getattr(telemetry, "url", None)
-
-
 def _diagnostics(
-    root: Any, config: config_def.Component, ring: RecentLogs, telemetry: Any
+    root: Any, config: config_def.Component, ring: RecentLogs, telemetry: telemetry_def.Component
 ) -> SampleDiagnostics:
     # The consumer is looked up when first used: the providers are built before it (the consumer
     # needs the remote agent component, which needs the providers).
@@ -103,7 +100,7 @@ def _diagnostics(
         built: consumer_def.Component = root.configstreamconsumer.component()
         return built
 
-    return SampleDiagnostics(consumer, config.is_secret, ring, _metrics_url(telemetry))
+    return SampleDiagnostics(consumer, config.is_secret, ring, lambda: telemetry.url)
 
 
 def _max_message_bytes(config: config_def.Component) -> int:
@@ -157,13 +154,15 @@ class Parts:
 
 
 def build_parts(container: SampleRemoteAgentContainer) -> Parts:
-    """Construct every component (log first, so that it starts first). Raises on bad input."""
-    config: config_def.Component = container.config.component()
-    log: log_def.Component = container.log.component()
-    telemetry: telemetry_def.Component = container.telemetry.component()
-    container.log_ring()
-    remote_agent: remoteagent_def.Component = container.remote_agent.component()
-    consumer: consumer_def.Component = container.configstreamconsumer.component()
+    """Construct every component, in the order the container declares them (log first, so that it
+    starts first). Raises on bad input."""
+    build_every_component(container)
     return Parts(
-        container.lifecycle(), config, log, telemetry, consumer, container.ipc_client_params(), remote_agent
+        lifecycle=container.lifecycle(),
+        config=container.config.component(),
+        log=container.log.component(),
+        telemetry=container.telemetry.component(),
+        consumer=container.configstreamconsumer.component(),
+        consumer_params=container.ipc_client_params(),
+        remote_agent=container.remote_agent.component(),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from comp.api.grpcserver.def_ import ServingState
 from comp.api.grpcserver.impl import Requires, new_component
 from comp.core.config import def_ as config_def
 from comp.core.ipc import def_ as ipc_def
@@ -13,7 +14,9 @@ __all__ = ["GrpcServerContainer"]
 
 
 class GrpcServerContainer(containers.DeclarativeContainer):
-    """Inputs: ``lifecycle``, ``config``, ``ipc`` and ``services`` (a list of GrpcService)."""
+    """Inputs: ``lifecycle``, ``config``, ``ipc``, ``services`` (a list of GrpcService) and optional
+    ``state`` (where the server publishes its address and health; give it to show them in a status
+    served by one of the services). Outputs: ``component``, ``status`` (the state's status part)."""
 
     lifecycle = providers.Dependency(instance_of=Lifecycle)
     config: providers.Dependency[config_def.Component] = providers.Dependency()
@@ -21,10 +24,18 @@ class GrpcServerContainer(containers.DeclarativeContainer):
     services = providers.Dependency(instance_of=list)
     stop_grace: providers.Object[float | None] = providers.Object(None)  # None: the config's setting
 
+    state = providers.Dependency(instance_of=ServingState, default=providers.Singleton(ServingState))
     provides = providers.Singleton(
         new_component,
         providers.Factory(
-            Requires, lifecycle=lifecycle, config=config, ipc=ipc, services=services, stop_grace=stop_grace
+            Requires,
+            lifecycle=lifecycle,
+            config=config,
+            ipc=ipc,
+            services=services,
+            stop_grace=stop_grace,
+            state=state,
         ),
     )
     component = provides.provided.comp
+    status = state.provided.status

@@ -13,7 +13,8 @@ __all__ = ["TelemetryContainer"]
 
 class TelemetryContainer(containers.DeclarativeContainer):
     """Inputs: ``lifecycle``, ``config`` (the config component) and ``program`` (the binary's name
-    for its build info and process series; "" for none). Output: ``component``."""
+    for its build info and process series; "" for none). Outputs: ``component``, ``status`` (its
+    part of the agent's status)."""
 
     lifecycle = providers.Dependency(instance_of=Lifecycle)
     config: providers.Dependency[config_def.Component] = providers.Dependency()
@@ -22,3 +23,4 @@ class TelemetryContainer(containers.DeclarativeContainer):
         new_component, providers.Factory(Requires, lifecycle=lifecycle, config=config, program=program)
     )
     component = provides.provided.comp
+    status = provides.provided.status

@@ -15,7 +15,7 @@ from comp.core.configstreamconsumer.def_ import ChangeEvent
 from comp.core.configstreamconsumer.mock import MockConsumer
 from pkg.config.sources import Source
 from sample_remote_agent.agent import EXIT_FAILURE, EXIT_OK, LevelMirror, StartupError, format_change, run
-from sample_remote_agent.container import SampleRemoteAgentContainer
+from sample_remote_agent.container import SampleRemoteAgentContainer, build_parts
 from sample_remote_agent.options import Options
 
 WAIT = 5.0
@@ -41,6 +41,17 @@ async def _until(lines: list[str], text: str) -> None:
     async with asyncio.timeout(WAIT):
         while text not in lines:  # noqa: ASYNC110 - the lines come from the task under test
             await asyncio.sleep(0.01)
+
+
+def test_every_component_is_built_and_its_hooks_run_in_this_order(tmp_path: Path) -> None:
+    parts = build_parts(SampleRemoteAgentContainer(options=Options(state_dir=tmp_path), environ={}))
+    assert parts.lifecycle.hook_names == [
+        "log",
+        "telemetry",
+        "recent logs",
+        "remote agent",
+        "configstream consumer",
+    ]
 
 
 async def test_prints_changes_and_follows_log_level(tmp_path: Path) -> None:

@@ -15,7 +15,9 @@ from typing import Protocol, runtime_checkable
 
 import grpc
 
-__all__ = ["UNAUTHENTICATED_METHODS", "Component", "GrpcService"]
+from comp.core.settings.def_ import StatusFields
+
+__all__ = ["UNAUTHENTICATED_METHODS", "Component", "GrpcService", "ServingState"]
 
 UNAUTHENTICATED_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
 """Methods reachable without a bearer token (mTLS still applies)."""
@@ -33,6 +35,23 @@ class GrpcService:
     names: tuple[str, ...]
     register: Callable[[grpc.aio.Server], None]
     drain: Callable[[], Awaitable[None]] | None = None
+
+
+@dataclass
+class ServingState:
+    """Where the server listens and whether it serves: written by the server (the configured
+    address, then the bound one at start), read by the agent's status.
+
+    It is built apart from the server because the services the server serves show it (the settings
+    service's status): the server depends on them, so they cannot depend on the server.
+    """
+
+    address: str = ""
+    health: str = "NOT_SERVING"
+
+    def status(self) -> StatusFields:
+        """The server's part of the agent's status (a settings ``StatusProvider``)."""
+        return {"listen_address": self.address, "health": self.health}
 
 
 @runtime_checkable

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from comp.api.grpcserver.def_ import Component, GrpcService
+from comp.api.grpcserver.def_ import Component, GrpcService, ServingState
 from comp.api.grpcserver.impl.auth import INVALID_TOKEN_MESSAGE, BearerTokenInterceptor
 from comp.api.grpcserver.impl.server import GrpcServer, GrpcServerError
 from comp.core.config import def_ as config_def
@@ -28,13 +28,14 @@ __all__ = [
 class Requires:
     """``services``: the contributions of other components. ``stop_grace``: seconds the stop may take
     (the services' drains, then the calls still in flight) before calls are cancelled; None reads the
-    ``cmd_shutdown_grace`` setting."""
+    ``cmd_shutdown_grace`` setting. ``state``: where the server publishes its address and health."""
 
     lifecycle: Lifecycle
     config: config_def.Component
     ipc: ipc_def.Component
     services: Sequence[GrpcService]
     stop_grace: float | None = None
+    state: ServingState = field(default_factory=ServingState)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,13 @@ def new_component(requires: Requires) -> Provides:
         stop_grace = config.get_duration(keys.CMD_SHUTDOWN_GRACE).total_seconds()
     max_message_bytes = config.get_int(keys.GRPC_MAX_MESSAGE_SIZE)
     server = GrpcServer(
-        host, port, requires.ipc, requires.services, stop_grace, max_message_bytes=max_message_bytes
+        host,
+        port,
+        requires.ipc,
+        requires.services,
+        stop_grace,
+        max_message_bytes=max_message_bytes,
+        state=requires.state,
     )
     requires.lifecycle.append(Hook("grpc server", on_start=server.start, on_stop=server.stop))
     return Provides(comp=server)

@@ -24,16 +24,7 @@ from comp.core.remoteagentregistry.impl.validation import MAX_AGENTS
 from comp.core.telemetry import def_ as telemetry_def
 from pkg.util.lifecycle import Hook, Lifecycle
 
-__all__ = [
-    "InvalidApiKeyLogger",
-    "Provides",
-    "RemoteAgentQueries",
-    "RemoteAgentRegistry",
-    "RemoteMetricsCollector",
-    "Requires",
-    "new_component",
-    "new_invalid_api_key_logger",
-]
+__all__ = ["Provides", "Requires", "new_component"]
 
 
 @dataclass(frozen=True)
@@ -55,18 +46,20 @@ class Requires:
 
 @dataclass(frozen=True)
 class Provides:
-    """``metrics_collector``: register it with the registry ``/metrics`` serves."""
-
     comp: Component
     grpc_service: GrpcService
     events_service: GrpcService
     queries: Queries
-    metrics_collector: RemoteMetricsCollector
 
 
 def new_component(requires: Requires) -> Provides:
-    """Build the registry; its start hook launches the idle eviction, its stop hook ends it."""
-    meter = requires.telemetry.meter(TELEMETRY_NAMESPACE)
+    """Build the registry; its start hook launches the idle eviction, its stop hook ends it.
+
+    The remote agents' series join the telemetry's ``/metrics``; reported invalid API keys are
+    logged and counted, then handed to ``event_subscribers``.
+    """
+    telemetry = requires.telemetry
+    meter = telemetry.meter(TELEMETRY_NAMESPACE)
     registry = RemoteAgentRegistry(
         requires.config,
         meter,
@@ -77,16 +70,12 @@ def new_component(requires: Requires) -> Provides:
     requires.lifecycle.append(Hook("remote agent registry", on_start=registry.start, on_stop=registry.stop))
     queries = RemoteAgentQueries(registry, requires.config, meter, requires.ipc)
     collector = RemoteMetricsCollector(queries, queries.timeout)
+    telemetry.register_collector(collector)
     requires.lifecycle.append(Hook("remote agent metrics", on_start=collector.start, on_stop=collector.stop))
+    subscribers: list[EventSubscriber] = [InvalidApiKeyLogger(meter), *requires.event_subscribers]
     return Provides(
         comp=registry,
         grpc_service=new_grpc_service(registry),
-        events_service=new_events_service(EventDispatcher(registry, requires.event_subscribers)),
+        events_service=new_events_service(EventDispatcher(registry, subscribers)),
         queries=queries,
-        metrics_collector=collector,
     )
-
-
-def new_invalid_api_key_logger(telemetry: telemetry_def.Component) -> EventSubscriber:
-    """The core agent's subscriber to invalid-API-key reports (logs and counts them)."""
-    return InvalidApiKeyLogger(telemetry.meter(TELEMETRY_NAMESPACE))

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Final, Protocol, runtime_checkable
 
 from opentelemetry.metrics import Meter, MeterProvider
+from prometheus_client.registry import Collector
 
 __all__ = ["SECONDS_BUCKETS", "Component"]
 
@@ -37,4 +38,13 @@ class Component(Protocol):
 
     def meter(self, namespace: str) -> Meter:
         """A meter for one namespace (``remote_agent_registry``, ``configstream``, ...)."""
+        ...
+
+    @property
+    def url(self) -> str | None:
+        """``http://127.0.0.1:<port>/metrics`` while serving, else None."""
+        ...
+
+    def register_collector(self, collector: Collector) -> None:
+        """Serve ``collector``'s families at ``/metrics`` too (nothing when nothing is served)."""
         ...

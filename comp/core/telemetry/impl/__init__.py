@@ -36,6 +36,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
 
 from comp.core.config import def_ as config_def
+from comp.core.settings.def_ import StatusFields, StatusProvider
+from comp.core.telemetry.def_ import Component
 from comp.core.telemetry.impl.endpoint import METRICS_PATH, MetricsEndpoint, MetricsEndpointError
 from comp.core.telemetry.impl.process import register_process_collectors
 from pkg.config.errors import ConfigValueError
@@ -68,9 +70,10 @@ class Requires:
 
 @dataclass(frozen=True)
 class Provides:
-    """``comp`` is the concrete :class:`Telemetry`, so a binary can read the bound port."""
+    """``status``: the metrics URL, for the agent's status."""
 
-    comp: Telemetry
+    comp: Component
+    status: StatusProvider
 
 
 class Telemetry:
@@ -147,4 +150,8 @@ def new_component(requires: Requires) -> Provides:
         program=requires.program,
     )
     requires.lifecycle.append(Hook("telemetry", on_start=telemetry.start, on_stop=telemetry.stop))
-    return Provides(comp=telemetry)
+
+    def status() -> StatusFields:
+        return {"telemetry_url": telemetry.url or ""}
+
+    return Provides(comp=telemetry, status=status)

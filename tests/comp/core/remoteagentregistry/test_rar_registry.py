@@ -17,7 +17,8 @@ from comp.core.remoteagentregistry.def_ import (
     RegistryDisabledError,
     RemoteAgent,
 )
-from comp.core.remoteagentregistry.impl import RemoteAgentRegistry, Requires, new_component
+from comp.core.remoteagentregistry.impl import Requires, new_component
+from comp.core.remoteagentregistry.impl.registry import RemoteAgentRegistry
 from comp.core.remoteagentregistry.mock import MockRemoteAgentRegistry
 from comp.core.telemetry.def_ import SECONDS_BUCKETS
 from comp.core.telemetry.mock import MockTelemetry

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from comp.api.grpcserver import impl as grpcserver_impl
-from comp.api.grpcserver.def_ import Component as GrpcServerComponent
+from comp.api.grpcserver.def_ import ServingState
 from comp.core.config.mock import new_mock as new_config_mock
 from comp.core.configstream.mock import MockConfigStream
 from comp.core.ipc.mock import MockIpc
@@ -72,14 +72,11 @@ async def harness() -> AsyncIterator[Harness]:
     configstream = MockConfigStream()
     ipc: MockIpc = new_ipc_mock()
     lifecycle = Lifecycle()
-    servers: list[GrpcServerComponent] = []
-    settings = new_component(
-        Requires(lifecycle, config, registry, configstream, listen_address=lambda: servers[0].address)
-    )
+    state = ServingState()
+    settings = new_component(Requires(lifecycle, config, registry, configstream, [state.status]))
     server = grpcserver_impl.new_component(
-        grpcserver_impl.Requires(lifecycle, config, ipc, [settings.grpc_service], stop_grace=0.1)
+        grpcserver_impl.Requires(lifecycle, config, ipc, [settings.grpc_service], stop_grace=0.1, state=state)
     ).comp
-    servers.append(server)
     await lifecycle.start()
     try:
         async with secure_channel(server.address, ipc.client_credentials()) as channel:
