@@ -20,8 +20,10 @@ ignores the field and sends a snapshot as usual.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+import random
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -51,6 +53,8 @@ DEFAULT_IPC_ADDRESS = "localhost:5001"
 MIN_KEEPALIVE_TIME = 1.0
 """Shortest ``Params.keepalive_time`` (seconds): the core agent's gRPC server treats a client that
 pings more often as abusive and closes its connection."""
+
+_MAX_SECONDS = 86400.0  # gRPC takes keepalive milliseconds as a 32-bit int
 
 
 class ConsumerState(StrEnum):
@@ -167,6 +171,11 @@ class Params:
     goes ``disconnected`` and the consumer reconnects. The core tolerates pings as often as every
     ``MIN_KEEPALIVE_TIME`` seconds; a shorter ``keepalive_time`` is refused. ``max_message_bytes``:
     the largest event accepted, the core's ``agent_ipc.grpc_max_message_size`` (default 4 MiB).
+
+    For tests: ``rand`` (values in [0, 1)) draws the backoff jitter and ``clock`` measures healthy
+    periods, so delays can be checked without waiting for them.
+
+    Raises ValueError naming the field, the value and what is expected when a value cannot work.
     """
 
     ipc_address: str = DEFAULT_IPC_ADDRESS
@@ -185,6 +194,48 @@ class Params:
     keepalive_time: float = 15.0
     keepalive_timeout: float = 5.0
     max_message_bytes: int = 4 * 1024 * 1024
+    rand: Callable[[], float] = field(default=random.random, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.ipc_address.strip():
+            raise ValueError("invalid config stream consumer ipc_address: empty, expected host:port")
+        if self.material is None and (self.auth_token_file is None or self.cert_file is None):
+            raise ValueError(
+                "config stream consumer needs the IPC auth token and certificate: "
+                "give auth_token_file and cert_file, or material"
+            )
+        if not self.display_name.strip():
+            raise ValueError("invalid config stream consumer display_name: blank, expected a name")
+        if not self.rpc_timeout > 0:
+            raise ValueError(
+                f"invalid config stream consumer rpc_timeout: {self.rpc_timeout!r}, expected > 0"
+            )
+        if not self.resume_quiet_period > 0:
+            raise ValueError(
+                "invalid config stream consumer resume_quiet_period: "
+                f"{self.resume_quiet_period!r}, expected seconds > 0"
+            )
+        if not MIN_KEEPALIVE_TIME <= self.keepalive_time <= _MAX_SECONDS:
+            raise ValueError(
+                f"invalid config stream consumer keepalive_time: {self.keepalive_time!r}, expected "
+                f"seconds from {MIN_KEEPALIVE_TIME:g} (the core agent refuses more frequent pings) "
+                f"to {_MAX_SECONDS:g}"
+            )
+        if not 0 < self.keepalive_timeout <= _MAX_SECONDS:
+            raise ValueError(
+                "invalid config stream consumer keepalive_timeout: "
+                f"{self.keepalive_timeout!r}, expected seconds > 0 and <= {_MAX_SECONDS:g}"
+            )
+        if not 0 < self.max_message_bytes < 2**31:
+            raise ValueError(
+                "invalid config stream consumer max_message_bytes: "
+                f"{self.max_message_bytes!r}, expected bytes > 0 and < 2**31"
+            )
+        if self.refresh_interval is not None and not self.refresh_interval >= 0:
+            raise ValueError(
+                f"invalid config stream consumer refresh_interval: {self.refresh_interval!r}, expected >= 0"
+            )
 
 
 @dataclass(frozen=True)

@@ -30,14 +30,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Collection
 from typing import NoReturn
 
 import grpc
 
 from comp.core.configstreamconsumer.def_ import (
-    MIN_KEEPALIVE_TIME,
     ConsumerState,
     ConsumerStats,
     NotReadyError,
@@ -46,7 +44,7 @@ from comp.core.configstreamconsumer.def_ import (
     SessionSource,
     Subscription,
 )
-from comp.core.configstreamconsumer.impl.backoff import Backoff, RandomSource
+from comp.core.configstreamconsumer.impl.backoff import Backoff
 from comp.core.configstreamconsumer.impl.metrics import ConsumerMetrics
 from comp.core.configstreamconsumer.impl.session import (
     DEFAULT_REFRESH_SECONDS,
@@ -78,7 +76,6 @@ _log = logging.getLogger(__name__)
 SESSION_ID_METADATA_KEY = "session_id"
 # Wire sequence ids are int32 and wrap after 2**31 - 1: a jump that far back is a gap, not staleness.
 _WRAP_DISTANCE = 2**30
-_MAX_KEEPALIVE_SECONDS = 86400.0  # gRPC takes milliseconds as a 32-bit int
 
 Clock = Callable[[], float]
 
@@ -119,17 +116,14 @@ class StreamConsumer:
         self,
         params: Params,
         metrics: ConsumerMetrics,
-        rand: RandomSource,
-        clock: Clock = time.monotonic,
         session_source: SessionSource | None = None,
     ) -> None:
-        _check_params(params)
         self._params = params
         self._session_source = session_source
         self._channel_options = channel_options(params)
         self._metrics = metrics
-        self._clock = clock
-        self._backoff = Backoff(params.backoff, rand)
+        self._clock = params.clock
+        self._backoff = Backoff(params.backoff, params.rand)
         self._holder = ViewHolder()
         self._reader = ViewReader(self._holder)
         self._hub = SubscriptionHub(params.subscriber_queue_size, on_overflow=metrics.overflow)
@@ -493,42 +487,3 @@ def _removes_key(wire: configstream_pb2.ConfigSetting) -> bool:
         return False
     is_null = not wire.HasField("value") or wire.value.WhichOneof("kind") in (None, "null_value")
     return is_null and wire.source in ("", wire.unset_source)
-
-
-def _check_params(params: Params) -> None:
-    if not params.ipc_address.strip():
-        raise ValueError("invalid config stream consumer ipc_address: empty, expected host:port")
-    if params.material is None and (params.auth_token_file is None or params.cert_file is None):
-        raise ValueError(
-            "config stream consumer needs the IPC auth token and certificate: "
-            "give auth_token_file and cert_file, or material"
-        )
-    if not params.display_name.strip():
-        raise ValueError("invalid config stream consumer display_name: blank, expected a name")
-    if params.rpc_timeout <= 0:
-        raise ValueError(f"invalid config stream consumer rpc_timeout: {params.rpc_timeout!r}, expected > 0")
-    if not params.resume_quiet_period > 0:
-        raise ValueError(
-            "invalid config stream consumer resume_quiet_period: "
-            f"{params.resume_quiet_period!r}, expected seconds > 0"
-        )
-    if not MIN_KEEPALIVE_TIME <= params.keepalive_time <= _MAX_KEEPALIVE_SECONDS:
-        raise ValueError(
-            f"invalid config stream consumer keepalive_time: {params.keepalive_time!r}, expected seconds "
-            f"from {MIN_KEEPALIVE_TIME:g} (the core agent refuses more frequent pings) to "
-            f"{_MAX_KEEPALIVE_SECONDS:g}"
-        )
-    if not 0 < params.keepalive_timeout <= _MAX_KEEPALIVE_SECONDS:
-        raise ValueError(
-            "invalid config stream consumer keepalive_timeout: "
-            f"{params.keepalive_timeout!r}, expected seconds > 0 and <= {_MAX_KEEPALIVE_SECONDS:g}"
-        )
-    if not 0 < params.max_message_bytes < 2**31:
-        raise ValueError(
-            "invalid config stream consumer max_message_bytes: "
-            f"{params.max_message_bytes!r}, expected bytes > 0 and < 2**31"
-        )
-    if params.refresh_interval is not None and params.refresh_interval < 0:
-        raise ValueError(
-            f"invalid config stream consumer refresh_interval: {params.refresh_interval!r}, expected >= 0"
-        )

@@ -19,8 +19,8 @@ from typing import Any
 import grpc
 import pytest
 
-from comp.core.configstreamconsumer.def_ import BackoffPolicy, Params
-from comp.core.configstreamconsumer.impl import Provides, Requires, StreamConsumer, new_component
+from comp.core.configstreamconsumer.def_ import BackoffPolicy, Component, Params
+from comp.core.configstreamconsumer.impl import Provides, Requires, new_component
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.ipc import (
     ClientMaterial,
@@ -295,7 +295,7 @@ FAST_BACKOFF = BackoffPolicy(initial=0.02, multiplier=2.0, cap=0.1, jitter=0.2, 
 
 @dataclass
 class Built:
-    consumer: StreamConsumer
+    consumer: Component
     telemetry: MockTelemetry
     lifecycle: Lifecycle
 
@@ -332,9 +332,7 @@ async def make_consumer(material: ClientMaterial) -> AsyncIterator[MakeConsumer]
             Requires(
                 lifecycle=lifecycle,
                 telemetry=telemetry,
-                params=Params(ipc_address=address, **kw),
-                rand=rand,
-                clock=clock,
+                params=Params(ipc_address=address, rand=rand, clock=clock, **kw),
             )
         )
         item = Built(provides.comp, telemetry, lifecycle)
