@@ -9,7 +9,7 @@ from dependency_injector import providers
 
 from comp.core.ipc.impl import Provides as IpcProvides
 from comp.core.ipc.mock import MockIpc, new_mock
-from comp.core.settings.impl import SERVICE_NAME as SETTINGS_SERVICE
+from comp.core.settings.impl.service import SERVICE_NAME as SETTINGS_SERVICE
 from core_agent.container import build_root_container, new_root_container
 from core_agent.locations import resolve_locations
 from pkg.ipc import secure_channel

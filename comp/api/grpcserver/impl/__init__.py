@@ -6,22 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from comp.api.grpcserver.def_ import Component, GrpcService, ServingState
-from comp.api.grpcserver.impl.auth import INVALID_TOKEN_MESSAGE, BearerTokenInterceptor
 from comp.api.grpcserver.impl.server import GrpcServer, GrpcServerError
 from comp.core.config import def_ as config_def
 from comp.core.ipc import def_ as ipc_def
 from pkg.config import keys
 from pkg.util.lifecycle import Hook, Lifecycle
 
-__all__ = [
-    "INVALID_TOKEN_MESSAGE",
-    "BearerTokenInterceptor",
-    "GrpcServer",
-    "GrpcServerError",
-    "Provides",
-    "Requires",
-    "new_component",
-]
+__all__ = ["Provides", "Requires", "new_component"]
 
 
 @dataclass(frozen=True)

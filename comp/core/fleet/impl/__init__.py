@@ -24,7 +24,7 @@ from pkg.fleet import FleetKeyError, default_scopes
 from pkg.fleet.keys import check_scope
 from pkg.util.lifecycle import Hook, Lifecycle
 
-__all__ = ["CACHE_FILE_NAME", "Provides", "Requires", "etcd_options", "fleet_scopes", "new_component"]
+__all__ = ["Provides", "Requires", "new_component"]
 
 CACHE_FILE_NAME = "fleet-cache.json"
 _K = "remote_config.etcd."

@@ -13,20 +13,11 @@ from comp.core.configstream import def_ as configstream_def
 from comp.core.remoteagentregistry import def_ as registry_def
 from comp.core.settings.def_ import Component, StatusProvider
 from comp.core.settings.impl.change_log import ChangeLog
-from comp.core.settings.impl.runtime_settings import RuntimeSettings, mask_secret, parse_text_value
-from comp.core.settings.impl.service import SERVICE_NAME, SettingsService, grpc_service
+from comp.core.settings.impl.runtime_settings import RuntimeSettings
+from comp.core.settings.impl.service import grpc_service
 from pkg.util.lifecycle import Hook, Lifecycle
 
-__all__ = [
-    "SERVICE_NAME",
-    "Provides",
-    "Requires",
-    "RuntimeSettings",
-    "SettingsService",
-    "mask_secret",
-    "new_component",
-    "parse_text_value",
-]
+__all__ = ["Provides", "Requires", "new_component"]
 
 _DISTRIBUTION = "dd-configstream"
 

@@ -38,20 +38,12 @@ from prometheus_client.registry import Collector
 from comp.core.config import def_ as config_def
 from comp.core.settings.def_ import StatusFields, StatusProvider
 from comp.core.telemetry.def_ import Component
-from comp.core.telemetry.impl.endpoint import METRICS_PATH, MetricsEndpoint, MetricsEndpointError
+from comp.core.telemetry.impl.endpoint import MetricsEndpoint
 from comp.core.telemetry.impl.process import register_process_collectors
 from pkg.config.errors import ConfigValueError
 from pkg.util.lifecycle import Hook, Lifecycle
 
-__all__ = [
-    "HOST",
-    "METRICS_PATH",
-    "MetricsEndpointError",
-    "Provides",
-    "Requires",
-    "Telemetry",
-    "new_component",
-]
+__all__ = ["Provides", "Requires", "new_component"]
 
 _log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from comp.api.grpcserver.def_ import Component, GrpcService
-from comp.api.grpcserver.impl import GrpcServer, Requires, new_component
+from comp.api.grpcserver.impl import Requires, new_component
+from comp.api.grpcserver.impl.server import GrpcServer
 from comp.core.config.mock import new_mock as new_config_mock
 from comp.core.ipc.mock import MockIpc, new_mock
 from pkg.config.reader import MissingSettingError

@@ -12,7 +12,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from comp.api.grpcserver.def_ import Component, GrpcService
-from comp.api.grpcserver.impl import GrpcServerError, Requires, new_component
+from comp.api.grpcserver.impl import Requires, new_component
+from comp.api.grpcserver.impl.server import GrpcServerError
 from comp.core.config import def_ as config_def
 from comp.core.config.mock import new_mock as new_config_mock
 from comp.core.ipc.mock import MockIpc, new_mock

@@ -21,8 +21,9 @@ from comp.core.ipc.mock import MockIpc
 from comp.core.ipc.mock import new_mock as new_ipc_mock
 from comp.core.remoteagentregistry.mock import MockRemoteAgentRegistry
 from comp.core.settings.def_ import Component
-from comp.core.settings.impl import Requires, mask_secret, new_component, parse_text_value
+from comp.core.settings.impl import Requires, new_component
 from comp.core.settings.impl.change_log import LOGGED_KEYS
+from comp.core.settings.impl.runtime_settings import mask_secret, parse_text_value
 from pkg.config.model import LayeredConfig
 from pkg.config.schema import Schema, default_schema
 from pkg.config.sources import Source
