@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
-from comp.api.grpcserver.def_ import ServingState
+from comp.api.grpcserver.def_ import Params, ServingState
 from comp.api.grpcserver.impl import Requires, new_component
 from comp.core.config import def_ as config_def
 from comp.core.ipc import def_ as ipc_def
@@ -14,15 +14,15 @@ __all__ = ["GrpcServerContainer"]
 
 
 class GrpcServerContainer(containers.DeclarativeContainer):
-    """Inputs: ``lifecycle``, ``config``, ``ipc``, ``services`` (a list of GrpcService) and optional
-    ``state`` (where the server publishes its address and health; give it to show them in a status
-    served by one of the services). Outputs: ``component``, ``status`` (the state's status part)."""
+    """Inputs: ``lifecycle``, ``config``, ``ipc``, ``services`` (a list of GrpcService); optional
+    ``params`` and ``state`` (where the server publishes its address and health: give it to show them
+    in a status served by one of the services). Outputs: ``component``, ``status`` (its status part)."""
 
     lifecycle = providers.Dependency(instance_of=Lifecycle)
     config: providers.Dependency[config_def.Component] = providers.Dependency()
     ipc: providers.Dependency[ipc_def.Component] = providers.Dependency()
     services = providers.Dependency(instance_of=list)
-    stop_grace: providers.Object[float | None] = providers.Object(None)  # None: the config's setting
+    params = providers.Dependency(instance_of=Params, default=Params())
 
     state = providers.Dependency(instance_of=ServingState, default=providers.Singleton(ServingState))
     provides = providers.Singleton(
@@ -33,7 +33,7 @@ class GrpcServerContainer(containers.DeclarativeContainer):
             config=config,
             ipc=ipc,
             services=services,
-            stop_grace=stop_grace,
+            params=params,
             state=state,
         ),
     )

@@ -17,7 +17,7 @@ import grpc
 
 from comp.core.settings.def_ import StatusFields
 
-__all__ = ["UNAUTHENTICATED_METHODS", "Component", "GrpcService", "ServingState"]
+__all__ = ["UNAUTHENTICATED_METHODS", "Component", "GrpcService", "Params", "ServingState"]
 
 UNAUTHENTICATED_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
 """Methods reachable without a bearer token (mTLS still applies)."""
@@ -35,6 +35,21 @@ class GrpcService:
     names: tuple[str, ...]
     register: Callable[[grpc.aio.Server], None]
     drain: Callable[[], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class Params:
+    """For tests: ``stop_grace``, seconds the stop may take (the services' drains, then the calls
+    still in flight) before calls are cancelled; None reads the ``cmd_shutdown_grace`` setting.
+
+    Raises ValueError naming the field, the value and what is expected.
+    """
+
+    stop_grace: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.stop_grace is not None and not self.stop_grace >= 0:
+            raise ValueError(f"invalid gRPC server stop_grace: {self.stop_grace!r}, expected seconds >= 0")
 
 
 @dataclass

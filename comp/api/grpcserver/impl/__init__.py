@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from comp.api.grpcserver.def_ import Component, GrpcService, ServingState
+from comp.api.grpcserver.def_ import Component, GrpcService, Params, ServingState
 from comp.api.grpcserver.impl.server import GrpcServer, GrpcServerError
 from comp.core.config import def_ as config_def
 from comp.core.ipc import def_ as ipc_def
@@ -17,16 +17,15 @@ __all__ = ["Provides", "Requires", "new_component"]
 
 @dataclass(frozen=True)
 class Requires:
-    """``services``: the contributions of other components. ``stop_grace``: seconds the stop may take
-    (the services' drains, then the calls still in flight) before calls are cancelled; None reads the
-    ``cmd_shutdown_grace`` setting. ``state``: where the server publishes its address and health."""
+    """``services``: the contributions of other components. ``state``: where the server publishes
+    its address and health."""
 
     lifecycle: Lifecycle
     config: config_def.Component
     ipc: ipc_def.Component
     services: Sequence[GrpcService]
-    stop_grace: float | None = None
     state: ServingState = field(default_factory=ServingState)
+    params: Params = field(default_factory=Params)
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ def new_component(requires: Requires) -> Provides:
     port = config.get_int(keys.CMD_PORT)  # declared 0-65535
     if not host:
         raise GrpcServerError(f"{keys.CMD_HOST} is empty: set it to a loopback host such as localhost")
-    stop_grace = requires.stop_grace
+    stop_grace = requires.params.stop_grace
     if stop_grace is None:
         stop_grace = config.get_duration(keys.CMD_SHUTDOWN_GRACE).total_seconds()
     max_message_bytes = config.get_int(keys.GRPC_MAX_MESSAGE_SIZE)

@@ -14,6 +14,7 @@ from comp.core.remoteagentregistry.container import RemoteAgentRegistryContainer
 from comp.core.remoteagentregistry.def_ import (
     Component,
     InvalidRegistrationError,
+    Params,
     RegistryDisabledError,
     RemoteAgent,
 )
@@ -57,8 +58,7 @@ class _Setup:
                 self.lifecycle,
                 self.config,
                 self.telemetry,
-                clock=self.clock,
-                check_interval=check_interval,
+                params=Params(clock=self.clock, check_interval=check_interval),
             )
         )
         assert isinstance(provides.comp, RemoteAgentRegistry)
@@ -303,7 +303,7 @@ def test_a_config_without_the_registry_keys_is_refused_naming_the_key() -> None:
 
 
 def test_check_interval_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="check_interval"):
+    with pytest.raises(ValueError, match=r"check_interval: 0, expected seconds > 0"):
         _Setup(check_interval=0)
 
 

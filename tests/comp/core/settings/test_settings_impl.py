@@ -13,6 +13,7 @@ import grpc
 import pytest
 import yaml
 
+from comp.api.grpcserver import def_ as grpcserver_def
 from comp.api.grpcserver import impl as grpcserver_impl
 from comp.api.grpcserver.def_ import ServingState
 from comp.core.config.mock import new_mock as new_config_mock
@@ -76,7 +77,14 @@ async def harness() -> AsyncIterator[Harness]:
     state = ServingState()
     settings = new_component(Requires(lifecycle, config, registry, configstream, [state.status]))
     server = grpcserver_impl.new_component(
-        grpcserver_impl.Requires(lifecycle, config, ipc, [settings.grpc_service], stop_grace=0.1, state=state)
+        grpcserver_impl.Requires(
+            lifecycle,
+            config,
+            ipc,
+            [settings.grpc_service],
+            params=grpcserver_def.Params(stop_grace=0.1),
+            state=state,
+        )
     ).comp
     await lifecycle.start()
     try:
