@@ -29,10 +29,7 @@ class Provides:
 
 
 def new_component(requires: Requires) -> Provides:
-    """Build the remote agent; it serves and registers while the lifecycle runs.
-
-    Raises ValueError naming the parameter when ``params`` cannot work.
-    """
+    """Build the remote agent; it serves and registers while the lifecycle runs."""
     agent = RegisteredAgent(requires.params, requires.services)
     requires.lifecycle.append(Hook("remote agent", on_start=agent.start, on_stop=agent.stop))
     return Provides(comp=agent)
