@@ -29,6 +29,7 @@ from comp.core.log.container import LogContainer
 from comp.core.remoteagentregistry.container import RemoteAgentRegistryContainer
 from comp.core.settings import def_ as settings_def
 from comp.core.settings.container import SettingsContainer
+from comp.core.telemetry import def_ as telemetry_def
 from comp.core.telemetry.container import TelemetryContainer
 from core_agent.locations import Locations
 from pkg.util.lifecycle import Lifecycle
@@ -52,7 +53,10 @@ class CoreAgentContainer(containers.DeclarativeContainer):
     log = providers.Container(LogContainer, lifecycle=lifecycle, config=config.component)
     ipc = providers.Container(IpcContainer, lifecycle=lifecycle, config=config.component, params=ipc_params)
     telemetry = providers.Container(
-        TelemetryContainer, lifecycle=lifecycle, config=config.component, program="core_agent"
+        TelemetryContainer,
+        lifecycle=lifecycle,
+        config=config.component,
+        params=telemetry_def.Params(program="core_agent"),
     )
     registry = providers.Container(
         RemoteAgentRegistryContainer,

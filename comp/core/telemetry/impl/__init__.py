@@ -27,7 +27,7 @@ merged ``/metrics`` names itself: a remote agent's process series, relayed into 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import Meter, MeterProvider, NoOpMeterProvider
@@ -37,7 +37,7 @@ from prometheus_client.registry import Collector
 
 from comp.core.config import def_ as config_def
 from comp.core.settings.def_ import StatusFields, StatusProvider
-from comp.core.telemetry.def_ import Component
+from comp.core.telemetry.def_ import Component, Params
 from comp.core.telemetry.impl.endpoint import MetricsEndpoint
 from comp.core.telemetry.impl.process import register_process_collectors
 from pkg.config.errors import ConfigValueError
@@ -53,11 +53,9 @@ _MAX_PORT = 65535
 
 @dataclass(frozen=True)
 class Requires:
-    """``program``: the binary's name for ``<program>_build_info`` and process series ("": none)."""
-
     lifecycle: Lifecycle
     config: config_def.Component
-    program: str = ""
+    params: Params = field(default_factory=Params)
 
 
 @dataclass(frozen=True)
@@ -139,7 +137,7 @@ def new_component(requires: Requires) -> Provides:
     telemetry = Telemetry(
         enabled=requires.config.get_bool("telemetry.enabled"),
         port=requires.config.get_int("telemetry.port"),
-        program=requires.program,
+        program=requires.params.program,
     )
     requires.lifecycle.append(Hook("telemetry", on_start=telemetry.start, on_stop=telemetry.stop))
 
