@@ -312,3 +312,21 @@ def test_parse_text_value_where_libyaml_refuses_reads_as_the_pure_python_loader(
 @pytest.mark.parametrize("text", ["!!int x", "!!int \xa0", "!!float [1]", "!!timestamp 2001-13-45"])
 def test_text_that_a_tag_cannot_build_stays_as_given(text: str) -> None:
     assert parse_text_value(text) == text
+
+
+def test_status_shows_what_each_contribution_returns_when_asked() -> None:
+    config = new_config_mock({"cmd_host": "localhost", "cmd_port": 5123})
+    state = ServingState(address="127.0.0.1:6000", health="SERVING")
+    fleet = {"enabled": False}
+    settings = new_component(
+        Requires(
+            Lifecycle(),
+            config,
+            status_providers=[state.status, lambda: {"fleet": fleet, "telemetry_url": "http://x/metrics"}],
+        )
+    ).comp
+    status = settings.status()
+    assert (status.listen_address, status.health) == ("127.0.0.1:6000", "SERVING")
+    assert (status.fleet, status.telemetry_url) == (fleet, "http://x/metrics")
+    state.health = "NOT_SERVING"  # read at each request, not at construction
+    assert settings.status().health == "NOT_SERVING"
