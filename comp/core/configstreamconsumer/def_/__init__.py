@@ -143,7 +143,8 @@ class Liveness:
     how long the core usually takes to say something. None until the current stream sent progress."""
     stall_timeout: float | None
     """Silence after which the current stream counts as stuck (``Params.stall_multiple`` times
-    ``progress_interval``); None when not armed (no progress on this stream yet, or detection off)."""
+    ``progress_interval``, at least 1 s); None when not armed (no progress on this stream yet, or
+    detection off)."""
 
 
 @runtime_checkable
@@ -270,8 +271,9 @@ class Params:
     before; only stall detection stays off)."""
     stall_multiple: float = 3.0
     """A stream that has sent progress events is taken as stuck, and reconnected (resuming), once it
-    stays silent for this many times its usual silence (:attr:`Liveness.progress_interval`); 0 turns
-    stall detection off. At least 1.5, since the core jitters its progress interval."""
+    stays silent for this many times its usual silence (:attr:`Liveness.progress_interval`), and at
+    least 1 s; 0 turns stall detection off. At least 1.5, since the core jitters its progress
+    interval. A core that never sends progress is never judged (the keepalive pings watch it)."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ A core that sends progress events writes one whenever a stream has been idle for
 interval (jittered). The consumer does not know that interval: it learns it, per stream, as the
 silence that preceded each progress event (the longest of the last few, so jitter and a progress
 event that follows an update closely never shorten it). Once a stream has sent progress, a silence
-of ``multiple`` times that interval means the stream is stuck. A stream without progress events
+of ``multiple`` times that interval (never less than ``MIN_STALL_TIMEOUT``) means the stream is
+stuck. A stream without progress events
 (a core that does not send them) is never judged: the keepalive pings watch its connection.
 """
 
@@ -15,10 +16,14 @@ from collections.abc import Callable
 
 from comp.core.configstreamconsumer.def_ import Liveness
 
-__all__ = ["PROGRESS_WINDOW", "ProgressWatch"]
+__all__ = ["MIN_STALL_TIMEOUT", "PROGRESS_WINDOW", "ProgressWatch"]
 
 PROGRESS_WINDOW = 8
 """How many of a stream's recent progress intervals the stall timeout is taken from."""
+
+MIN_STALL_TIMEOUT = 1.0
+"""Shortest stall timeout, in seconds: a first progress event that closely follows another event
+(a core whose progress timer is not reset by its writes) must not get a healthy stream dropped."""
 
 
 class ProgressWatch:
@@ -57,7 +62,7 @@ class ProgressWatch:
         interval = self.progress_interval
         if interval is None or self._multiple <= 0:
             return None
-        return self._multiple * interval
+        return max(MIN_STALL_TIMEOUT, self._multiple * interval)
 
     def stall_deadline(self) -> float | None:
         """The clock reading at which the current stream counts as stuck; None: not armed."""
