@@ -7,10 +7,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from comp.core.configstreamconsumer.def_ import DEFAULT_MAX_BATCH_UPDATES, ChangeEvent
-from comp.core.configstreamconsumer.impl import ViewHolder
+import pytest
+
+from comp.core.configstreamconsumer.def_ import DEFAULT_MAX_BATCH_UPDATES, ChangeEvent, Params
+from comp.core.configstreamconsumer.impl import Requires, ViewHolder, new_component
+from comp.core.telemetry.mock import MockTelemetry
 from pkg.config.change import Setting
 from pkg.config.sources import Source
+from pkg.ipc import ClientMaterial
+from pkg.util.lifecycle import Lifecycle
 
 Core = Any
 Make = Any
@@ -141,3 +146,15 @@ def test_apply_many_swaps_the_view_once_and_tells_each_change() -> None:
     unchanged = holder.view
     assert holder.apply_many([("b", Setting(1, RUNTIME))], 5) == []
     assert holder.view is unchanged and holder.sequence_id == 5
+
+
+@pytest.mark.parametrize("size", [-1, 2**31])
+def test_a_batch_size_out_of_range_is_refused(material: ClientMaterial, size: int) -> None:
+    with pytest.raises(ValueError, match=r"max_batch_updates: .*expected 0 \(no batches\) to 2\*\*31 - 1"):
+        new_component(
+            Requires(
+                lifecycle=Lifecycle(),
+                telemetry=MockTelemetry(),
+                params=Params(material=material, max_batch_updates=size),
+            )
+        )
