@@ -32,6 +32,7 @@ from pkg.ipc import DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_SIZE_KEY
 from pkg.util.lifecycle import Hook, Lifecycle
 from pkg.util.recent_logs import RecentLogs
 from sample_remote_agent.diagnostics import SampleDiagnostics
+from sample_remote_agent.keys import STREAMED_KEYS, STREAMED_PREFIXES
 from sample_remote_agent.options import FLAVOR, Options, locate
 
 __all__ = [
@@ -59,8 +60,14 @@ def local_config_params(options: Options, environ: Mapping[str, str] | None = No
 def consumer_params(
     options: Options, config: config_def.Component, environ: Mapping[str, str] | None = None
 ) -> consumer_def.Params:
-    """The consumer's address, IPC files and identity, from the flags and the local configuration."""
+    """The consumer's address, IPC files and identity, from the flags and the local configuration;
+    its filter: the keys the agent reads, plus ``--key`` / ``--prefix`` (none with ``--all-keys``)."""
     location = locate(options, config, os.environ if environ is None else environ)
+    keys: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    if not options.all_keys:
+        keys = (*STREAMED_KEYS, *options.keys)
+        prefixes = (*STREAMED_PREFIXES, *options.prefixes)
     return consumer_def.Params(
         ipc_address=location.address,
         auth_token_file=location.auth_token,
@@ -70,6 +77,8 @@ def consumer_params(
         display_name=options.name,
         ready_timeout=options.wait_timeout,
         max_message_bytes=_max_message_bytes(config),
+        keys=keys,
+        prefixes=prefixes,
     )
 
 
@@ -92,7 +101,11 @@ def _log_ring(lifecycle: Lifecycle) -> RecentLogs:
 
 
 def _diagnostics(
-    root: Any, config: config_def.Component, ring: RecentLogs, telemetry: telemetry_def.Component
+    root: Any,
+    config: config_def.Component,
+    ring: RecentLogs,
+    telemetry: telemetry_def.Component,
+    params: consumer_def.Params,
 ) -> SampleDiagnostics:
     # The consumer is looked up when first used: the providers are built before it (the consumer
     # needs the remote agent component, which needs the providers).
@@ -100,7 +113,9 @@ def _diagnostics(
         built: consumer_def.Component = root.configstreamconsumer.component()
         return built
 
-    return SampleDiagnostics(consumer, config.is_secret, ring, lambda: telemetry.url)
+    return SampleDiagnostics(
+        consumer, config.is_secret, ring, lambda: telemetry.url, (params.keys, params.prefixes)
+    )
 
 
 def _max_message_bytes(config: config_def.Component) -> int:
@@ -124,7 +139,9 @@ class SampleRemoteAgentContainer(containers.DeclarativeContainer):
     telemetry = providers.Container(TelemetryContainer, lifecycle=lifecycle, config=config.component)
     ipc_client_params = providers.Singleton(consumer_params, options, config.component, environ)
     log_ring = providers.Singleton(_log_ring, lifecycle)
-    diagnostics = providers.Singleton(_diagnostics, __self__, config.component, log_ring, telemetry.component)
+    diagnostics = providers.Singleton(
+        _diagnostics, __self__, config.component, log_ring, telemetry.component, ipc_client_params
+    )
     remote_agent = providers.Container(
         RemoteAgentContainer,
         lifecycle=lifecycle,
