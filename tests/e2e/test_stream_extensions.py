@@ -123,10 +123,12 @@ async def raw_stream(
     session_id: str,
     request: configstream_pb2.ConfigStreamRequest,
 ) -> AsyncIterator[RawStream]:
-    method = channel.unary_stream(
-        METHOD,
-        request_serializer=configstream_pb2.ConfigStreamRequest.SerializeToString,
-        response_deserializer=None,  # the bytes as sent
+    method: grpc.aio.UnaryStreamMultiCallable[configstream_pb2.ConfigStreamRequest, bytes] = (
+        channel.unary_stream(
+            METHOD,
+            request_serializer=configstream_pb2.ConfigStreamRequest.SerializeToString,
+            response_deserializer=None,  # the bytes as sent
+        )
     )
     call = method(request, metadata=(*agent.auth_metadata(), ("session_id", session_id)), timeout=60)
     stream = RawStream(call)
