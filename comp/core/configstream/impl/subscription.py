@@ -102,6 +102,7 @@ class StreamSubscription:
         self._delivery = delivery
         self._batch = delivery.max_batch_updates if delivery.max_batch_updates > 1 else 0
         self._matcher = KeyMatcher(delivery.key_filter) if delivery.key_filter is not None else None
+        self._plain = not self._batch and self._matcher is None and delivery.progress_interval is None
         self._queue: deque[StreamEvent] = deque()
         self._queued_bytes = 0
         self._cursor: int | None = None
@@ -296,20 +297,15 @@ class StreamSubscription:
                 if queue:
                     event = queue.popleft()
                     self._queued_bytes -= len(event.payload)
-                    if event.kind is EventKind.UPDATE:
-                        if self._batch and queue:
-                            event = self._take_batch(event)
-                        elif self._matcher is not None:
-                            event = self._with_previous(event)
-                        metrics.updates_sent += event.count
-                        self._events_sent += event.count
-                    else:
-                        metrics.snapshots_sent += 1
+                    if self._plain:  # no extension: the shared bytes as they are
+                        if event.kind is EventKind.UPDATE:
+                            metrics.updates_sent += 1
+                        else:
+                            metrics.snapshots_sent += 1
                         self._events_sent += 1
-                    self._last_written = event.sequence_id
-                    if self._interval is not None:
-                        self._last_write_at = asyncio.get_running_loop().time()
-                    yield event
+                        yield event
+                    else:
+                        yield self._extended(event)
                     continue
                 if self._closed:
                     return
@@ -323,6 +319,23 @@ class StreamSubscription:
             self.close()
 
     # --- internals ---
+
+    def _extended(self, event: StreamEvent) -> StreamEvent:
+        """``event`` as this subscriber asked for it: a batch, previous ids, the progress clock."""
+        if event.kind is EventKind.UPDATE:
+            if self._batch and self._queue:
+                event = self._take_batch(event)
+            elif self._matcher is not None:
+                event = self._with_previous(event)
+            self._metrics.updates_sent += event.count
+            self._events_sent += event.count
+        else:
+            self._metrics.snapshots_sent += 1
+            self._events_sent += 1
+        self._last_written = event.sequence_id
+        if self._interval is not None:
+            self._last_write_at = asyncio.get_running_loop().time()
+        return event
 
     def _refill(self) -> None:
         """Refill an empty queue: a snapshot when one is due, else history for a lagging subscriber."""
