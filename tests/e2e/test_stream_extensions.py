@@ -19,7 +19,7 @@ from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.protoconv.configevents import EPOCH_HEADER, RESUME_HEADER
 from pkg.protoconv.values import from_value
 from tests.e2e.harness import AgentFactory, AgentProcess
-from tests.e2e.stream_support import WAIT, SettingsApi, register
+from tests.e2e.stream_support import WAIT, SettingsApi, register, scrape
 
 pytestmark = pytest.mark.e2e
 
@@ -193,6 +193,8 @@ async def test_a_burst_goes_out_in_batches_and_a_lone_update_alone(agent: AgentP
             assert batches, f"no batch in {stream.kinds()}"
             assert all(len(b.updates) <= 64 for b in batches)
             assert len(stream.events) - 1 < 200  # fewer messages than updates
+            metrics = await scrape(agent)
+            assert metrics.value("configstream_batches_sent_total") == len(batches)
             assert [u.sequence_id for u in stream.updates()] == list(range(start + 1, last + 1))
             assert {u.setting.key: from_value(u.setting.value) for u in stream.updates()} == {
                 f"custom.burst{i:03d}": i for i in range(200)
@@ -273,6 +275,7 @@ async def test_an_idle_stream_gets_progress_events(start_agent: AgentFactory) ->
             first = next(e.progress for e in stream.events if e.WhichOneof("event") == "progress")
             assert first.sequence_id == snapshot.sequence_id
             assert len(first.epoch) == 32
+            assert (await scrape(agent)).value("configstream_progress_sent_total") >= 1
 
             moved = await api.set({"hostname": "elsewhere"})  # not for this client: only progress tells
             await stream.wait_for(

@@ -325,6 +325,8 @@ class StreamSubscription:
         if event.kind is EventKind.UPDATE:
             if self._batch and self._queue:
                 event = self._take_batch(event)
+                if event.kind is EventKind.BATCH:
+                    self._metrics.batches_sent += 1
             elif self._matcher is not None:
                 event = self._with_previous(event)
             self._metrics.updates_sent += event.count
@@ -461,4 +463,5 @@ class StreamSubscription:
         self._last_written = sequence_id
         self._last_write_at = asyncio.get_running_loop().time()
         self._next_idle_interval()
+        self._metrics.progress_sent += 1
         return event

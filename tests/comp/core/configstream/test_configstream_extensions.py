@@ -17,7 +17,7 @@ from pkg.config.model import LayeredConfig
 from pkg.config.sources import Source
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.protoconv.configevents import update_event
-from tests.comp.core.configstream.configstream_helpers import decode, handed_over, take
+from tests.comp.core.configstream.configstream_helpers import counter, decode, handed_over, take
 from tests.comp.core.configstream.test_configstream_producer import StartProducer
 
 RUNTIME = Source.AGENT_RUNTIME
@@ -62,7 +62,7 @@ async def test_a_plain_subscriber_gets_the_shared_update_bytes(
 
 
 async def test_updates_queued_when_a_write_starts_go_out_as_one_batch(
-    config: LayeredConfig, start_producer: StartProducer
+    config: LayeredConfig, start_producer: StartProducer, telemetry: MockTelemetry
 ) -> None:
     producer = await start_producer(config)
     subscription = _subscribe(producer, max_batch_updates=100)
@@ -71,6 +71,7 @@ async def test_updates_queued_when_a_write_starts_go_out_as_one_batch(
     config.set_many({f"custom.k{i}": i for i in range(5)}, RUNTIME)
     (batch,) = await take(events)
     assert (batch.kind, batch.count, batch.sequence_id) == (EventKind.BATCH, 5, config.sequence_id)
+    assert (counter(telemetry, "batches_sent"), counter(telemetry, "updates_sent")) == (1, 5)
     updates = _updates(batch)
     assert [u.sequence_id for u in updates] == list(range(snapshot.sequence_id + 1, config.sequence_id + 1))
     assert [u.setting.key for u in updates] == [f"custom.k{i}" for i in range(5)]
@@ -259,7 +260,7 @@ def test_a_filter_over_its_bounds_is_refused(
 
 
 async def test_an_idle_stream_gets_progress_at_its_position(
-    config: LayeredConfig, start_producer: StartProducer
+    config: LayeredConfig, start_producer: StartProducer, telemetry: MockTelemetry
 ) -> None:
     producer = await start_producer(config, progress_interval="20ms")
     subscription = _subscribe(producer, progress=True, key_filter=KeyFilter(keys=("custom.a",)))
@@ -268,6 +269,7 @@ async def test_an_idle_stream_gets_progress_at_its_position(
     config.set("log_level", "debug", RUNTIME)  # skipped by the filter: the position moves on
     (progress,) = await take(events)
     assert progress.kind is EventKind.PROGRESS
+    assert counter(telemetry, "progress_sent") >= 1
     message = decode(progress).progress
     assert (message.sequence_id, message.epoch) == (snapshot.sequence_id + 1, producer.epoch)
     config.set("custom.a", 1, RUNTIME)
