@@ -40,7 +40,10 @@ stream holds at most::
 
     history_max_bytes + S * (max(queue_max_bytes, max_event_bytes) + max_event_bytes) + 2 * snapshot
 
-(the second ``max_event_bytes`` per subscriber: the event its transport is writing). An update larger
+(the second ``max_event_bytes`` per subscriber: the event its transport is writing, a batch included:
+batches are bounded by ``max_event_bytes`` too). Subscribers with key filters add their filtered
+snapshots of the current sequence id, at most ``_MAX_FILTERED_SNAPSHOTS``, each no larger than the
+shared one. An update larger
 than ``max_event_bytes`` is never queued: no client could receive it. It is logged and counted
 (``configstream.oversize_events``), the history is cleared (a catch-up cannot span it) and every
 subscriber is sent a fresh snapshot (resync cause ``oversize``), so nothing is lost and no stream ends.
@@ -94,7 +97,7 @@ DEFAULT_QUEUE_MAX_BYTES: int = declared_default(keys.CONFIGSTREAM_QUEUE_MAX_BYTE
 DEFAULT_MAX_EVENT_BYTES: int = declared_default(keys.GRPC_MAX_MESSAGE_SIZE)
 DEFAULT_BATCH_MAX_UPDATES: int = declared_default(keys.CONFIGSTREAM_BATCH_MAX_UPDATES)
 DEFAULT_PROGRESS_INTERVAL = 10.0
-_MAX_FILTERED_SNAPSHOTS = 16
+_MAX_FILTERED_SNAPSHOTS = 4
 """Filtered snapshots kept for one sequence id (each no larger than the shared one)."""
 
 

@@ -401,6 +401,8 @@ class StreamSubscription:
         taken = [first]
         while queue and len(taken) < self._batch:
             candidate = queue[0]
+            if candidate.kind is not EventKind.UPDATE:
+                break
             body = framing.update_body(candidate.payload)
             entry = framing.batch_entry_size(len(body) + extra)
             if framing.batch_size(inner + entry) > limit:
