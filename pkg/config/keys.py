@@ -15,8 +15,10 @@ __all__ = [
     "CMD_HOST",
     "CMD_PORT",
     "CMD_SHUTDOWN_GRACE",
+    "CONFIGSTREAM_BATCH_MAX_UPDATES",
     "CONFIGSTREAM_HISTORY_MAX_BYTES",
     "CONFIGSTREAM_HISTORY_SIZE",
+    "CONFIGSTREAM_PROGRESS_INTERVAL",
     "CONFIGSTREAM_QUEUE_MAX_BYTES",
     "CONFIGSTREAM_QUEUE_SIZE",
     "CONFIGSTREAM_SLEEP_INTERVAL",
@@ -62,6 +64,8 @@ CONFIGSTREAM_HISTORY_SIZE = "remote_agent.configstream.history_size"
 CONFIGSTREAM_QUEUE_SIZE = "remote_agent.configstream.queue_size"
 CONFIGSTREAM_HISTORY_MAX_BYTES = "remote_agent.configstream.history_max_bytes"
 CONFIGSTREAM_QUEUE_MAX_BYTES = "remote_agent.configstream.queue_max_bytes"
+CONFIGSTREAM_BATCH_MAX_UPDATES = "remote_agent.configstream.batch_max_updates"
+CONFIGSTREAM_PROGRESS_INTERVAL = "remote_agent.configstream.progress_interval"
 
 # size limits of the configuration (pkg.config.limits)
 VALUE_MAX_BYTES = "config_limits.value_max_bytes"

@@ -572,6 +572,22 @@ _CORE_KEYS = (
         description="serialized bytes queued per subscriber before it is marked lagging",
     ),
     KeySpec(
+        keys.CONFIGSTREAM_BATCH_MAX_UPDATES,
+        ValueType.INT,
+        256,
+        minimum=1,
+        maximum=65536,
+        description="most updates in one batch, for clients that accept batches",
+    ),
+    KeySpec(
+        keys.CONFIGSTREAM_PROGRESS_INTERVAL,
+        ValueType.DURATION,
+        "10s",
+        minimum=0.01,
+        maximum=3600,
+        description="idle time before a progress event, jittered by 20%, for clients that accept them",
+    ),
+    KeySpec(
         keys.GRPC_MAX_MESSAGE_SIZE,
         ValueType.INT,
         4 * 1024 * 1024,

@@ -12,7 +12,11 @@ Tunables, read once at construction; their types, defaults and bounds are declar
 - ``remote_agent.configstream.queue_max_bytes``: serialized bytes queued per subscriber before
   it is marked lagging (an empty queue still takes one event of any size).
 - ``agent_ipc.grpc_max_message_size``: the largest event sent; a larger update is replaced by
-  a snapshot for every subscriber (see :mod:`.producer`).
+  a snapshot for every subscriber (see :mod:`.producer`). Batches are bounded by it too.
+- ``remote_agent.configstream.batch_max_updates``: most updates in one batch (for subscribers that
+  accept batches; the subscriber's own bound applies too).
+- ``remote_agent.configstream.progress_interval``: idle time before a progress event (for
+  subscribers that accept them), jittered by ±20%.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ def new_component(requires: Requires) -> Provides:
         history_max_bytes=config.get_int(keys.CONFIGSTREAM_HISTORY_MAX_BYTES),
         queue_max_bytes=config.get_int(keys.CONFIGSTREAM_QUEUE_MAX_BYTES),
         max_event_bytes=config.get_int(keys.GRPC_MAX_MESSAGE_SIZE),
+        batch_max_updates=config.get_int(keys.CONFIGSTREAM_BATCH_MAX_UPDATES),
+        progress_interval=config.get_duration(keys.CONFIGSTREAM_PROGRESS_INTERVAL).total_seconds(),
     )
     requires.lifecycle.append(Hook("config stream", on_start=producer.start, on_stop=producer.stop))
     return Provides(comp=producer)

@@ -54,12 +54,14 @@ class StreamMetrics:
     (``metrics.updates_sent += 1``), or by the methods for counts by attribute."""
 
     __slots__ = (
+        "batches_sent",
         "catch_ups",
         "conversion_errors",
         "discontinuities",
         "dropped_updates",
         "lagging",
         "oversize_events",
+        "progress_sent",
         "resume_refused",
         "resumes",
         "resyncs",
@@ -81,6 +83,9 @@ class StreamMetrics:
         self.resumes = 0
         self.snapshot_builds = 0
         self.oversize_events = 0
+        self.batches_sent = 0
+        """Batch messages (each holding several updates, also counted in ``updates_sent``)."""
+        self.progress_sent = 0
         self.resyncs: dict[str, int] = {}
         """By cause (:class:`ResyncCause`)."""
         self.conversion_errors: dict[str, int] = {}
@@ -122,6 +127,8 @@ _COUNTERS: Final[tuple[tuple[str, str, str | None], ...]] = (
         "Resume points refused (answered with a snapshot), by cause (epoch, history, future)",
         "cause",
     ),
+    ("batches_sent", "Batch messages handed to subscribers (their updates count in updates_sent)", None),
+    ("progress_sent", "Progress events handed to subscribers on idle streams", None),
     ("snapshot_builds", "Snapshots built (one per sequence id, shared by subscribers)", None),
     (
         "oversize_events",

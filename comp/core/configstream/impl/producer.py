@@ -10,9 +10,15 @@ How a change travels:
    number of subscribers), is appended to the shared history and offered to each subscriber.
 3. A subscriber queues it if it is the next id for it and its queue has room; a full queue marks it
    lagging; an id that does not follow its cursor (a missed or out-of-order change) makes it resync.
-4. When a subscriber has drained its queue, :meth:`ConfigStreamProducer.replenish` serves what is due:
-   a snapshot (built once per sequence id and shared), or the updates a lagging subscriber missed,
-   from the history while it still holds them, else a snapshot.
+4. When a subscriber has drained its queue, it refills it with what is due: a snapshot (built once
+   per sequence id and shared, :meth:`ConfigStreamProducer.snapshot`), or the updates a lagging
+   subscriber missed, from the history while it still holds them, else a snapshot. The subscription
+   owns its queue and cursor (:mod:`.subscription`); the producer only offers, resyncs and resumes.
+
+Extensions a subscriber asks for at ``subscribe`` (each changes nothing for the others): batches of
+queued updates (bounded by ``batch_max_updates`` and the message size), a key filter (its snapshots
+are built from the same settings read, filtered, once per filter and sequence id), progress events
+on an idle stream (``progress_interval``, jittered). See :mod:`.subscription` and :mod:`.framing`.
 
 Resume (an extension, only for subscribers that pass ``resume``): ``epoch``, a random id drawn at
 construction, names this process's sequence id space. A subscriber whose resume point has this epoch
@@ -34,7 +40,10 @@ stream holds at most::
 
     history_max_bytes + S * (max(queue_max_bytes, max_event_bytes) + max_event_bytes) + 2 * snapshot
 
-(the second ``max_event_bytes`` per subscriber: the event its transport is writing). An update larger
+(the second ``max_event_bytes`` per subscriber: the event its transport is writing, a batch included:
+batches are bounded by ``max_event_bytes`` too). Subscribers with key filters add their filtered
+snapshots of the current sequence id, at most ``_MAX_FILTERED_SNAPSHOTS``, each no larger than the
+shared one. An update larger
 than ``max_event_bytes`` is never queued: no client could receive it. It is logged and counted
 (``configstream.oversize_events``), the history is cleared (a catch-up cannot span it) and every
 subscriber is sent a fresh snapshot (resync cause ``oversize``), so nothing is lost and no stream ends.
@@ -54,10 +63,10 @@ import uuid
 from collections.abc import Callable
 
 from comp.core.config import def_ as config_def
-from comp.core.configstream.def_ import EventKind, StreamEvent, StreamStatus, SubscriberStatus
+from comp.core.configstream.def_ import EventKind, KeyFilter, StreamEvent, StreamStatus
 from comp.core.configstream.impl.history import EventHistory
 from comp.core.configstream.impl.metrics import ResumeRefusal, ResyncCause, StreamMetrics
-from comp.core.configstream.impl.subscription import StreamSubscription
+from comp.core.configstream.impl.subscription import Delivery, StreamSubscription
 from pkg.config import keys
 from pkg.config.change import ConfigChange
 from pkg.config.schema import declared_default
@@ -71,9 +80,11 @@ from pkg.protoconv.values import ValueConversionError
 from pkg.util.text import shorten
 
 __all__ = [
+    "DEFAULT_BATCH_MAX_UPDATES",
     "DEFAULT_HISTORY_MAX_BYTES",
     "DEFAULT_MAX_EVENT_BYTES",
     "DEFAULT_ORIGIN",
+    "DEFAULT_PROGRESS_INTERVAL",
     "DEFAULT_QUEUE_MAX_BYTES",
     "ConfigStreamProducer",
 ]
@@ -84,6 +95,10 @@ DEFAULT_ORIGIN = "core-agent"
 DEFAULT_HISTORY_MAX_BYTES: int = declared_default(keys.CONFIGSTREAM_HISTORY_MAX_BYTES)
 DEFAULT_QUEUE_MAX_BYTES: int = declared_default(keys.CONFIGSTREAM_QUEUE_MAX_BYTES)
 DEFAULT_MAX_EVENT_BYTES: int = declared_default(keys.GRPC_MAX_MESSAGE_SIZE)
+DEFAULT_BATCH_MAX_UPDATES: int = declared_default(keys.CONFIGSTREAM_BATCH_MAX_UPDATES)
+DEFAULT_PROGRESS_INTERVAL = 10.0
+_MAX_FILTERED_SNAPSHOTS = 4
+"""Filtered snapshots kept for one sequence id (each no larger than the shared one)."""
 
 
 class ConfigStreamProducer:
@@ -103,17 +118,23 @@ class ConfigStreamProducer:
         history_max_bytes: int = DEFAULT_HISTORY_MAX_BYTES,
         queue_max_bytes: int = DEFAULT_QUEUE_MAX_BYTES,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        batch_max_updates: int = DEFAULT_BATCH_MAX_UPDATES,
+        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
     ) -> None:
-        if queue_size < 1 or queue_max_bytes < 1 or max_event_bytes < 1:
+        if queue_size < 1 or queue_max_bytes < 1 or max_event_bytes < 1 or batch_max_updates < 1:
             raise ValueError(
-                "need queue_size, queue_max_bytes and max_event_bytes >= 1, "
-                f"got {queue_size}, {queue_max_bytes}, {max_event_bytes}"
+                "need queue_size, queue_max_bytes, max_event_bytes and batch_max_updates >= 1, "
+                f"got {queue_size}, {queue_max_bytes}, {max_event_bytes}, {batch_max_updates}"
             )
+        if not progress_interval > 0:
+            raise ValueError(f"need progress_interval > 0, got {progress_interval}")
         self._config = config
         self._metrics = metrics
         self._queue_size = queue_size
         self._queue_max_bytes = queue_max_bytes
         self._max_event_bytes = max_event_bytes
+        self._batch_max_updates = batch_max_updates
+        self._progress_interval = progress_interval
         self._history = EventHistory(history_size, history_max_bytes)
         self._subscriptions: dict[int, StreamSubscription] = {}
         self._ids = itertools.count(1)
@@ -121,6 +142,9 @@ class ConfigStreamProducer:
         self._epoch = uuid.uuid4().hex
         self._epoch_suffix = snapshot_epoch_suffix(self._epoch)
         self._snapshot_with_epoch: tuple[StreamEvent, StreamEvent] | None = None  # (shared, with epoch)
+        # Filtered snapshots of one sequence id, by (filter, with epoch): built once per filter.
+        self._filtered_snapshots: dict[tuple[KeyFilter, bool], StreamEvent] = {}
+        self._filtered_at: int | None = None
         self._last_sequence_id = 0
         self._origin: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -167,6 +191,11 @@ class ConfigStreamProducer:
         return self._max_event_bytes
 
     @property
+    def history(self) -> EventHistory:
+        """The shared history of recent updates (subscriptions read it to catch up)."""
+        return self._history
+
+    @property
     def history_length(self) -> int:
         """Updates held in the history now (at most :attr:`history_size`)."""
         return len(self._history)
@@ -182,19 +211,7 @@ class ConfigStreamProducer:
         return self._last_sequence_id
 
     def status(self) -> StreamStatus:
-        subscribers = tuple(
-            SubscriberStatus(
-                name=s.name,
-                session_id=s.session_id,
-                events_sent=s.events_sent,
-                lagging=s.lagging and not s.resuming,
-                times_lagging=s.times_lagging,
-                catch_ups=s.catch_ups,
-                resyncs=s.resyncs,
-                resumed=s.resumed,
-            )
-            for s in self._subscriptions.values()
-        )
+        subscribers = tuple(s.status() for s in self._subscriptions.values())
         history = self._history
         return StreamStatus(
             epoch=self._epoch,
@@ -207,9 +224,23 @@ class ConfigStreamProducer:
         )
 
     def subscribe(
-        self, name: str, *, resume: tuple[str, int] | None = None, session_id: str = ""
+        self,
+        name: str,
+        *,
+        resume: tuple[str, int] | None = None,
+        session_id: str = "",
+        max_batch_updates: int = 0,
+        key_filter: KeyFilter | None = None,
+        progress: bool = False,
     ) -> StreamSubscription:
         """A new subscription; its first event is a snapshot, unless it resumes (see ``def_``)."""
+        delivery = Delivery(
+            max_batch_updates=min(max(max_batch_updates, 1), self._batch_max_updates),
+            max_batch_bytes=self._max_event_bytes,
+            key_filter=key_filter,
+            progress_interval=self._progress_interval if progress else None,
+            with_epoch=resume is not None,
+        )
         subscription = StreamSubscription(
             next(self._ids),
             name,
@@ -217,7 +248,7 @@ class ConfigStreamProducer:
             self._metrics,
             queue_size=self._queue_size,
             queue_max_bytes=self._queue_max_bytes,
-            with_epoch=resume is not None,
+            delivery=delivery,
             session_id=session_id,
         )
         if not self._running:
@@ -249,6 +280,7 @@ class ConfigStreamProducer:
             subscription.close()
         self._history.clear()
         self._snapshot = self._snapshot_with_epoch = None
+        self._filtered_snapshots.clear()
         self._loop = None
 
     # --- called by subscriptions (on the loop) ---
@@ -258,35 +290,13 @@ class ConfigStreamProducer:
             self._metrics.subscribers = len(self._subscriptions)
             _log.debug("config stream: %s unsubscribed (id %d)", subscription.name, subscription.id)
 
-    def replenish(self, subscription: StreamSubscription) -> None:
-        if subscription.cursor is None:
+    def snapshot(self, key_filter: KeyFilter | None, with_epoch: bool) -> StreamEvent:
+        """The snapshot at the config's current sequence id: shared, or filtered (built once per
+        filter and sequence id), carrying the epoch when asked."""
+        if key_filter is None:
             snapshot = self._current_snapshot()
-            subscription.fill((self._with_epoch(snapshot) if subscription.with_epoch else snapshot,))
-            return
-        if not subscription.lagging:
-            return
-        history = self._history
-        wanted = subscription.cursor + 1
-        if history and history.first_id <= wanted <= history.last_id:
-            subscription.fill(history.since(wanted))  # as much as the queue's bounds allow
-            if subscription.cursor == history.last_id:
-                subscription.lagging = False
-                if subscription.resuming:
-                    subscription.resuming = False  # counted as a resume, not as a catch-up
-                else:
-                    self._metrics.catch_ups += 1
-                    subscription.catch_ups += 1
-                    _log.info("config stream subscriber %s caught up from history", subscription.name)
-        elif history and wanted > history.last_id:
-            subscription.lagging = subscription.resuming = False  # nothing was missed after all
-        else:
-            _log.warning(
-                "config stream subscriber %s fell out of the history (needs %d): sending a snapshot",
-                subscription.name,
-                wanted,
-            )
-            subscription.resync(ResyncCause.FELL_BEHIND)
-            self.replenish(subscription)
+            return self._with_epoch(snapshot) if with_epoch else snapshot
+        return self._filtered_snapshot(key_filter, with_epoch)
 
     def _resume(self, subscription: StreamSubscription, epoch: str, wire_id: int) -> None:
         """Start ``subscription`` after ``wire_id`` without a snapshot, if the history allows it."""
@@ -312,11 +322,9 @@ class ConfigStreamProducer:
                 refusal,
             )
             return
-        subscription.cursor = cursor
-        subscription.resumed = True
         # Missed updates come from the history once events() asks, like for a lagging subscriber;
         # changes still on their way to the loop are offered as usual.
-        subscription.lagging = subscription.resuming = cursor < self._last_sequence_id
+        subscription.resume_after(cursor, behind=cursor < self._last_sequence_id)
         self._metrics.resumes += 1
         _log.info(
             "config stream subscriber %s resumes after %d (%d updates missed)",
@@ -360,7 +368,7 @@ class ConfigStreamProducer:
         if len(payload) > self._max_event_bytes:
             self._refuse_oversize(change, len(payload))
             return
-        event = StreamEvent(EventKind.UPDATE, sequence_id, payload)
+        event = StreamEvent(EventKind.UPDATE, sequence_id, payload, change.key)
         if self._history and self._history.last_id != sequence_id - 1:
             self._history.clear()  # keep ids consecutive: a catch-up never spans a missing change
         self._history.append(event)
@@ -380,8 +388,7 @@ class ConfigStreamProducer:
         )
         self._history.clear()  # a catch-up cannot span the missing update
         for subscription in list(self._subscriptions.values()):
-            if subscription.cursor is not None and not subscription.closed:
-                subscription.resync(ResyncCause.OVERSIZE)
+            subscription.resync(ResyncCause.OVERSIZE)  # not counted when one is due already
 
     def _current_snapshot(self) -> StreamEvent:
         cached = self._snapshot
@@ -406,6 +413,26 @@ class ConfigStreamProducer:
                 len(snapshot.payload),
                 self._max_event_bytes,
             )
+        return snapshot
+
+    def _filtered_snapshot(self, key_filter: KeyFilter, with_epoch: bool) -> StreamEvent:
+        settings, sequence_id = self._config.flattened_with_sequence_id()
+        if self._filtered_at != sequence_id:
+            self._filtered_snapshots.clear()
+            self._filtered_at = sequence_id
+        cached = self._filtered_snapshots.get((key_filter, with_epoch))
+        if cached is not None:
+            return cached
+        if len(self._filtered_snapshots) >= _MAX_FILTERED_SNAPSHOTS:
+            self._filtered_snapshots.clear()
+        matching = {key: setting for key, setting in settings.items() if key_filter.matches(key)}
+        payload = snapshot_event(
+            self.origin, sequence_id, matching, self._on_conversion_error
+        ).SerializeToString()
+        if with_epoch:
+            payload += self._epoch_suffix
+        snapshot = StreamEvent(EventKind.SNAPSHOT, sequence_id, payload)
+        self._filtered_snapshots[key_filter, with_epoch] = snapshot
         return snapshot
 
     def _with_epoch(self, snapshot: StreamEvent) -> StreamEvent:

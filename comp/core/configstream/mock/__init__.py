@@ -12,7 +12,8 @@ Usage in the tests of a transport or a consumer::
 Payloads are real serialized ``datadog.model.v1.ConfigEvent`` messages. The mock never resumes: a
 subscription made with ``resume`` records it (``subscription.resume``), has ``resumed`` False and gets
 the initial snapshot carrying the mock's ``epoch``, like the producer; pushed events are delivered as
-they are.
+they are. The other extensions are recorded (``max_batch_updates``, ``key_filter``, ``progress``),
+not applied.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 
-from comp.core.configstream.def_ import EventKind, ResumePoint, StreamEvent, StreamStatus, SubscriberStatus
+from comp.core.configstream.def_ import (
+    EventKind,
+    KeyFilter,
+    ResumePoint,
+    StreamEvent,
+    StreamStatus,
+    SubscriberStatus,
+)
 from pkg.config.change import ConfigChange, Setting
 from pkg.protoconv.configevents import snapshot_epoch_suffix, snapshot_event, update_event
 
@@ -43,6 +51,10 @@ class MockSubscription:
         """The resume point given to ``subscribe``, if any."""
         self.session_id = ""
         """The session id given to ``subscribe``."""
+        self.max_batch_updates = 0
+        self.key_filter: KeyFilter | None = None
+        self.progress = False
+        """The other extensions given to ``subscribe`` (recorded, not applied)."""
         self.resumed = False
         """Never accepted: the mock always starts with its snapshot."""
         self._queue: deque[StreamEvent] = deque()
@@ -147,11 +159,21 @@ class MockConfigStream:
         return StreamStatus(self._epoch, sequence_id, 0, 0, 0, 0, subscribers)
 
     def subscribe(
-        self, name: str, *, resume: tuple[str, int] | None = None, session_id: str = ""
+        self,
+        name: str,
+        *,
+        resume: tuple[str, int] | None = None,
+        session_id: str = "",
+        max_batch_updates: int = 0,
+        key_filter: KeyFilter | None = None,
+        progress: bool = False,
     ) -> MockSubscription:
         point = None if resume is None else ResumePoint(*resume)
         subscription = MockSubscription(next(self._ids), name, self, point)
         subscription.session_id = session_id
+        subscription.max_batch_updates = max_batch_updates
+        subscription.key_filter = key_filter
+        subscription.progress = progress
         self._open[subscription.id] = subscription
         self.subscriptions.append(subscription)
         if self._initial is not None:

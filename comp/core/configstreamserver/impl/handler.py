@@ -17,6 +17,11 @@ request is answered with initial metadata: ``configstream-epoch: <epoch>`` and
 client knows at once whether a snapshot is coming. A request without it gets exactly the Go agent's
 stream, headers included.
 
+The other extensions of the request are handed to the producer as they are: ``max_batch_updates``
+(batches of queued updates), ``filter`` (only matching keys; a filter over its bounds, see
+``configstream.def_.KeyFilter``, is refused with ``INVALID_ARGUMENT`` naming the entry and the limit)
+and ``progress`` (progress events on an idle stream).
+
 Then the subscriber's events are written with ``context.write``: the payloads are serialized once by
 the producer and written as they are (the method has no response serializer). ``context.write`` is
 what the server itself calls for each item of an async-generator handler, so writing directly saves
@@ -186,9 +191,17 @@ class ConfigStreamHandler:
         # drain that starts meanwhile cannot miss it.
         session_id = await self._authorize(request, context)
         await _check_request(request, context)
+        key_filter = await _key_filter(request, context)
         name = request.name or session_id
         resume = _resume_point(request)
-        subscription = self._configstream.subscribe(name, resume=resume, session_id=session_id)
+        subscription = self._configstream.subscribe(
+            name,
+            resume=resume,
+            session_id=session_id,
+            max_batch_updates=request.max_batch_updates,
+            key_filter=key_filter,
+            progress=request.progress,
+        )
         headers = None
         if resume is not None:
             headers = resume_headers(self._configstream.epoch, _resume_answer(resume, subscription))
@@ -346,6 +359,25 @@ async def _check_request(request: ConfigStreamRequest, context: ConfigStreamCont
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"{field_name} is too long: {len(text)} characters, the limit is {limit}",
             )
+
+
+async def _key_filter(
+    request: ConfigStreamRequest, context: ConfigStreamContext
+) -> configstream_def.KeyFilter | None:
+    """The request's filter; None without one. Aborts with INVALID_ARGUMENT when over its bounds."""
+    if not request.HasField("filter"):
+        return None
+    count = len(request.filter.keys) + len(request.filter.prefixes)
+    if count > configstream_def.MAX_FILTER_ENTRIES:  # refused before copying them
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"filter has {count} keys and prefixes, the limit is {configstream_def.MAX_FILTER_ENTRIES}",
+        )
+    try:
+        return configstream_def.KeyFilter(tuple(request.filter.keys), tuple(request.filter.prefixes))
+    except ValueError as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        raise  # not reached: abort raises
 
 
 def _session_id(request: ConfigStreamRequest, context: ConfigStreamContext) -> str | None:

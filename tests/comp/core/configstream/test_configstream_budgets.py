@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from comp.core.configstream.def_ import EventKind, StreamEvent
+from comp.core.configstream.def_ import EventKind, KeyFilter, StreamEvent
 from comp.core.configstream.impl.history import EventHistory
 from comp.core.configstream.impl.metrics import StreamMetrics, stream_metrics
 from comp.core.configstream.impl.producer import ConfigStreamProducer
@@ -33,22 +33,29 @@ def event(sequence_id: int, size: int) -> StreamEvent:
     return StreamEvent(EventKind.UPDATE, sequence_id, b"x" * size)
 
 
-class _Hub:
-    """What a subscription asks of its producer, doing nothing: the tests fill the queue by hand."""
+class _Source:
+    """What a subscription reads from its producer: a history the tests fill, no snapshot."""
 
-    def replenish(self, subscription: StreamSubscription) -> None:
-        pass
+    epoch = "e"
+
+    def __init__(self) -> None:
+        self.history = EventHistory(max_events=100, max_bytes=100_000)
+
+    def snapshot(self, key_filter: KeyFilter | None, with_epoch: bool) -> StreamEvent:
+        raise AssertionError("no snapshot is due in these tests")
 
     def remove(self, subscription: StreamSubscription) -> None:
         pass
 
 
-def subscription(queue_size: int, queue_max_bytes: int) -> tuple[StreamSubscription, StreamMetrics]:
+def subscription(
+    queue_size: int, queue_max_bytes: int, source: _Source | None = None, *, behind: bool = False
+) -> tuple[StreamSubscription, StreamMetrics]:
     metrics = StreamMetrics()
     sub = StreamSubscription(
-        1, "agent", _Hub(), metrics, queue_size=queue_size, queue_max_bytes=queue_max_bytes
+        1, "agent", source or _Source(), metrics, queue_size=queue_size, queue_max_bytes=queue_max_bytes
     )
-    sub.cursor = 0
+    sub.resume_after(0 if not behind else 9, behind=behind)
     return sub, metrics
 
 
@@ -149,11 +156,15 @@ async def test_taking_events_gives_their_bytes_back() -> None:
     assert sub.queued_bytes == 0
 
 
-def test_fill_stops_at_the_byte_budget_and_moves_the_cursor() -> None:
-    sub, _ = subscription(queue_size=100, queue_max_bytes=250)
-    sub.fill(event(sequence_id, 100) for sequence_id in range(10, 20))
-    assert [e.sequence_id for e in sub.queue] == [10, 11]
-    assert (sub.cursor, sub.queued_bytes) == (11, 200)
+async def test_a_catch_up_stops_at_the_byte_budget_and_moves_the_cursor() -> None:
+    source = _Source()
+    for sequence_id in range(10, 20):
+        source.history.append(event(sequence_id, 100))
+    sub, _ = subscription(queue_size=100, queue_max_bytes=250, source=source, behind=True)
+    (first,) = await take(sub.events())  # the queue is refilled from the history, then one is taken
+    assert first.sequence_id == 10
+    assert (sub.pending, sub.cursor, sub.queued_bytes, sub.lagging) == (1, 11, 100, True)
+    sub.check()
 
 
 # --- through the producer ------------------------------------------------------------------------
@@ -216,7 +227,7 @@ async def test_an_update_larger_than_a_client_accepts_is_replaced_by_a_snapshot(
         stream_metrics(telemetry.meter("configstream")),
         history_size=100,
         queue_size=100,
-        max_event_bytes=2000,
+        max_event_bytes=2800,
     )
     await producer.start()
     try:
@@ -230,11 +241,11 @@ async def test_an_update_larger_than_a_client_accepts_is_replaced_by_a_snapshot(
         assert producer.history_length == 1
 
         with caplog.at_level(logging.ERROR):
-            config.set("custom.blob", "x" * 3000, RUNTIME)  # an update of more than 2000 bytes
+            config.set("custom.blob", "x" * 3000, RUNTIME)  # an update of more than 2800 bytes
             await handed_over()
         assert counter(telemetry, "oversize_events") == 1
         assert producer.history_length == 0, "a catch-up cannot span the missing update"
-        assert "is 3" in caplog.text and "more than the 2000 a client accepts" in caplog.text
+        assert "is 3" in caplog.text and "more than the 2800 a client accepts" in caplog.text
         assert "'custom.blob'" in caplog.text
 
         config.unset_for_source("custom.blob", RUNTIME)  # the snapshot sent instead fits again
