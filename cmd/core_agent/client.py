@@ -23,6 +23,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from core_agent.locations import EMBEDDED_CONFIG
+from pkg.grpcutil import describe_rpc_error
 from pkg.ipc import (
     AgentLocation,
     IpcError,
@@ -56,22 +57,14 @@ def format_value(value: Any, *, quote_empty: bool = False) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _explain(error: grpc.aio.AioRpcError, endpoint: AgentLocation, timeout: float) -> str:
-    code, details = error.code(), error.details() or ""
-    if code == grpc.StatusCode.UNAVAILABLE:
-        if "connection refused" in details.lower():
-            return f"agent not running at {endpoint.address} (connection refused)"
-        if (problem := _certificate_problem(endpoint)) is not None:
-            return problem
-        hint = f"is {endpoint.ipc_cert} its certificate?"
-        return f"cannot reach the agent at {endpoint.address} ({hint}): {details}"
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return f"no answer from the agent at {endpoint.address} within {timeout:g}s"
+def _explain(error: grpc.aio.AioRpcError, endpoint: AgentLocation) -> str:
+    code = error.code()
+    if code == grpc.StatusCode.UNAVAILABLE and (problem := _certificate_problem(endpoint)) is not None:
+        return problem
+    text = describe_rpc_error(endpoint.address, error)
     if code == grpc.StatusCode.UNAUTHENTICATED:
-        return f"the agent at {endpoint.address} refused the auth token from {endpoint.auth_token}: {details}"
-    if code == grpc.StatusCode.UNIMPLEMENTED:
-        return f"the agent at {endpoint.address} does not serve runtime settings: {details}"
-    return details or code.name
+        return f"{text} (auth token from {endpoint.auth_token})"
+    return text
 
 
 def _certificate_problem(endpoint: AgentLocation) -> str | None:
@@ -96,7 +89,7 @@ _MAX_FLARE_BYTES = 512 * 1024 * 1024
 
 
 @contextlib.asynccontextmanager
-async def _connect(endpoint: AgentLocation, deadline: float) -> AsyncIterator[_Connection]:
+async def _connect(endpoint: AgentLocation) -> AsyncIterator[_Connection]:
     """A channel to the agent; RPC errors inside come out as ClientError with an explanation."""
     material = load_client_material(endpoint.auth_token, endpoint.ipc_cert, validate=False)
     credentials = client_credentials(material.cert_pem, material.key_pem)
@@ -108,7 +101,7 @@ async def _connect(endpoint: AgentLocation, deadline: float) -> AsyncIterator[_C
             health = health_pb2_grpc.HealthStub(channel)
             yield _Connection(stub, remote, health, auth_metadata(material.token), endpoint.address)
         except grpc.aio.AioRpcError as exc:
-            raise ClientError(_explain(exc, endpoint, deadline)) from None
+            raise ClientError(_explain(exc, endpoint)) from None
 
 
 def _print_list(response: settings_pb2.ListSettingsResponse, out: TextIO) -> None:
@@ -398,7 +391,7 @@ async def _execute(args: argparse.Namespace, endpoint: AgentLocation, out: TextI
     action = ACTIONS.get(args.action)
     if action is None:  # pragma: no cover - the parser only sets the actions above
         raise ClientError(f"unknown action {args.action!r}")
-    async with _connect(endpoint, args.timeout) as conn:
+    async with _connect(endpoint) as conn:
         await action(args, conn, out)
 
 

@@ -112,7 +112,7 @@ def test_client_names_the_address_of_an_agent_that_is_not_running(tmp_path: Path
     args = build_parser().parse_args(["config", "get", "log_level", "-c", str(config), "--timeout", "3"])
     out, err = io.StringIO(), io.StringIO()
     assert run_client_command(args, out, err) == 1
-    assert f"agent not running at 127.0.0.1:{port}" in err.getvalue()
+    assert err.getvalue().startswith(f"core-agent: cannot reach core agent at 127.0.0.1:{port}: ")
     assert out.getvalue() == ""
 
 

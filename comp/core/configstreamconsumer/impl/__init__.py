@@ -1,8 +1,8 @@
 """Implementation of the config stream consumer.
 
 Modules: :mod:`.consumer` (connection loop and event application), :mod:`.view` (immutable views and
-their reader), :mod:`.subscriptions` (fan-out with bounded queues), :mod:`.backoff`, :mod:`.session`
-(registration and error wording), :mod:`.metrics` (telemetry).
+their reader), :mod:`.subscriptions` (fan-out with bounded queues), :mod:`.backoff`, :mod:`.metrics`
+(telemetry); registration and error wording come from :mod:`pkg.grpcutil`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from comp.core.configstreamconsumer.def_ import Component, Params, SessionSource
 from comp.core.configstreamconsumer.impl.backoff import Backoff, RandomSource
 from comp.core.configstreamconsumer.impl.consumer import (
-    SESSION_ID_METADATA_KEY,
     Clock,
     StreamConsumer,
     channel_options,
@@ -27,7 +26,6 @@ from pkg.util.lifecycle import Hook, Lifecycle
 
 __all__ = [
     "NAMESPACE",
-    "SESSION_ID_METADATA_KEY",
     "Backoff",
     "KeyFilter",
     "Provides",

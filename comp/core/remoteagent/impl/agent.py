@@ -22,6 +22,7 @@ import grpc
 from comp.api.grpcserver.def_ import GrpcService
 from comp.core.remoteagent.def_ import Params
 from comp.core.remoteagent.impl.server import AgentServer
+from pkg.grpcutil import describe_rpc_error
 from pkg.ipc import (
     ClientMaterial,
     IpcError,
@@ -165,7 +166,7 @@ class RegisteredAgent:
             except _RetryError as exc:
                 self._last_error = str(exc)
             except grpc.aio.AioRpcError as exc:
-                self._last_error = _describe(self._params.core_address, exc)
+                self._last_error = describe_rpc_error(self._params.core_address, exc)
             except IpcError as exc:
                 self._last_error = f"cannot load the IPC files: {exc}"
             except Exception as exc:  # a bug must not end registration for good
@@ -232,18 +233,10 @@ class RegisteredAgent:
                 if exc.code() in _SESSION_GONE:
                     self._drop_session()
                     raise _SessionGoneError(f"session {session_id} unknown to the core agent") from None
-                _log.warning("remote agent: session refresh failed: %s", exc.details() or exc.code().name)
-
-
-def _describe(address: str, exc: grpc.aio.AioRpcError) -> str:
-    details = (exc.details() or "").strip() or "no details"
-    if exc.code() == grpc.StatusCode.UNAVAILABLE:
-        if "connection refused" in details.lower():
-            return f"cannot reach core agent at {address}: connection refused"
-        return f"cannot reach core agent at {address}: {details}"
-    if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return f"core agent at {address} did not answer in time"
-    return f"core agent at {address} answered {exc.code().name}: {details}"
+                _log.warning(
+                    "remote agent: session refresh failed: %s",
+                    describe_rpc_error(self._params.core_address, exc),
+                )
 
 
 class _Channel:
