@@ -38,23 +38,15 @@ from pkg.proto.gen.configstream.remoteagents.v1 import remoteagents_pb2, remotea
 from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
 from pkg.protoconv.values import from_value
 from pkg.remoteagent.statusformat import format_remote_agents
+from pkg.util.display import format_value
 
-__all__ = ["ACTIONS", "ClientError", "format_value", "run_client_command"]
+__all__ = ["ACTIONS", "ClientError", "run_client_command"]
 
 PROG = "core-agent"
 
 
 class ClientError(Exception):
     """A failure to report on stderr (one line, no traceback)."""
-
-
-def format_value(value: Any, *, quote_empty: bool = False) -> str:
-    """Text as is (``""`` for the empty text with ``quote_empty``); anything else as JSON."""
-    if isinstance(value, str):
-        return '""' if quote_empty and not value else value
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        value = int(value)  # protobuf numbers are doubles: show 5001, not 5001.0
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _explain(error: grpc.aio.AioRpcError, endpoint: AgentLocation) -> str:

@@ -15,7 +15,6 @@ printed masked.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 from collections.abc import Callable
@@ -25,6 +24,8 @@ from comp.core.config import def_ as config_def
 from comp.core.configstreamconsumer import ChangeEvent, ConfigStream, NotReadyError, Subscription
 from pkg.config.errors import ConfigError
 from pkg.config.sources import Source
+from pkg.scrub import scrub_setting
+from pkg.util.display import format_value
 from pkg.util.lifecycle import LifecycleError
 from sample_remote_agent.container import Parts, SampleRemoteAgentContainer, build_parts
 from sample_remote_agent.keys import GREETING_KEY
@@ -36,7 +37,6 @@ _log = logging.getLogger("sample_remote_agent")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
-MASK = "********"
 LOG_LEVEL_KEY = "log_level"
 
 Emit = Callable[[str], None]
@@ -46,21 +46,11 @@ class StartupError(Exception):
     """The agent cannot start; the message says why."""
 
 
-def format_value(value: Any) -> str:
-    """Text as is, everything else as JSON (lists, maps, numbers, booleans, null)."""
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, sort_keys=True)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
 def format_change(change: ChangeEvent, secret: bool) -> str:
-    """``change: key = value (source: s)``, or ``change: key removed``."""
+    """``change: key = value (source: s)``, or ``change: key removed``; masked by pkg.scrub's rules."""
     if change.source is None:
         return f"change: {change.key} removed"
-    value = MASK if secret and change.new not in (None, "") else format_value(change.new)
+    value = format_value(scrub_setting(change.key, change.new, secret=secret)[0])
     return f"change: {change.key} = {value} (source: {change.source.value})"
 
 
@@ -82,7 +72,6 @@ class LevelMirror:
             _log.warning("cannot apply the core agent's log_level: %s", exc)
             return
         self._source = source
-        _log.debug("debug logging is on")
 
 
 async def _print_changes(parts: Parts, changes: Subscription, mirror: LevelMirror, emit: Emit) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from comp.core.ipc.mock import new_mock as new_ipc_mock
-from core_agent.client import format_value, run_client_command
+from core_agent.client import run_client_command
 from core_agent.locations import EMBEDDED_CONFIG, resolve_locations
 from core_agent.main import build_parser, main
 from pkg.ipc import locate_core_agent
@@ -92,14 +92,6 @@ def test_client_reports_an_unusable_config_file_on_one_line(tmp_path: Path) -> N
     assert run_client_command(args, out, err) == 1
     assert err.getvalue().startswith(f"core-agent: config file {config} is not valid YAML")
     assert err.getvalue().count("\n") == 1
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [("debug", "debug"), (5001, "5001"), (5001.0, "5001"), (True, "true"), (None, "null"), (["a"], '["a"]')],
-)
-def test_format_value(value: object, text: str) -> None:
-    assert format_value(value) == text
 
 
 def test_client_names_the_address_of_an_agent_that_is_not_running(tmp_path: Path) -> None:

@@ -189,3 +189,8 @@ def test_schema_masks_a_declared_secret_in_its_errors() -> None:
     with pytest.raises(ConfigValueError) as raised:
         schema.validate("vault.handle", "planted-handle-value")
     assert "planted" not in str(raised.value) and "********alue (a string)" in str(raised.value)
+
+
+def test_a_key_declared_secret_is_masked_whatever_its_name() -> None:
+    assert scrub_setting("etcd.credential", "0123456789abcdef", secret=True) == ("********cdef", True)
+    assert scrub_setting("etcd.credential", "0123456789abcdef") == ("0123456789abcdef", False)
