@@ -49,14 +49,21 @@ class ClientError(Exception):
     """A failure to report on stderr (one line, no traceback)."""
 
 
+_TRANSPORT_CODES = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNIMPLEMENTED}
+)
+
+
 def _explain(error: grpc.aio.AioRpcError, endpoint: AgentLocation) -> str:
+    """The agent's own refusals (a bad value, an unknown key) are worded for the operator already."""
     code = error.code()
     if code == grpc.StatusCode.UNAVAILABLE and (problem := _certificate_problem(endpoint)) is not None:
         return problem
-    text = describe_rpc_error(endpoint.address, error)
     if code == grpc.StatusCode.UNAUTHENTICATED:
-        return f"{text} (auth token from {endpoint.auth_token})"
-    return text
+        return f"{describe_rpc_error(endpoint.address, error)} (auth token from {endpoint.auth_token})"
+    if code in _TRANSPORT_CODES:
+        return describe_rpc_error(endpoint.address, error)
+    return (error.details() or "").strip() or code.name
 
 
 def _certificate_problem(endpoint: AgentLocation) -> str | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +26,7 @@ from pkg.config.sources import Source
 from pkg.scrub import scrub_setting
 from pkg.util.display import format_value
 from pkg.util.lifecycle import LifecycleError
+from pkg.util.signals import stop_on_signals
 from sample_remote_agent.container import Parts, SampleRemoteAgentContainer, build_parts
 from sample_remote_agent.keys import GREETING_KEY
 from sample_remote_agent.options import PROG, Options
@@ -83,18 +83,6 @@ async def _print_changes(parts: Parts, changes: Subscription, mirror: LevelMirro
             _log.info("greeting: %s", change.new)
 
 
-def _install_signal_handlers(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        if not stop.is_set():
-            _log.info("received %s, stopping", signal.Signals(signum).name)
-        stop.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
-
-
 async def run(
     options: Options,
     emit: Emit,
@@ -108,7 +96,8 @@ async def run(
     """
     if stop is None:
         stop = asyncio.Event()
-        _install_signal_handlers(stop)
+        with stop_on_signals(stop, _log):
+            return await run(options, emit, stop, container)
     if container is None:
         container = SampleRemoteAgentContainer(options=options)
     try:
