@@ -37,6 +37,16 @@ def test_every_level_has_help(argv: list[str], capsys: pytest.CaptureFixture[str
     assert "usage: core-agent" in capsys.readouterr().out
 
 
+def test_set_help_lists_the_runtime_keys_with_their_descriptions(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["config", "set", "--help"])
+    lines = capsys.readouterr().out.split("runtime keys (config list-runtime shows their values):\n")[1]
+    described = dict(line.split(maxsplit=1) for line in lines.splitlines())
+    assert described["log_level"] == "log level"
+    assert described["sample_remote_agent.greeting"].startswith("logged by the sample remote agent")
+    assert "cmd_port" not in described and "telemetry.port" not in described
+
+
 def test_set_needs_pairs(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["config", "set", "log_level", "debug", "site"])
@@ -111,7 +121,9 @@ def test_client_names_the_address_of_an_agent_that_is_not_running(tmp_path: Path
 def test_client_commands_stay_light() -> None:
     code = (
         "import sys, core_agent.main\n"
+        "core_agent.main.build_parser()\n"
         "assert 'grpc' not in sys.modules, 'main imports grpc'\n"
+        "assert 'pkg.config.schema' not in sys.modules, 'the parser reads the schema before --help'\n"
         "import core_agent.client\n"
         "heavy = ('comp', 'cryptography', 'pydantic', 'dependency_injector')\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
