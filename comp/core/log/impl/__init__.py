@@ -27,7 +27,6 @@ from comp.core.config import def_ as config_def
 from comp.core.log.impl.masking import SecretMaskingFilter
 from comp.core.log.impl.outputs import (
     OUTPUT_KEYS,
-    TEXT_FORMAT,
     ConsoleHandler,
     JsonFormatter,
     Outputs,
@@ -42,7 +41,6 @@ from pkg.config.schema import declared_default
 from pkg.util.lifecycle import Hook, Lifecycle
 
 __all__ = [
-    "FORMAT",
     "LEVELS",
     "JsonFormatter",
     "Logging",
@@ -57,7 +55,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-FORMAT = TEXT_FORMAT
 
 LEVELS: dict[str, int] = {
     "trace": logging.DEBUG,
