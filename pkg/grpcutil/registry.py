@@ -57,6 +57,11 @@ class RegistryClient:
         self._use_legacy = True
         return response.session_id, response.recommended_refresh_interval_secs
 
+    async def report_events(self, session_id: str, events: Sequence[remoteagent_pb2.Event]) -> None:
+        """Report events (an invalid API key, ...) to the core; raises ``grpc.aio.AioRpcError``."""
+        request = remoteagent_pb2.ReportRemoteAgentEventRequest(session_id=session_id, events=list(events))
+        await self._current.ReportRemoteAgentEvent(request, metadata=self._metadata, timeout=self._timeout)
+
     async def refresh(self, session_id: str) -> None:
         """Keep the session alive; raises ``grpc.aio.AioRpcError`` (NOT_FOUND: the session is gone)."""
         request = remoteagent_pb2.RefreshRemoteAgentRequest(session_id=session_id)
