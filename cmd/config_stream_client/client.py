@@ -9,12 +9,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import grpc
 
-from config_stream_client.accounting import StreamTally, record_snapshot, record_update
+from config_stream_client.accounting import StreamTally, record_progress, record_snapshot, record_update
 from config_stream_client.formatting import SettingView, snapshot_lines, summary_lines, update_lines
 from config_stream_client.options import Options, Target
 from pkg.grpcutil import SESSION_ID_METADATA_KEY, RegistryClient, describe_rpc_error
@@ -55,6 +55,8 @@ class EventPrinter:
     emit: Emit
     max_samples: int
     tally: StreamTally = field(default_factory=StreamTally)
+    filtered: bool = False
+    """The stream asked for a key filter: updates are checked by their ``previous_sequence_id``."""
 
     def on_event(self, event: configstream_pb2.ConfigEvent) -> None:
         kind = event.WhichOneof("event")
@@ -62,18 +64,35 @@ class EventPrinter:
             snap = event.snapshot
             self.tally, finding = record_snapshot(self.tally, snap.sequence_id)
             settings = [setting_view(s) for s in snap.settings]
-            lines = snapshot_lines(snap.sequence_id, settings, self.max_samples)
+            self._emit(snapshot_lines(snap.sequence_id, settings, self.max_samples), finding.warning)
         elif kind == "update":
-            upd = event.update
-            self.tally, finding = record_update(self.tally, upd.sequence_id)
-            lines = update_lines(self.tally.updates, upd.sequence_id, setting_view(upd.setting))
+            self._on_update(event.update)
+        elif kind == "batch":
+            updates = event.batch.updates
+            self.tally = replace(self.tally, batches=self.tally.batches + 1)
+            first, last = (updates[0].sequence_id, updates[-1].sequence_id) if updates else (0, 0)
+            self.emit(f"BATCH received (updates={len(updates)}, seq_id={first}..{last})")
+            for upd in updates:
+                self._on_update(upd)
+        elif kind == "progress":
+            seq = event.progress.sequence_id
+            self.tally, finding = record_progress(self.tally, seq, filtered=self.filtered)
+            self._emit([f"PROGRESS received (seq_id={seq})"], finding.warning)
         else:
             self.emit("WARNING: event of an unknown kind ignored")
-            return
+
+    def _on_update(self, upd: configstream_pb2.ConfigUpdate) -> None:
+        previous = upd.previous_sequence_id if self.filtered else None
+        self.tally, finding = record_update(self.tally, upd.sequence_id, previous)
+        self._emit(
+            update_lines(self.tally.updates, upd.sequence_id, setting_view(upd.setting)), finding.warning
+        )
+
+    def _emit(self, lines: list[str], warning: str | None) -> None:
         for line in lines:
             self.emit(line)
-        if finding.warning:
-            self.emit(finding.warning)
+        if warning:
+            self.emit(warning)
 
 
 class ClientFailedError(Exception):
@@ -122,7 +141,7 @@ class _Session:
         """Print events until the deadline or the stop; raise ClientFailedError if the stream fails."""
         stub = api_pb2_grpc.AgentSecureStub(self.channel)
         metadata = (*auth_metadata(self.token), (SESSION_ID_METADATA_KEY, session_id))
-        request = configstream_pb2.ConfigStreamRequest(name=self.options.name)
+        request = _stream_request(self.options)
         call = stub.StreamConfigEvents(request, metadata=metadata)
         consumer = asyncio.create_task(self._consume(call))
         try:
@@ -147,6 +166,16 @@ class _Session:
         if error is not None:
             raise error
         raise ClientFailedError("the core agent ended the stream before --duration elapsed")
+
+
+def _stream_request(options: Options) -> configstream_pb2.ConfigStreamRequest:
+    """The stream request: the name, plus the extensions the flags ask for (none by default)."""
+    request = configstream_pb2.ConfigStreamRequest(name=options.name)
+    if options.filtered:
+        request.filter.CopyFrom(configstream_pb2.KeyFilter(keys=options.keys, prefixes=options.prefixes))
+    request.max_batch_updates = options.max_batch_updates
+    request.progress = options.progress
+    return request
 
 
 async def _connect_and_stream(
@@ -182,7 +211,7 @@ async def run(options: Options, target: Target, emit: Emit, emit_error: Emit, st
 
     Returns ``EXIT_OK`` when a snapshot arrived and no gap or out-of-order id was seen.
     """
-    printer = EventPrinter(emit=emit, max_samples=options.max_samples)
+    printer = EventPrinter(emit=emit, max_samples=options.max_samples, filtered=options.filtered)
     started = time.monotonic()
     failed = False
     try:

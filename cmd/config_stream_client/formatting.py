@@ -64,6 +64,8 @@ def summary_lines(tally: StreamTally, elapsed_seconds: float) -> list[str]:
         f"duration:      {elapsed_seconds:.1f}s",
         f"snapshots:     {tally.snapshots}",
         f"updates:       {tally.updates}",
+        *([f"batches:       {tally.batches}"] if tally.batches else []),
+        *([f"progress:      {tally.progress}"] if tally.progress else []),
         f"gaps:          {tally.gaps}",
         f"out-of-order:  {tally.out_of_order}",
         f"last seq id:   {last}",

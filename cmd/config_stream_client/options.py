@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pkg.config.durations import parse_duration
 from pkg.config.errors import ConfigValueError
+from pkg.config.schema import MAX_KEY_CHARS
 from pkg.ipc import DEFAULT_ADDRESS, IpcError, locate_core_agent
 from pkg.util.cli import (
     add_config_path_option,
@@ -62,6 +63,18 @@ class Options:
     name: str
     duration_seconds: float
     max_samples: int
+    keys: tuple[str, ...] = ()
+    """``--key``: stream only these keys (and the ``prefixes``); neither: every key."""
+    prefixes: tuple[str, ...] = ()
+    """``--prefix``: stream the keys equal to or under these prefixes."""
+    max_batch_updates: int = 0
+    """``--max-batch-updates``: accept batches of up to this many updates (0: none)."""
+    progress: bool = False
+    """``--progress``: accept progress events on a quiet stream."""
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.keys or self.prefixes)
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,30 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_SAMPLES,
         help=f"settings of the snapshot to print (default: {DEFAULT_MAX_SAMPLES})",
     )
+    extensions = parser.add_argument_group(
+        "stream extensions", "asked for only when given; a core that does not know them ignores them"
+    )
+    extensions.add_argument(
+        "--key", dest="keys", action="append", default=[], metavar="KEY", help="stream only KEY (repeatable)"
+    )
+    extensions.add_argument(
+        "--prefix",
+        dest="prefixes",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="stream only the keys equal to PREFIX or under PREFIX. (repeatable)",
+    )
+    extensions.add_argument(
+        "--max-batch-updates",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="accept batches of up to N updates in one message (default: 0, none)",
+    )
+    extensions.add_argument(
+        "--progress", action="store_true", help="accept progress events on a quiet stream"
+    )
     return parser
 
 
@@ -140,7 +177,21 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         name=ns.name,
         duration_seconds=ns.duration,
         max_samples=ns.max_samples,
+        keys=_filter_names(parser, "--key", ns.keys),
+        prefixes=_filter_names(parser, "--prefix", ns.prefixes),
+        max_batch_updates=ns.max_batch_updates,
+        progress=ns.progress,
     )
+
+
+def _filter_names(parser: argparse.ArgumentParser, flag: str, names: list[str]) -> tuple[str, ...]:
+    """Names of ``--key`` / ``--prefix``: non-empty dotted key names, each at most MAX_KEY_CHARS."""
+    for name in names:
+        if not name.strip() or "" in name.split(".") or len(name) > MAX_KEY_CHARS:
+            parser.error(
+                f"{flag} {name!r}: expected a non-empty dotted key name of at most {MAX_KEY_CHARS} characters"
+            )
+    return tuple(names)
 
 
 def resolve_target(options: Options, environ: Mapping[str, str] | None = None) -> Target:

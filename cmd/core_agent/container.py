@@ -1,72 +1,49 @@
-"""The root container of ``core-agent``: composes the core components and gathers gRPC services.
+"""The root container of ``core-agent``: composes the core components and gathers contributions.
 
-Each component's own container is composed with ``providers.Container``; the gRPC services the
-components contribute are gathered in ``grpc_services`` (a ``providers.List``) for the server, so a
-new service is one more entry there and no change to the server.
+Each component's own container is composed with ``providers.Container``; what components contribute
+is gathered in lists: the gRPC services for the server (``grpc_services``) and the parts of the
+agent's status for the settings component (``status_providers``), so a new service or status part is
+one more entry there and no change to the component that uses them. The server contributes its
+status through ``server_state``, built before it: the settings service it serves can then show it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from dependency_injector import containers, providers
 
 from comp.api.grpcserver import def_ as grpcserver_def
 from comp.api.grpcserver.container import GrpcServerContainer
+from comp.container import build_every_component
 from comp.core.config import def_ as config_def
 from comp.core.config.container import ConfigContainer
 from comp.core.configstream.container import ConfigStreamContainer
 from comp.core.configstreamserver.container import ConfigStreamServerContainer
 from comp.core.diagnostics.container import DiagnosticsContainer
-from comp.core.fleet import def_ as fleet_def
 from comp.core.fleet.container import FleetContainer
 from comp.core.ipc import def_ as ipc_def
 from comp.core.ipc.container import IpcContainer
 from comp.core.log import def_ as log_def
 from comp.core.log.container import LogContainer
 from comp.core.remoteagentregistry.container import RemoteAgentRegistryContainer
-from comp.core.remoteagentregistry.impl import RemoteMetricsCollector, new_invalid_api_key_logger
 from comp.core.settings import def_ as settings_def
 from comp.core.settings.container import SettingsContainer
+from comp.core.telemetry import def_ as telemetry_def
 from comp.core.telemetry.container import TelemetryContainer
-from comp.core.telemetry.impl import Telemetry
 from core_agent.locations import Locations
 from pkg.util.lifecycle import Lifecycle
 
 __all__ = ["CoreAgentContainer", "RootComponents", "build_root_container", "new_root_container"]
 
 
-def _server_address(root: Any) -> Callable[[], str]:
-    """The bound address of the gRPC server, looked up when asked (the server is built after the
-    settings service it serves, so it cannot be passed as a value)."""
-    return lambda: str(root.grpc_server.component().address)
-
-
-def _fleet_status(fleet: fleet_def.Component) -> Callable[[], dict[str, Any]]:
-    return lambda: fleet.status().as_dict()
-
-
-def _server_health(root: Any) -> Callable[[], str]:
-    """The gRPC server's health state, looked up when asked (as for ``_server_address``)."""
-    return lambda: str(root.grpc_server.component().health)
-
-
-def _metrics_url(telemetry: Telemetry) -> Callable[[], str | None]:
-    return lambda: telemetry.url
-
-
-def _serve_remote_metrics(telemetry: Telemetry, collector: RemoteMetricsCollector) -> RemoteMetricsCollector:
-    """Remote agents' series in the core's ``/metrics``."""
-    telemetry.register_collector(collector)
-    return collector
-
-
 class CoreAgentContainer(containers.DeclarativeContainer):
-    """Inputs: ``config_params`` (config file, environment, overrides) and ``ipc_params`` (state dir)."""
+    """Inputs: ``config_params`` (config file, environment, overrides) and ``ipc_params`` (state dir).
 
-    __self__ = providers.Self()
+    Every component is built by :func:`build_root_container` in the order declared here (each after
+    what it needs), which is the order of the lifecycle's start hooks: logging first, the IPC
+    secrets before any port opens, the gRPC server last.
+    """
 
     config_params = providers.Dependency(instance_of=config_def.Params, default=config_def.Params())
     ipc_params = providers.Dependency(instance_of=ipc_def.Params, default=ipc_def.Params())
@@ -74,12 +51,12 @@ class CoreAgentContainer(containers.DeclarativeContainer):
 
     config = providers.Container(ConfigContainer, params=config_params)
     log = providers.Container(LogContainer, lifecycle=lifecycle, config=config.component)
-    telemetry = providers.Container(
-        TelemetryContainer, lifecycle=lifecycle, config=config.component, program="core_agent"
-    )
     ipc = providers.Container(IpcContainer, lifecycle=lifecycle, config=config.component, params=ipc_params)
-    registry_event_subscribers = providers.List(
-        providers.Singleton(new_invalid_api_key_logger, telemetry.component),
+    telemetry = providers.Container(
+        TelemetryContainer,
+        lifecycle=lifecycle,
+        config=config.component,
+        params=telemetry_def.Params(program="core_agent"),
     )
     registry = providers.Container(
         RemoteAgentRegistryContainer,
@@ -87,20 +64,9 @@ class CoreAgentContainer(containers.DeclarativeContainer):
         config=config.component,
         telemetry=telemetry.component,
         ipc=ipc.component,
-        event_subscribers=registry_event_subscribers,
-    )
-    remote_metrics = providers.Singleton(
-        _serve_remote_metrics, telemetry.component, registry.metrics_collector
     )
     configstream = providers.Container(
         ConfigStreamContainer, lifecycle=lifecycle, config=config.component, telemetry=telemetry.component
-    )
-    fleet = providers.Container(
-        FleetContainer,
-        lifecycle=lifecycle,
-        config=config.component,
-        ipc=ipc.component,
-        telemetry=telemetry.component,
     )
     configstream_server = providers.Container(
         ConfigStreamServerContainer,
@@ -109,16 +75,22 @@ class CoreAgentContainer(containers.DeclarativeContainer):
         configstream=configstream.component,
         registry=registry.component,
     )
+    fleet = providers.Container(
+        FleetContainer,
+        lifecycle=lifecycle,
+        config=config.component,
+        ipc=ipc.component,
+        telemetry=telemetry.component,
+    )
+    server_state = providers.Singleton(grpcserver_def.ServingState)
+    status_providers = providers.List(server_state.provided.status, fleet.status, telemetry.status)
     settings = providers.Container(
         SettingsContainer,
         lifecycle=lifecycle,
         config=config.component,
         registry=registry.component,
         configstream=configstream.component,
-        listen_address=providers.Callable(_server_address, __self__),
-        fleet_status=providers.Callable(_fleet_status, fleet.component),
-        health=providers.Callable(_server_health, __self__),
-        metrics_url=providers.Callable(_metrics_url, telemetry.component),
+        status_providers=status_providers,
     )
     diagnostics = providers.Container(
         DiagnosticsContainer,
@@ -127,7 +99,7 @@ class CoreAgentContainer(containers.DeclarativeContainer):
         settings=settings.component,
         registry=registry.component,
         queries=registry.queries,
-        metrics_url=providers.Callable(_metrics_url, telemetry.component),
+        telemetry=telemetry.component,
     )
     grpc_services = providers.List(
         registry.grpc_service,
@@ -142,6 +114,7 @@ class CoreAgentContainer(containers.DeclarativeContainer):
         config=config.component,
         ipc=ipc.component,
         services=grpc_services,
+        state=server_state,
     )
 
 
@@ -168,19 +141,14 @@ def new_root_container(locations: Locations) -> CoreAgentContainer:
 
 
 def build_root_container(container: CoreAgentContainer) -> RootComponents:
-    """Build every component; their lifecycle hooks are appended in dependency order.
-
-    Logging is built first so that it starts first and stops last. Raises what a constructor raises.
-    """
-    log = container.log.component()
-    container.remote_metrics()
-    container.fleet.component()
-    server = container.grpc_server.component()
+    """Build every component (see :class:`CoreAgentContainer` for the order). Raises what a
+    constructor raises."""
+    build_every_component(container)
     return RootComponents(
         lifecycle=container.lifecycle(),
         config=container.config.component(),
-        log=log,
+        log=container.log.component(),
         ipc=container.ipc.component(),
         settings=container.settings.component(),
-        server=server,
+        server=container.grpc_server.component(),
     )

@@ -1,8 +1,10 @@
 """The run of ``sample-remote-agent``: start the components, wait for the config, follow it, stop.
 
+It asks the core to stream only the keys it reads (``log_level`` and its own
+``sample_remote_agent.*``), plus those of ``--key`` / ``--prefix``, or every key with ``--all-keys``.
 What it prints on stdout (one line each, flushed, for people and scripts alike)::
 
-    ready: 23 settings from core agent at localhost:5001 (sequence id 0)
+    ready: 2 settings from core agent at localhost:5001 (sequence id 0)
     change: log_level = debug (source: agent-runtime)
     change: hostname removed
     stopped
@@ -28,7 +30,7 @@ from pkg.util.display import format_value
 from pkg.util.lifecycle import LifecycleError
 from pkg.util.signals import stop_on_signals
 from sample_remote_agent.container import Parts, SampleRemoteAgentContainer, build_parts
-from sample_remote_agent.keys import GREETING_KEY
+from sample_remote_agent.keys import GREETING_KEY, LOG_LEVEL_KEY
 from sample_remote_agent.options import PROG, Options
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "LevelMirror", "StartupError", "format_change", "run"]
@@ -37,7 +39,6 @@ _log = logging.getLogger("sample_remote_agent")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
-LOG_LEVEL_KEY = "log_level"
 
 Emit = Callable[[str], None]
 

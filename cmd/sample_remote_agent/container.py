@@ -11,12 +11,13 @@ consumer, which streams the core agent's configuration.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from dependency_injector import containers, providers
 
+from comp.container import build_every_component
 from comp.core.config import def_ as config_def
 from comp.core.config.container import ConfigContainer
 from comp.core.configstreamconsumer import def_ as consumer_def
@@ -31,6 +32,7 @@ from pkg.ipc import DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_SIZE_KEY
 from pkg.util.lifecycle import Hook, Lifecycle
 from pkg.util.recent_logs import RecentLogs
 from sample_remote_agent.diagnostics import SampleDiagnostics
+from sample_remote_agent.keys import STREAMED_KEYS, STREAMED_PREFIXES
 from sample_remote_agent.options import FLAVOR, Options, locate
 
 __all__ = [
@@ -58,8 +60,14 @@ def local_config_params(options: Options, environ: Mapping[str, str] | None = No
 def consumer_params(
     options: Options, config: config_def.Component, environ: Mapping[str, str] | None = None
 ) -> consumer_def.Params:
-    """The consumer's address, IPC files and identity, from the flags and the local configuration."""
+    """The consumer's address, IPC files and identity, from the flags and the local configuration;
+    its filter: the keys the agent reads, plus ``--key`` / ``--prefix`` (none with ``--all-keys``)."""
     location = locate(options, config, os.environ if environ is None else environ)
+    keys: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    if not options.all_keys:
+        keys = (*STREAMED_KEYS, *options.keys)
+        prefixes = (*STREAMED_PREFIXES, *options.prefixes)
     return consumer_def.Params(
         ipc_address=location.address,
         auth_token_file=location.auth_token,
@@ -69,6 +77,8 @@ def consumer_params(
         display_name=options.name,
         ready_timeout=options.wait_timeout,
         max_message_bytes=_max_message_bytes(config),
+        keys=keys,
+        prefixes=prefixes,
     )
 
 
@@ -90,12 +100,12 @@ def _log_ring(lifecycle: Lifecycle) -> RecentLogs:
     return ring
 
 
-def _metrics_url(telemetry: telemetry_def.Component) -> Callable[[], str | None]:
-    return lambda: getattr(telemetry, "url", None)
-
-
 def _diagnostics(
-    root: Any, config: config_def.Component, ring: RecentLogs, telemetry: Any
+    root: Any,
+    config: config_def.Component,
+    ring: RecentLogs,
+    telemetry: telemetry_def.Component,
+    params: consumer_def.Params,
 ) -> SampleDiagnostics:
     # The consumer is looked up when first used: the providers are built before it (the consumer
     # needs the remote agent component, which needs the providers).
@@ -103,7 +113,9 @@ def _diagnostics(
         built: consumer_def.Component = root.configstreamconsumer.component()
         return built
 
-    return SampleDiagnostics(consumer, config.is_secret, ring, _metrics_url(telemetry))
+    return SampleDiagnostics(
+        consumer, config.is_secret, ring, lambda: telemetry.url, (params.keys, params.prefixes)
+    )
 
 
 def _max_message_bytes(config: config_def.Component) -> int:
@@ -127,7 +139,9 @@ class SampleRemoteAgentContainer(containers.DeclarativeContainer):
     telemetry = providers.Container(TelemetryContainer, lifecycle=lifecycle, config=config.component)
     ipc_client_params = providers.Singleton(consumer_params, options, config.component, environ)
     log_ring = providers.Singleton(_log_ring, lifecycle)
-    diagnostics = providers.Singleton(_diagnostics, __self__, config.component, log_ring, telemetry.component)
+    diagnostics = providers.Singleton(
+        _diagnostics, __self__, config.component, log_ring, telemetry.component, ipc_client_params
+    )
     remote_agent = providers.Container(
         RemoteAgentContainer,
         lifecycle=lifecycle,
@@ -157,13 +171,15 @@ class Parts:
 
 
 def build_parts(container: SampleRemoteAgentContainer) -> Parts:
-    """Construct every component (log first, so that it starts first). Raises on bad input."""
-    config: config_def.Component = container.config.component()
-    log: log_def.Component = container.log.component()
-    telemetry: telemetry_def.Component = container.telemetry.component()
-    container.log_ring()
-    remote_agent: remoteagent_def.Component = container.remote_agent.component()
-    consumer: consumer_def.Component = container.configstreamconsumer.component()
+    """Construct every component, in the order the container declares them (log first, so that it
+    starts first). Raises on bad input."""
+    build_every_component(container)
     return Parts(
-        container.lifecycle(), config, log, telemetry, consumer, container.ipc_client_params(), remote_agent
+        lifecycle=container.lifecycle(),
+        config=container.config.component(),
+        log=container.log.component(),
+        telemetry=container.telemetry.component(),
+        consumer=container.configstreamconsumer.component(),
+        consumer_params=container.ipc_client_params(),
+        remote_agent=container.remote_agent.component(),
     )

@@ -1,6 +1,7 @@
 """What the sample remote agent shows the core agent: status, flare files and telemetry.
 
-- status: the config stream's state, sequence id, epoch, reconnects and last error;
+- status: the config stream's state, sequence id, epoch, reconnects, last error, its filter and
+  when the core was last heard from (an event or a progress event);
 - flare: ``agent.log`` (its recent log lines) and ``config.yaml`` (the effective streamed config),
   with every secret masked: secret-named keys show ``********``, and their values are scrubbed from
   the log lines too;
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.request
 from collections.abc import Callable
 
@@ -28,7 +30,7 @@ _FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"
 
 class SampleDiagnostics:
     """The three providers, over the consumer (looked up at each call), the local config's secret
-    rule and the log ring."""
+    rule and the log ring; ``stream_filter``: the consumer's (keys, prefixes), shown in the status."""
 
     def __init__(
         self,
@@ -36,8 +38,10 @@ class SampleDiagnostics:
         is_secret: Callable[[str], bool],
         logs: RecentLogs,
         metrics_url: Callable[[], str | None],
+        stream_filter: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
     ) -> None:
         self._consumer = consumer
+        self._filter = stream_filter
         self._is_secret = is_secret
         self._logs = logs
         self._metrics_url = metrics_url
@@ -61,12 +65,18 @@ class SampleDiagnostics:
             "reconnects": str(stats.reconnects),
             "last_error": stats.last_error or "none",
         }
+        liveness = consumer.liveness
         named = {
             "config stream": {
                 "snapshots": str(stats.snapshots),
                 "updates": str(stats.updates),
+                "batches": str(stats.batches),
                 "gaps": str(stats.gaps),
                 "registrations": str(stats.registrations),
+                "filter": _describe_filter(self._filter),
+                "last event": _ago(liveness.last_event_at),
+                "last progress": _ago(liveness.last_progress_at),
+                "stalls": str(stats.stalls),
             }
         }
         return main, named
@@ -89,6 +99,17 @@ class SampleDiagnostics:
         if url is None:
             return ""
         return await asyncio.to_thread(_fetch, url)
+
+
+def _ago(at: float | None) -> str:
+    return "never" if at is None else f"{max(0.0, time.monotonic() - at):.1f}s ago"
+
+
+def _describe_filter(stream_filter: tuple[tuple[str, ...], tuple[str, ...]]) -> str:
+    keys, prefixes = stream_filter
+    if not keys and not prefixes:
+        return "every key"
+    return ", ".join([*keys, *(f"{p}.*" for p in prefixes)])
 
 
 def _fetch(url: str) -> str:

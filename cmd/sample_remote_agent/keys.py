@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from pkg.config.schema import KeySpec, ValueType
 
-__all__ = ["GREETING_KEY", "config_keys"]
+__all__ = ["GREETING_KEY", "LOG_LEVEL_KEY", "STREAMED_KEYS", "STREAMED_PREFIXES", "config_keys"]
 
 GREETING_KEY = "sample_remote_agent.greeting"
+LOG_LEVEL_KEY = "log_level"
+
+STREAMED_KEYS = (LOG_LEVEL_KEY,)
+"""The core's keys this agent reads: the only ones it asks the core to stream (with its prefix)."""
+STREAMED_PREFIXES = ("sample_remote_agent",)
+"""This agent's own keys, all under its prefix."""
 
 
 def config_keys() -> list[KeySpec]:

@@ -6,6 +6,7 @@ Usage::
     sample-remote-agent [-c PATH | --state-dir DIR] [--ipc-address HOST:PORT]
                         [--auth-token-file FILE] [--cert-file FILE] [--name NAME]
                         [--wait-timeout SECONDS] [--telemetry-port PORT]
+                        [--key KEY ...] [--prefix PREFIX ...] [--all-keys]
 
 Exit codes: 0 after a clean stop (SIGINT/SIGTERM), 1 when it cannot start or no configuration
 arrived within ``--wait-timeout``, 2 on bad usage (an argument that is not valid UTF-8 included),

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from comp.core.configstreamconsumer.impl.streamfilter import filter_names
 from pkg.config.reader import Reader
 from pkg.ipc import LOCATION_KEYS, AgentLocation, locate_with_settings
 from pkg.util.cli import (
@@ -61,6 +62,12 @@ class Options:
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
     telemetry_port: int | None = None
     listen: str = DEFAULT_LISTEN
+    keys: tuple[str, ...] = ()
+    """Keys to stream and print besides the agent's own (``--key``)."""
+    prefixes: tuple[str, ...] = ()
+    """Prefixes to stream and print besides the agent's own (``--prefix``)."""
+    all_keys: bool = False
+    """Stream every key (``--all-keys``): no filter."""
 
 
 def _positive_seconds(text: str) -> float:
@@ -130,6 +137,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="where this agent serves its status, flare and telemetry to the core agent: HOST:PORT "
         f"(port 0: a free one) or unix:///PATH (default: {DEFAULT_LISTEN})",
     )
+    parser.add_argument(
+        "--key",
+        dest="keys",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="also stream KEY and print its changes (repeatable); by default the agent streams only "
+        "the keys it reads: log_level and sample_remote_agent.*",
+    )
+    parser.add_argument(
+        "--prefix",
+        dest="prefixes",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="also stream the keys under PREFIX (PREFIX and PREFIX.*) and print their changes (repeatable)",
+    )
+    parser.add_argument(
+        "--all-keys", action="store_true", help="stream every key of the core agent's config (no filter)"
+    )
     return parser
 
 
@@ -145,6 +172,13 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         parser.error("--name must not be blank")
     if ns.listen.startswith("unix://") and not ns.listen.startswith("unix:///"):
         parser.error(f"--listen {ns.listen!r}: a unix socket needs an absolute path (unix:///PATH)")
+    if ns.all_keys and (ns.keys or ns.prefixes):
+        parser.error("--all-keys streams every key: it cannot be combined with --key or --prefix")
+    for flag, names in (("--key", ns.keys), ("--prefix", ns.prefixes)):
+        try:
+            filter_names(flag, names)
+        except ValueError as exc:
+            parser.error(str(exc))
     return Options(
         config_file=config_file_path(ns.config_file),
         state_dir=ns.state_dir,
@@ -155,6 +189,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         wait_timeout=ns.wait_timeout,
         telemetry_port=ns.telemetry_port,
         listen=ns.listen,
+        keys=tuple(ns.keys),
+        prefixes=tuple(ns.prefixes),
+        all_keys=ns.all_keys,
     )
 
 

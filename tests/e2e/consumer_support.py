@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from comp.core.configstreamconsumer.def_ import BackoffPolicy, ConsumerState, Params
-from comp.core.configstreamconsumer.impl import Requires, StreamConsumer, new_component
+from comp.core.configstreamconsumer.def_ import Component as StreamConsumer
+from comp.core.configstreamconsumer.impl import Requires, new_component
 from comp.core.settings.impl.runtime_settings import mask_secret
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
@@ -64,7 +65,8 @@ async def running_consumer(
     params.setdefault("display_name", "e2e consumer")
     telemetry = MockTelemetry()
     lifecycle = Lifecycle()
-    rand_arg: dict[str, Any] = {"rand": rand} if rand is not None else {}
+    if rand is not None:
+        params["rand"] = rand
     requires = Requires(
         lifecycle=lifecycle,
         telemetry=telemetry,
@@ -74,7 +76,6 @@ async def running_consumer(
             cert_file=agent.ipc_cert_path,
             **params,
         ),
-        **rand_arg,
     )
     consumer = new_component(requires).comp
     await lifecycle.start()

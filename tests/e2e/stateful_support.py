@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import grpc
 
+from comp.core.configstreamconsumer.def_ import Component as StreamConsumer
 from comp.core.configstreamconsumer.def_ import ConsumerState
-from comp.core.configstreamconsumer.impl import StreamConsumer
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2, remoteagent_pb2_grpc
 from tests.e2e.consumer_support import running_consumer
 from tests.e2e.harness import AgentProcess

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from comp.core.configstreamconsumer.def_ import ChangeEvent, ConsumerState
-from comp.core.configstreamconsumer.impl import StreamConsumer
+from comp.core.configstreamconsumer.def_ import Component as StreamConsumer
 from pkg.config.sources import Source
 from tests.e2e.consumer_support import (
     WAIT,

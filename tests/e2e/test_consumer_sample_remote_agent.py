@@ -39,7 +39,10 @@ def run_remote(tmp_path: Any) -> Iterator[Callable[..., Child]]:
 
 
 def test_follows_the_core_agent_and_stops_on_sigint(agent: AgentProcess, run_remote: Any) -> None:
-    remote = run_remote("-c", str(agent.config_file), "--name", "e2e-sample", "--wait-timeout", str(WAIT))
+    remote = run_remote(
+        "-c", str(agent.config_file), "--name", "e2e-sample", "--wait-timeout", str(WAIT),
+        "--key", "hostname", "--key", "api_key",  # besides the keys it reads, which it always streams
+    )  # fmt: skip
     ready = remote.wait_for(r"^ready: (\d+) settings from core agent at (\S+) \(sequence id (-?\d+)\)", WAIT)
     assert ready.group(2) == agent.address
     remote.wait_for(r"\| INFO \| sample_remote_agent \| effective log_level: info \(source: file\)", WAIT)

@@ -27,9 +27,10 @@ def run_remote(tmp_path: Path) -> Iterator[Callable[..., Child]]:
     children: list[Child] = []
 
     def start(agent: AgentProcess, name: str) -> Child:
+        argv = [sys.executable, "-m", "sample_remote_agent", "-c", str(agent.config_file), "--name", name]
         child = Child(
             name,
-            [sys.executable, "-m", "sample_remote_agent", "-c", str(agent.config_file), "--name", name],
+            [*argv, "--key", "site"],  # besides log_level, which it always streams
             Console(io.StringIO()),
             env=child_env({}),
             cwd=str(tmp_path),

@@ -36,7 +36,7 @@ class SampleAgent:
         self.name = name
         self._log = log.open("wb")
         argv = [sys.executable, "-m", "sample_remote_agent", "-c", str(core.config_file), "--name", name]
-        argv += ["--listen", listen, "--telemetry-port", "0"]
+        argv += ["--listen", listen, "--telemetry-port", "0", "--key", "api_key"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("DD_")}
         self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from comp.api.grpcserver.def_ import Params, ServingState
 from comp.api.grpcserver.impl import Requires, new_component
 from comp.core.config import def_ as config_def
 from comp.core.ipc import def_ as ipc_def
@@ -13,18 +14,28 @@ __all__ = ["GrpcServerContainer"]
 
 
 class GrpcServerContainer(containers.DeclarativeContainer):
-    """Inputs: ``lifecycle``, ``config``, ``ipc`` and ``services`` (a list of GrpcService)."""
+    """Inputs: ``lifecycle``, ``config``, ``ipc``, ``services`` (a list of GrpcService); optional
+    ``params`` and ``state`` (where the server publishes its address and health: give it to show them
+    in a status served by one of the services). Outputs: ``component``, ``status`` (its status part)."""
 
     lifecycle = providers.Dependency(instance_of=Lifecycle)
     config: providers.Dependency[config_def.Component] = providers.Dependency()
     ipc: providers.Dependency[ipc_def.Component] = providers.Dependency()
     services = providers.Dependency(instance_of=list)
-    stop_grace: providers.Object[float | None] = providers.Object(None)  # None: the config's setting
+    params = providers.Dependency(instance_of=Params, default=Params())
 
+    state = providers.Dependency(instance_of=ServingState, default=providers.Singleton(ServingState))
     provides = providers.Singleton(
         new_component,
         providers.Factory(
-            Requires, lifecycle=lifecycle, config=config, ipc=ipc, services=services, stop_grace=stop_grace
+            Requires,
+            lifecycle=lifecycle,
+            config=config,
+            ipc=ipc,
+            services=services,
+            params=params,
+            state=state,
         ),
     )
     component = provides.provided.comp
+    status = state.provided.status

@@ -19,6 +19,8 @@ from comp.core.configstreamconsumer.def_ import (
     ChangeEvent,
     ConsumerState,
     ConsumerStats,
+    KeyNotStreamedError,
+    Liveness,
     NotReadyError,
     Subscription,
 )
@@ -37,6 +39,8 @@ __all__ = [
     "ConsumerState",
     "ConsumerStats",
     "IpcError",
+    "KeyNotStreamedError",
+    "Liveness",
     "Location",
     "MissingSettingError",
     "NotReadyError",

@@ -14,8 +14,8 @@ __all__ = ["ConsumerReads", "optional_path"]
 
 class ConsumerReads(TypedGetters):
     """``get``, the typed getters, ``get_source``, ``is_set``, ``all_settings``, ``sequence_id``,
-    ``state`` and ``stats`` of the consumer in ``self._consumer`` (set by the subclass). Each read
-    takes the view once, so it is consistent and safe from any thread."""
+    ``state``, ``stats`` and ``liveness`` of the consumer in ``self._consumer`` (set by the
+    subclass). Each read takes the view once, so it is consistent and safe from any thread."""
 
     _consumer: consumer_def.Component
 
@@ -47,6 +47,11 @@ class ConsumerReads(TypedGetters):
     @property
     def stats(self) -> consumer_def.ConsumerStats:
         return self._consumer.stats
+
+    @property
+    def liveness(self) -> consumer_def.Liveness:
+        """When the core was last heard from (events or progress) and when silence counts as a stall."""
+        return self._consumer.liveness
 
 
 def optional_path(value: Path | str | None) -> Path | None:

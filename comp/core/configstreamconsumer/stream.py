@@ -27,6 +27,7 @@ from opentelemetry.metrics import Meter, MeterProvider, NoOpMeterProvider
 
 from comp.core.configstreamconsumer import def_ as consumer_def
 from comp.core.configstreamconsumer.container import ConfigStreamConsumerContainer
+from comp.core.configstreamconsumer.impl.streamfilter import filter_names
 from comp.core.configstreamconsumer.reads import ConsumerReads, optional_path
 from pkg.config.reader import Reader
 from pkg.ipc.locate import locate_core_agent
@@ -69,12 +70,17 @@ def config_stream_params(
     flavor: str | None = None,
     display_name: str | None = None,
     ready_timeout: float = DEFAULT_READY_TIMEOUT,
+    keys: Collection[str] | None = None,
+    prefixes: Collection[str] | None = None,
 ) -> consumer_def.Params:
     """The consumer's parameters for an agent called ``name`` (also its flavor and display name
-    unless given). Raises :class:`pkg.ipc.IpcError` naming the file or variable when the core
-    agent's config file cannot be read or an address setting is unusable, ValueError on a blank name."""
+    unless given), streaming only ``keys`` and the keys under ``prefixes`` when either is given.
+    Raises :class:`pkg.ipc.IpcError` naming the file or variable when the core agent's config file
+    cannot be read or an address setting is unusable, ValueError on a blank name or a bad filter name,
+    TypeError when ``keys`` or ``prefixes`` is a single string."""
     if not name.strip():
         raise ValueError("invalid config stream name: blank, expected the remote agent's name")
+    filter_keys, filter_prefixes = filter_names("keys", keys), filter_names("prefixes", prefixes)
     found = locate_core_agent(
         location.config_file,
         location.state_dir,
@@ -91,6 +97,8 @@ def config_stream_params(
         flavor=flavor or name,
         display_name=display_name or name,
         ready_timeout=ready_timeout,
+        keys=filter_keys,
+        prefixes=filter_prefixes,
     )
 
 
@@ -161,9 +169,15 @@ async def connect_config_stream(
     environ: Mapping[str, str] | None = None,
     flavor: str | None = None,
     display_name: str | None = None,
+    keys: Collection[str] | None = None,
+    prefixes: Collection[str] | None = None,
 ) -> AsyncIterator[ConfigStream]:
     """Connect to the core agent as the remote agent ``name`` and yield its config once the first
     snapshot arrived; stop streaming on exit.
+
+    ``keys`` / ``prefixes``: stream only these keys and the keys under these prefixes (``"apm_config"``
+    covers ``apm_config.enabled``); reading another key then raises
+    :class:`comp.core.configstreamconsumer.def_.KeyNotStreamedError`. Neither: every key.
 
     The core agent is found as ``sample-remote-agent`` finds it (see :class:`Location`). Raises
     :class:`comp.core.configstreamconsumer.def_.NotReadyError` (naming the address and the last
@@ -184,6 +198,8 @@ async def connect_config_stream(
         flavor=flavor,
         display_name=display_name,
         ready_timeout=ready_timeout,
+        keys=keys,
+        prefixes=prefixes,
     )
     lifecycle = Lifecycle()
     stream = ConfigStream(build_consumer(params, lifecycle))

@@ -49,7 +49,7 @@ ConsumerFactory = Callable[[Lifecycle], consumer_def.Component]
 class SyncConfigStream(ConsumerReads):
     """A config stream run on a background thread; reads, waits and callbacks from any thread.
 
-    ``name`` and the location arguments are those of
+    ``name``, the location arguments and the filter (``keys``, ``prefixes``) are those of
     :func:`comp.core.configstreamconsumer.stream.connect_config_stream`. The constructor starts
     connecting and returns at once; it raises (leaving no thread behind) on unusable arguments.
     """
@@ -67,6 +67,8 @@ class SyncConfigStream(ConsumerReads):
         environ: Mapping[str, str] | None = None,
         flavor: str | None = None,
         display_name: str | None = None,
+        keys: Collection[str] | None = None,
+        prefixes: Collection[str] | None = None,
     ) -> None:
         params = config_stream_params(
             name,
@@ -81,6 +83,8 @@ class SyncConfigStream(ConsumerReads):
             flavor=flavor,
             display_name=display_name,
             ready_timeout=ready_timeout,
+            keys=keys,
+            prefixes=prefixes,
         )
         self._open(lambda lifecycle: build_consumer(params, lifecycle), name)
 

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from dependency_injector import containers, providers
 
 from comp.core.config import def_ as config_def
 from comp.core.diagnostics.impl import Requires, new_component
 from comp.core.remoteagentregistry import def_ as registry_def
 from comp.core.settings import def_ as settings_def
+from comp.core.telemetry import def_ as telemetry_def
 from pkg.util.lifecycle import Lifecycle
 
 __all__ = ["DiagnosticsContainer"]
 
 
 class DiagnosticsContainer(containers.DeclarativeContainer):
-    """Inputs: ``lifecycle``, ``config``, ``settings``, ``registry``, ``queries``, ``metrics_url``.
+    """Inputs: ``lifecycle``, ``config``, ``settings``, ``registry``, ``queries``, ``telemetry``.
     Outputs: ``component``, ``grpc_service``."""
 
     lifecycle = providers.Dependency(instance_of=Lifecycle)
@@ -24,7 +23,7 @@ class DiagnosticsContainer(containers.DeclarativeContainer):
     settings: providers.Dependency[settings_def.Component] = providers.Dependency()
     registry: providers.Dependency[registry_def.Component] = providers.Dependency()
     queries: providers.Dependency[registry_def.Queries] = providers.Dependency()
-    metrics_url: providers.Dependency[Callable[[], str | None]] = providers.Dependency()
+    telemetry: providers.Dependency[telemetry_def.Component] = providers.Dependency()
     provides = providers.Singleton(
         new_component,
         providers.Factory(
@@ -34,7 +33,7 @@ class DiagnosticsContainer(containers.DeclarativeContainer):
             settings=settings,
             registry=registry,
             queries=queries,
-            metrics_url=metrics_url,
+            telemetry=telemetry,
         ),
     )
     component = provides.provided.comp

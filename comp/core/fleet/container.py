@@ -15,7 +15,7 @@ __all__ = ["FleetContainer"]
 
 class FleetContainer(containers.DeclarativeContainer):
     """Inputs: ``lifecycle``, ``config``, ``ipc`` (the cache file's default place), ``telemetry``.
-    Output: ``component``."""
+    Outputs: ``component``, ``status`` (its part of the agent's status)."""
 
     lifecycle = providers.Dependency(instance_of=Lifecycle)
     config: providers.Dependency[config_def.Component] = providers.Dependency()
@@ -26,3 +26,4 @@ class FleetContainer(containers.DeclarativeContainer):
         providers.Factory(Requires, lifecycle=lifecycle, config=config, ipc=ipc, telemetry=telemetry),
     )
     component = provides.provided.comp
+    status = provides.provided.status

@@ -19,7 +19,7 @@ __all__ = ["RemoteAgentRegistryContainer"]
 class RemoteAgentRegistryContainer(containers.DeclarativeContainer):
     """Inputs: ``lifecycle``, ``config``, ``telemetry``; optional ``ipc`` (to query the agents) and
     ``event_subscribers`` (a list). Outputs: ``component``, ``grpc_service``, ``events_service``,
-    ``queries``, ``metrics_collector``."""
+    ``queries``."""
 
     lifecycle = providers.Dependency(instance_of=Lifecycle)
     config: providers.Dependency[config_def.Component] = providers.Dependency()
@@ -43,4 +43,3 @@ class RemoteAgentRegistryContainer(containers.DeclarativeContainer):
     grpc_service = provides.provided.grpc_service
     events_service = provides.provided.events_service
     queries = provides.provided.queries
-    metrics_collector = provides.provided.metrics_collector

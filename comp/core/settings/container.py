@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Sequence
 
 from dependency_injector import containers, providers
 
 from comp.core.config import def_ as config_def
 from comp.core.configstream import def_ as configstream_def
 from comp.core.remoteagentregistry import def_ as registry_def
+from comp.core.settings.def_ import StatusProvider
 from comp.core.settings.impl import Requires, new_component
 from pkg.util.lifecycle import Lifecycle
 
@@ -18,8 +18,7 @@ __all__ = ["SettingsContainer"]
 
 class SettingsContainer(containers.DeclarativeContainer):
     """Inputs: ``lifecycle``, ``config``; optional ``registry``, ``configstream`` and
-    ``listen_address`` (a callable returning the IPC server's bound address), ``health`` (one returning
-    its health state) and ``metrics_url`` (one returning the telemetry URL or None)."""
+    ``status_providers`` (a list of contributions). Outputs: ``component``, ``grpc_service``."""
 
     lifecycle = providers.Dependency(instance_of=Lifecycle)
     config: providers.Dependency[config_def.Component] = providers.Dependency()
@@ -29,19 +28,9 @@ class SettingsContainer(containers.DeclarativeContainer):
     configstream: providers.Dependency[configstream_def.Component | None] = providers.Dependency(
         default=providers.Object(None)
     )
-    listen_address: providers.Dependency[Callable[[], str] | None] = providers.Dependency(
-        default=providers.Object(None)
+    status_providers: providers.Dependency[Sequence[StatusProvider]] = providers.Dependency(
+        default=providers.Object(())
     )
-    fleet_status: providers.Dependency[Callable[[], Mapping[str, Any]] | None] = providers.Dependency(
-        default=providers.Object(None)
-    )
-    health: providers.Dependency[Callable[[], str] | None] = providers.Dependency(
-        default=providers.Object(None)
-    )
-    metrics_url: providers.Dependency[Callable[[], str | None] | None] = providers.Dependency(
-        default=providers.Object(None)
-    )
-
     provides = providers.Singleton(
         new_component,
         providers.Factory(
@@ -50,10 +39,7 @@ class SettingsContainer(containers.DeclarativeContainer):
             config=config,
             registry=registry,
             configstream=configstream,
-            listen_address=listen_address,
-            fleet_status=fleet_status,
-            health=health,
-            metrics_url=metrics_url,
+            status_providers=status_providers,
         ),
     )
     component = provides.provided.comp

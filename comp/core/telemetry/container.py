@@ -5,6 +5,7 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from comp.core.config import def_ as config_def
+from comp.core.telemetry.def_ import Params
 from comp.core.telemetry.impl import Requires, new_component
 from pkg.util.lifecycle import Lifecycle
 
@@ -12,13 +13,14 @@ __all__ = ["TelemetryContainer"]
 
 
 class TelemetryContainer(containers.DeclarativeContainer):
-    """Inputs: ``lifecycle``, ``config`` (the config component) and ``program`` (the binary's name
-    for its build info and process series; "" for none). Output: ``component``."""
+    """Inputs: ``lifecycle``, ``config`` (the config component) and optional ``params``.
+    Outputs: ``component``, ``status`` (its part of the agent's status)."""
 
     lifecycle = providers.Dependency(instance_of=Lifecycle)
     config: providers.Dependency[config_def.Component] = providers.Dependency()
-    program = providers.Object("")
+    params = providers.Dependency(instance_of=Params, default=Params())
     provides = providers.Singleton(
-        new_component, providers.Factory(Requires, lifecycle=lifecycle, config=config, program=program)
+        new_component, providers.Factory(Requires, lifecycle=lifecycle, config=config, params=params)
     )
     component = provides.provided.comp
+    status = provides.provided.status

@@ -31,12 +31,22 @@ def snapshot(seq: int, **values: str) -> Event:
     )
 
 
-def update(seq: int, key: str, value: str, source: str = "agent-runtime") -> Event:
+def update(seq: int, key: str, value: str, source: str = "agent-runtime", *, previous: int = 0) -> Event:
     setting = configstream_pb2.ConfigSetting(key=key, source=source)
     setting.value.string_value = value
     return Event(
-        update=configstream_pb2.ConfigUpdate(origin="datadog.yaml", sequence_id=seq, setting=setting)
+        update=configstream_pb2.ConfigUpdate(
+            origin="datadog.yaml", sequence_id=seq, setting=setting, previous_sequence_id=previous
+        )
     )
+
+
+def batch(*updates: Event) -> Event:
+    return Event(batch=configstream_pb2.ConfigBatch(updates=[u.update for u in updates]))
+
+
+def progress(seq: int) -> Event:
+    return Event(progress=configstream_pb2.ConfigProgress(sequence_id=seq, epoch="e"))
 
 
 @dataclass
@@ -52,6 +62,7 @@ class FakeCore:
     registrations: list[remoteagent_pb2.RegisterRemoteAgentRequest] = field(default_factory=list)
     sessions: set[str] = field(default_factory=set)
     stream_cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    requests: list[configstream_pb2.ConfigStreamRequest] = field(default_factory=list)
 
     def _authorized(self, context: grpc.aio.ServicerContext[object, object]) -> bool:
         metadata = dict(context.invocation_metadata() or ())
@@ -79,6 +90,7 @@ class FakeCore:
         session_id = str(dict(context.invocation_metadata() or ()).get("session_id", ""))
         if session_id not in self.sessions:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"session_id '{session_id}' not found")
+        self.requests.append(request)
         for event in self.events:
             yield event
         if self.end_stream:

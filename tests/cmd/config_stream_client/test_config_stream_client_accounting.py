@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from config_stream_client.accounting import Ordering, StreamTally, record_snapshot, record_update
+from config_stream_client.accounting import (
+    Ordering,
+    StreamTally,
+    record_progress,
+    record_snapshot,
+    record_update,
+)
 
 
 def _feed(events: list[tuple[str, int]]) -> tuple[StreamTally, list[Ordering]]:
@@ -80,3 +86,31 @@ def test_snapshot_with_the_same_id_is_in_order() -> None:
     tally, seen = _feed([("snapshot", 3), ("snapshot", 3), ("update", 4)])
     assert seen == [Ordering.IN_ORDER] * 3
     assert tally.healthy
+
+
+def test_filtered_updates_follow_their_previous_id() -> None:
+    tally, _ = record_snapshot(StreamTally(), 4)
+    tally, finding = record_update(tally, 9, previous=4)
+    assert finding.ordering == Ordering.IN_ORDER and tally.last_sequence_id == 9
+    tally, finding = record_update(tally, 10, previous=0)  # a core that ignores the filter: the next id
+    assert finding.ordering == Ordering.IN_ORDER
+    tally, finding = record_update(tally, 15, previous=12)
+    assert finding.ordering == Ordering.GAP and tally.gaps == 1
+    tally, finding = record_update(tally, 20, previous=0)
+    assert finding.warning == "WARNING: gap: expected seq_id=16, got seq_id=20 (4 missing)"
+
+
+def test_progress_moves_a_filtered_stream_and_shows_lost_updates_of_an_unfiltered_one() -> None:
+    tally, _ = record_snapshot(StreamTally(), 4)
+    moved, finding = record_progress(tally, 9, filtered=True)
+    assert (finding.ordering, moved.last_sequence_id, moved.progress) == (Ordering.IN_ORDER, 9, 1)
+    same, finding = record_progress(tally, 4, filtered=False)
+    assert finding.ordering == Ordering.IN_ORDER and same.healthy
+    lost, finding = record_progress(tally, 9, filtered=False)
+    assert finding.ordering == Ordering.GAP and not lost.healthy
+    assert finding.warning == "WARNING: gap: progress at seq_id=9, the last update was seq_id=4 (5 missing)"
+    back, finding = record_progress(moved, 5, filtered=True)
+    assert finding.ordering == Ordering.OUT_OF_ORDER and back.last_sequence_id == 9
+    early, finding = record_progress(StreamTally(), 1, filtered=False)
+    assert not early.healthy
+    assert finding.ordering == Ordering.BEFORE_SNAPSHOT

@@ -49,6 +49,9 @@ def test_flags() -> None:
         ["--max-samples", "-1"],
         ["--max-samples", "x"],
         ["--name", " "],
+        ["--key", ""],
+        ["--prefix", "a..b"],
+        ["--max-batch-updates", "-1"],
     ],
 )
 def test_bad_flags_exit_with_usage_status(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,3 +118,16 @@ def test_unusable_config_file_is_a_clear_error(tmp_path: Path, content: str | No
         cfg.write_text(content)
     with pytest.raises(OptionsError, match=message):
         resolve_target(parse_options(["-c", str(cfg)]), {})
+
+
+def test_extension_flags() -> None:
+    options = parse_options(
+        ["--key", "log_level", "--prefix", "apm_config", "--max-batch-updates", "64", "--progress"]
+    )
+    assert (options.keys, options.prefixes, options.max_batch_updates, options.progress) == (
+        ("log_level",),
+        ("apm_config",),
+        64,
+        True,
+    )
+    assert options.filtered and not parse_options([]).filtered

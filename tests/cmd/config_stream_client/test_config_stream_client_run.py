@@ -9,7 +9,7 @@ from pathlib import Path
 
 from config_stream_client.client import EXIT_FAILURE, EXIT_OK, FLAVOR, run
 from config_stream_client.options import Options, Target
-from tests.cmd.config_stream_client.stream_client_fakes import FakeCore, snapshot, update
+from tests.cmd.config_stream_client.stream_client_fakes import FakeCore, batch, progress, snapshot, update
 
 
 @dataclass
@@ -175,3 +175,40 @@ async def test_name_is_sent_at_registration(fake_core: FakeCore) -> None:
     output = Output(stop_on="SNAPSHOT")
     assert await _run(fake_core, output, _options(name=name)) == EXIT_OK
     assert fake_core.registrations[0].display_name == name
+
+
+async def test_without_extension_flags_the_request_is_the_plain_one(fake_core: FakeCore) -> None:
+    fake_core.events = [snapshot(1, a="x")]
+    output = Output(stop_on="SNAPSHOT")
+    assert await _run(fake_core, output) == EXIT_OK
+    [request] = fake_core.requests
+    assert [descriptor.name for descriptor, _ in request.ListFields()] == ["name"]
+
+
+async def test_extension_flags_ask_for_them_and_their_events_are_checked(fake_core: FakeCore) -> None:
+    fake_core.events = [
+        snapshot(4, log_level="info"),
+        update(7, "log_level", "debug", previous=4),
+        progress(9),
+        batch(update(10, "logs_config.x", "1", previous=9), update(12, "log_level", "warn", previous=10)),
+        progress(12),
+    ]
+    output = Output(stop_on="PROGRESS received (seq_id=12)")
+    options = _options(keys=("log_level",), prefixes=("logs_config",), max_batch_updates=64, progress=True)
+    assert await _run(fake_core, output, options) == EXIT_OK
+    [request] = fake_core.requests
+    assert (list(request.filter.keys), list(request.filter.prefixes)) == (["log_level"], ["logs_config"])
+    assert (request.max_batch_updates, request.progress) == (64, True)
+    assert "BATCH received (updates=2, seq_id=10..12)" in output.out
+    assert "UPDATE #3 received (seq_id=12)" in output.out
+    assert not any(line.startswith("WARNING") for line in output.out)
+    assert "batches:       1" in output.out and "progress:      2" in output.out
+
+
+async def test_a_lost_event_of_a_filtered_stream_fails(fake_core: FakeCore) -> None:
+    fake_core.events = [snapshot(4, log_level="info"), update(9, "log_level", "debug", previous=6)]
+    output = Output(stop_on="UPDATE #1")
+    assert await _run(fake_core, output, _options(keys=("log_level",))) == EXIT_FAILURE
+    assert "WARNING: gap: seq_id=9 follows seq_id=6 on the core's side, the last event seen was seq_id=4" in (
+        output.out
+    )

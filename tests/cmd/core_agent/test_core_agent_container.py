@@ -9,7 +9,7 @@ from dependency_injector import providers
 
 from comp.core.ipc.impl import Provides as IpcProvides
 from comp.core.ipc.mock import MockIpc, new_mock
-from comp.core.settings.impl import SERVICE_NAME as SETTINGS_SERVICE
+from comp.core.settings.impl.service import SERVICE_NAME as SETTINGS_SERVICE
 from core_agent.container import build_root_container, new_root_container
 from core_agent.locations import resolve_locations
 from pkg.ipc import secure_channel
@@ -32,9 +32,6 @@ async def test_root_container_serves_every_contributed_service(config_file: Path
     try:
         parts = build_root_container(container)
         assert parts.ipc is ipc
-        names = parts.lifecycle.hook_names
-        assert names[0] == "log"
-        assert names[-1] == "grpc server"
         assert container.grpc_server.component() is parts.server
         service_names = {n for service in container.grpc_services() for n in service.names}
         assert {
@@ -60,8 +57,51 @@ async def test_root_container_serves_every_contributed_service(config_file: Path
         container.reset_singletons()
     # The settings service sees the port the server actually bound.
     assert status.listen_address == parts.server.address
+    assert status.health == "SERVING"
     assert status.config_file == str(config_file)
     assert got.setting.value.string_value == "wired"
+
+
+CORE_AGENT_HOOKS = [
+    "log",
+    "ipc",
+    "telemetry",
+    "remote agent registry",
+    "remote agent metrics",
+    "config stream",
+    "config stream server",
+    "fleet",
+    "settings",
+    "recent logs",
+    "grpc server",
+]
+
+
+def test_every_component_is_built_and_its_hooks_run_in_this_order(tmp_path: Path) -> None:
+    config = tmp_path / "datadog.yaml"
+    # With fleet endpoints, so that every component has its hook (nothing is dialed before start).
+    config.write_text(
+        "cmd_host: 127.0.0.1\ncmd_port: 0\nremote_config:\n  etcd:\n    endpoints: [127.0.0.1:1]\n",
+        encoding="utf-8",
+    )
+    parts = build_root_container(new_root_container(resolve_locations(config, None)))
+    assert parts.lifecycle.hook_names == CORE_AGENT_HOOKS
+    assert not (tmp_path / "auth_token").exists()  # constructors do no I/O: the ipc hook writes it
+
+
+def test_the_status_is_assembled_from_contributions(config_file: Path) -> None:
+    container = new_root_container(resolve_locations(config_file, None))
+    container.ipc.provides.override(providers.Object(IpcProvides(comp=new_mock())))
+    try:
+        parts = build_root_container(container)
+        status = parts.settings.status()
+    finally:
+        container.ipc.provides.reset_override()
+        container.reset_singletons()
+    # Before the start: the configured address, not serving; no fleet endpoints; telemetry off.
+    assert (status.listen_address, status.health) == ("127.0.0.1:0", "NOT_SERVING")
+    assert status.fleet is not None and status.fleet["enabled"] is False
+    assert status.telemetry_url == ""
 
 
 def test_secrets_go_to_the_state_dir_when_asked(config_file: Path, tmp_path: Path) -> None:

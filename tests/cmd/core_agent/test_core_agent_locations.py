@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -58,6 +59,9 @@ def test_clients_find_what_the_agent_uses(case: str, tmp_path: Path, monkeypatch
     container = new_root_container(resolve_locations(config, state_dir))
     try:
         agent_config, agent_ipc = container.config.component(), container.ipc.component()
+        lifecycle = container.lifecycle()
+        assert lifecycle.hook_names == ["ipc"]
+        asyncio.run(lifecycle.start())  # the IPC component's start writes the files
     finally:
         container.reset_singletons()
     expected = (

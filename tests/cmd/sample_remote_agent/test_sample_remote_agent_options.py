@@ -50,6 +50,9 @@ def test_every_flag() -> None:
         (["--wait-timeout", "soon"], "expected a number of seconds"),
         (["--telemetry-port", "70000"], "port number 0-65535"),
         (["--name", " "], "--name must not be blank"),
+        (["--all-keys", "--key", "hostname"], "--all-keys streams every key: it cannot be combined"),
+        (["--key", ""], "invalid config stream filter --key[0]: '' is empty"),
+        (["--prefix", "a..b"], "invalid config stream filter --prefix[0]: 'a..b'"),
     ],
 )
 def test_bad_flags_exit_2_with_a_message(
@@ -131,3 +134,27 @@ def test_consumer_params(tmp_path: Path) -> None:
     assert (params.auth_token_file, params.cert_file) == (tmp_path / "auth_token", tmp_path / "ipc_cert.pem")
     assert (params.name, params.display_name, params.flavor) == ("probe", "probe", "sample-remote-agent")
     assert params.ready_timeout == 3.0
+
+
+def test_filter_flags() -> None:
+    options = parse_options(["--key", "hostname", "--key", "api_key", "--prefix", "logs_config"])
+    assert (options.keys, options.prefixes, options.all_keys) == (
+        ("hostname", "api_key"),
+        ("logs_config",),
+        False,
+    )
+    assert parse_options(["--all-keys"]).all_keys
+
+
+def test_the_consumer_streams_only_the_keys_the_agent_reads(tmp_path: Path) -> None:
+    config = _config()
+    params = consumer_params(Options(state_dir=tmp_path), config, {})  # type: ignore[arg-type]
+    assert (params.keys, params.prefixes) == (("log_level",), ("sample_remote_agent",))
+    more = Options(state_dir=tmp_path, keys=("hostname",), prefixes=("logs_config",))
+    params = consumer_params(more, config, {})  # type: ignore[arg-type]
+    assert (params.keys, params.prefixes) == (
+        ("log_level", "hostname"),
+        ("sample_remote_agent", "logs_config"),
+    )
+    params = consumer_params(Options(state_dir=tmp_path, all_keys=True), config, {})  # type: ignore[arg-type]
+    assert (params.keys, params.prefixes) == ((), ())

@@ -14,9 +14,11 @@ from dependency_injector import providers
 from comp.core.configstreamconsumer.def_ import ChangeEvent
 from comp.core.configstreamconsumer.mock import MockConsumer
 from pkg.config.sources import Source
+from pkg.ipc import generate_auth_token, generate_ipc_certificate
 from sample_remote_agent.agent import EXIT_FAILURE, EXIT_OK, LevelMirror, StartupError, format_change, run
-from sample_remote_agent.container import SampleRemoteAgentContainer
+from sample_remote_agent.container import SampleRemoteAgentContainer, build_parts
 from sample_remote_agent.options import Options
+from tests.comp.core.configstreamconsumer.conftest import FakeCore, snapshot, update
 
 WAIT = 5.0
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -41,6 +43,17 @@ async def _until(lines: list[str], text: str) -> None:
     async with asyncio.timeout(WAIT):
         while text not in lines:  # noqa: ASYNC110 - the lines come from the task under test
             await asyncio.sleep(0.01)
+
+
+def test_every_component_is_built_and_its_hooks_run_in_this_order(tmp_path: Path) -> None:
+    parts = build_parts(SampleRemoteAgentContainer(options=Options(state_dir=tmp_path), environ={}))
+    assert parts.lifecycle.hook_names == [
+        "log",
+        "telemetry",
+        "recent logs",
+        "remote agent",
+        "configstream consumer",
+    ]
 
 
 async def test_prints_changes_and_follows_log_level(tmp_path: Path) -> None:
@@ -135,3 +148,41 @@ def test_level_mirror_unsets_the_source_it_set_before(tmp_path: Path) -> None:
     assert config.all_settings_by_source()[Source.AGENT_RUNTIME] == {}
     mirror.apply(None, None)  # gone in the core agent: the local default shows through
     assert (config.get_string("log_level"), config.get_source("log_level")) == ("info", Source.DEFAULT)
+
+
+async def test_the_agent_streams_only_the_keys_it_reads(tmp_path: Path) -> None:
+    """With the real consumer against a scripted core: the request's filter, and what the agent sees
+    from a core that sends every key anyway."""
+    token, cert = generate_auth_token(), generate_ipc_certificate()
+    (tmp_path / "auth_token").write_text(token)
+    (tmp_path / "ipc_cert.pem").write_bytes(cert.cert_pem + cert.key_pem)
+    for name in ("auth_token", "ipc_cert.pem"):
+        (tmp_path / name).chmod(0o600)
+    core = FakeCore(token, cert)
+    await core.start()
+    try:
+        options = Options(state_dir=tmp_path, ipc_address=core.address, wait_timeout=WAIT)
+        lines: list[str] = []
+        stop = asyncio.Event()
+        container = SampleRemoteAgentContainer(options=options, environ={})
+        task = asyncio.create_task(run(options, lines.append, stop, container))
+        stream = await core.next_stream()
+        assert stream.key_filter == (("log_level",), ("sample_remote_agent",))
+        everything = {
+            "log_level": "info",
+            "hostname": "h",
+            "api_key": SECRET,
+            "sample_remote_agent.greeting": "hi",
+        }
+        stream.push(snapshot(4, everything))
+        await _until(lines, f"ready: 2 settings from core agent at {core.address} (sequence id 4)")
+        stream.push(update(5, "hostname", "elsewhere"), update(6, "sample_remote_agent.greeting", "bonjour"))
+        stream.push(update(7, "log_level", "debug"))
+        await _until(lines, "change: log_level = debug (source: agent-runtime)")
+        assert "change: sample_remote_agent.greeting = bonjour (source: agent-runtime)" in lines
+        assert not any("hostname" in line or "api_key" in line for line in lines)
+        assert container.log.component().level == "debug"
+        stop.set()
+        assert await asyncio.wait_for(task, WAIT) == EXIT_OK
+    finally:
+        await core.stop()

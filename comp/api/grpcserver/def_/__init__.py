@@ -15,7 +15,9 @@ from typing import Protocol, runtime_checkable
 
 import grpc
 
-__all__ = ["UNAUTHENTICATED_METHODS", "Component", "GrpcService"]
+from comp.core.settings.def_ import StatusFields
+
+__all__ = ["UNAUTHENTICATED_METHODS", "Component", "GrpcService", "Params", "ServingState"]
 
 UNAUTHENTICATED_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
 """Methods reachable without a bearer token (mTLS still applies)."""
@@ -33,6 +35,38 @@ class GrpcService:
     names: tuple[str, ...]
     register: Callable[[grpc.aio.Server], None]
     drain: Callable[[], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class Params:
+    """For tests: ``stop_grace``, seconds the stop may take (the services' drains, then the calls
+    still in flight) before calls are cancelled; None reads the ``cmd_shutdown_grace`` setting.
+
+    Raises ValueError naming the field, the value and what is expected.
+    """
+
+    stop_grace: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.stop_grace is not None and not self.stop_grace >= 0:
+            raise ValueError(f"invalid gRPC server stop_grace: {self.stop_grace!r}, expected seconds >= 0")
+
+
+@dataclass
+class ServingState:
+    """Where the server listens and whether it serves: written by the server (the configured
+    address, then the bound one at start), read by the agent's status.
+
+    It is built apart from the server because the services the server serves show it (the settings
+    service's status): the server depends on them, so they cannot depend on the server.
+    """
+
+    address: str = ""
+    health: str = "NOT_SERVING"
+
+    def status(self) -> StatusFields:
+        """The server's part of the agent's status (a settings ``StatusProvider``)."""
+        return {"listen_address": self.address, "health": self.health}
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection
 
-from comp.api.grpcserver.def_ import GrpcService
+from comp.api.grpcserver.def_ import GrpcService, ServingState
 from comp.api.grpcserver.impl.auth import BearerTokenInterceptor
 from comp.api.grpcserver.impl.health import SERVICE_NAME as HEALTH_SERVICE_NAME
 from comp.api.grpcserver.impl.health import HealthService
@@ -71,7 +71,9 @@ class GrpcServer:
         *,
         handshake_timeout: float = HANDSHAKE_TIMEOUT_SECONDS,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        state: ServingState | None = None,
     ) -> None:
+        self._state = state if state is not None else ServingState()
         self._host = host
         self._max_message_bytes = max_message_bytes
         self._requested_port = port
@@ -83,6 +85,11 @@ class GrpcServer:
         self._listening: tuple[str, ...] = ()
         self._server: grpc.aio.Server | None = None
         self._health: HealthService | None = None
+        self._publish()
+
+    def _publish(self) -> None:
+        self._state.address = self.address
+        self._state.health = self.health
 
     @property
     def address(self) -> str:
@@ -143,6 +150,7 @@ class GrpcServer:
         self._listening = listening
         self._server = server
         self._health = health_service
+        self._publish()
         _log.info(
             "gRPC server listening on %s (services: %s)", ", ".join(listening), ", ".join(names) or "none"
         )
@@ -200,6 +208,7 @@ class GrpcServer:
         server, health_service = self._server, self._health
         self._server = self._health = None
         self._listening = ()
+        self._publish()
         if server is None:
             return
         loop = asyncio.get_running_loop()

@@ -21,23 +21,13 @@ from dataclasses import dataclass
 
 from comp.core.config import def_ as config_def
 from comp.core.configstream.def_ import Component
-from comp.core.configstream.impl.metrics import TELEMETRY_NAMESPACE, ResyncCause, stream_metrics
-from comp.core.configstream.impl.producer import DEFAULT_ORIGIN, ConfigStreamProducer
-from comp.core.configstream.impl.subscription import StreamSubscription
+from comp.core.configstream.impl.metrics import TELEMETRY_NAMESPACE, stream_metrics
+from comp.core.configstream.impl.producer import ConfigStreamProducer
 from comp.core.telemetry import def_ as telemetry_def
 from pkg.config import keys
 from pkg.util.lifecycle import Hook, Lifecycle
 
-__all__ = [
-    "DEFAULT_ORIGIN",
-    "TELEMETRY_NAMESPACE",
-    "ConfigStreamProducer",
-    "Provides",
-    "Requires",
-    "ResyncCause",
-    "StreamSubscription",
-    "new_component",
-]
+__all__ = ["Provides", "Requires", "new_component"]
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,19 @@ live at once, before any event (there is none when nothing was missed); ``refuse
 a snapshot follows. From a core that sends no answer (an older one, or the Go agent): a first update
 with id last+1 continues the view (a resume); a snapshot means the core refused and is applied as
 usual; silence for ``resume_quiet_period`` means nothing was missed.
+
+Extensions asked for in every request (a core that ignores them sends the plain stream):
+
+- a ``batch`` is checked whole (ids in order, as for single updates), then applied as one change of
+  the view; a gap anywhere in it applies none of it and resynchronises as any gap does;
+- with a filter, the consumer drops the keys outside it from whatever the core sends, and checks
+  every update's ``previous_sequence_id`` against the last id it saw (snapshot, update or progress):
+  a mismatch is a lost event, handled as a gap. An update that leaves the field unset (0) is
+  accepted only when its id is last+1, which is how a core that ignores the filter numbers them;
+- a ``progress`` event is a sign of life and moves the position: a filtered stream's view moves to
+  its id (nothing it carries changed meanwhile); an unfiltered stream receives every update, so a
+  progress id beyond the last applied one means updates were lost: a gap. See
+  :mod:`.liveness` for the stall detection that progress events allow.
 """
 
 from __future__ import annotations
@@ -30,24 +43,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import NoReturn
 
 import grpc
 
 from comp.core.configstreamconsumer.def_ import (
-    MIN_KEEPALIVE_TIME,
     ConsumerState,
     ConsumerStats,
+    Liveness,
     NotReadyError,
     Params,
     Reader,
     SessionSource,
     Subscription,
 )
-from comp.core.configstreamconsumer.impl.backoff import Backoff, RandomSource
+from comp.core.configstreamconsumer.impl.backoff import Backoff
+from comp.core.configstreamconsumer.impl.liveness import ProgressWatch
 from comp.core.configstreamconsumer.impl.metrics import ConsumerMetrics
+from comp.core.configstreamconsumer.impl.streamfilter import StreamFilter, filter_names
 from comp.core.configstreamconsumer.impl.subscriptions import SubscriptionHub
 from comp.core.configstreamconsumer.impl.view import ViewHolder, ViewReader, parse_source
 from pkg.config.change import Setting
@@ -78,7 +92,6 @@ _log = logging.getLogger(__name__)
 
 # Wire sequence ids are int32 and wrap after 2**31 - 1: a jump that far back is a gap, not staleness.
 _WRAP_DISTANCE = 2**30
-_MAX_KEEPALIVE_SECONDS = 86400.0  # gRPC takes milliseconds as a 32-bit int
 
 Clock = Callable[[], float]
 
@@ -119,20 +132,20 @@ class StreamConsumer:
         self,
         params: Params,
         metrics: ConsumerMetrics,
-        rand: RandomSource,
-        clock: Clock = time.monotonic,
         session_source: SessionSource | None = None,
     ) -> None:
-        _check_params(params)
+        self._filter = _stream_filter(params)
         self._params = params
         self._session_source = session_source
         self._channel_options = channel_options(params)
         self._metrics = metrics
-        self._clock = clock
-        self._backoff = Backoff(params.backoff, rand)
+        self._clock = params.clock
+        self._backoff = Backoff(params.backoff, params.rand)
         self._holder = ViewHolder()
-        self._reader = ViewReader(self._holder)
+        self._reader = ViewReader(self._holder, stream_filter=self._filter)
         self._hub = SubscriptionHub(params.subscriber_queue_size, on_overflow=metrics.overflow)
+        self._watch = ProgressWatch(params.clock, params.stall_multiple)
+        self._progress_armed = asyncio.Event()  # the current stream sent progress: watch it for stalls
         self._state = ConsumerState.DISCONNECTED
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -194,6 +207,15 @@ class StreamConsumer:
     @property
     def stats(self) -> ConsumerStats:
         return self._metrics.stats(tuple(self._backoff.delays))
+
+    @property
+    def liveness(self) -> Liveness:
+        return self._watch.liveness()
+
+    @property
+    def stream_filter(self) -> StreamFilter:
+        """The filter this consumer asks for (inactive: every key)."""
+        return self._filter
 
     # --- connection loop -------------------------------------------------------------------------
 
@@ -280,11 +302,15 @@ class StreamConsumer:
             stub = api_pb2_grpc.AgentSecureStub(channel)
             call = stub.StreamConfigEvents(self._stream_request(), metadata=metadata)
             self._synced = self._resume_answered = False
+            self._watch.new_stream()
+            self._progress_armed.clear()
             tasks = {asyncio.create_task(self._read(call))}
             if registry is not None:  # else the registration component refreshes the session
                 tasks.add(asyncio.create_task(self._keep_session(registry, session_id)))
             if self._resuming_after is not None:
                 tasks.add(asyncio.create_task(self._await_quiet_resume(channel)))
+            if p.progress and p.stall_multiple > 0:
+                tasks.add(asyncio.create_task(self._watch_stalls()))
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -328,7 +354,29 @@ class StreamConsumer:
         epoch = self._epoch
         self._resuming_after = self._holder.sequence_id if epoch else None
         resume = configstream_pb2.ResumeFrom(epoch=epoch, sequence_id=self._resuming_after or 0)
-        return configstream_pb2.ConfigStreamRequest(name=self._params.name, resume_from=resume)
+        return configstream_pb2.ConfigStreamRequest(
+            name=self._params.name,
+            resume_from=resume,
+            max_batch_updates=self._params.max_batch_updates,
+            filter=self._filter.to_wire(),
+            progress=self._params.progress,
+        )
+
+    async def _watch_stalls(self) -> None:
+        """End the attempt when a stream that sent progress stays silent past its stall timeout."""
+        await self._progress_armed.wait()
+        while True:
+            deadline = self._watch.stall_deadline()
+            assert deadline is not None  # armed: the stream sent progress
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                self._metrics.stall()
+                raise _AttemptError(
+                    f"core agent at {self._params.ipc_address} sent nothing for "
+                    f"{self._watch.silence():.1f}s (progress usually every "
+                    f"{self._watch.progress_interval or 0:.1f}s): the stream is stuck"
+                )
+            await asyncio.sleep(remaining)
 
     async def _await_quiet_resume(self, channel: grpc.aio.Channel) -> None:
         """For a core that does not answer in the headers: take a resumed stream as live once it stayed
@@ -365,10 +413,17 @@ class StreamConsumer:
         self._on_resume_answer(resume_answer_from_metadata(await call.initial_metadata() or ()))
         async for event in call:
             kind = event.WhichOneof("event")
+            self._watch.event(progress=kind == "progress")
             if kind == "snapshot":
                 self._apply_snapshot(event.snapshot)
             elif kind == "update":
-                self._apply_update(event.update)
+                self._apply_updates((event.update,))
+            elif kind == "batch":
+                self._apply_updates(event.batch.updates)
+                self._metrics.batch()
+            elif kind == "progress":
+                self._apply_progress(event.progress)
+                self._progress_armed.set()
             else:
                 _log.warning("config stream: ignored an event of unknown kind")
 
@@ -389,6 +444,8 @@ class StreamConsumer:
     def _apply_snapshot(self, snapshot: configstream_pb2.ConfigSnapshot) -> None:
         settings: dict[str, Setting] = {}
         for wire in snapshot.settings:
+            if not self._filter.matches(wire.key):
+                continue
             converted = self._convert(wire)
             if converted is not None:
                 settings[wire.key] = converted
@@ -420,36 +477,78 @@ class StreamConsumer:
         )
         self._hub.publish(changes)
 
-    def _apply_update(self, update: configstream_pb2.ConfigUpdate) -> None:
-        seq, last = update.sequence_id, self._holder.sequence_id
+    def _apply_updates(self, updates: Sequence[configstream_pb2.ConfigUpdate]) -> None:
+        """Check a batch (or one update) whole, then apply it as one change of the view."""
+        last = self._holder.sequence_id
+        assignments: list[tuple[str, Setting | None]] = []
+        applied: list[int] = []
+        for update in updates:
+            seq = update.sequence_id
+            if not self._synced:
+                if self._resuming_after is None:
+                    self._gap(f"update {seq} received before any snapshot")
+                self._check_follows(update, last, f"resuming after update {last}")
+                self._resume(f"first update {seq}")
+            elif seq <= last and last - seq < _WRAP_DISTANCE:
+                self._metrics.stale()
+                _log.debug("config stream: dropped stale update %d (last applied %d)", seq, last)
+                continue
+            else:
+                self._check_follows(update, last, "sequence gap")
+            last = seq
+            applied.append(seq)
+            wire = update.setting
+            if not self._filter.matches(wire.key):
+                continue  # from a core that does not filter: not part of this view
+            if _removes_key(wire):
+                assignments.append((wire.key, None))
+                continue
+            converted = self._convert(wire)
+            if converted is not None:
+                assignments.append((wire.key, converted))
+            # Unreadable: the sequence id advances anyway (the core will not resend it) and the
+            # previous value stays, which the next snapshot corrects.
+        if not applied:
+            return
+        changes = self._holder.apply_many(assignments, last)
+        for seq in applied:
+            self._metrics.update(seq)
+        if changes:
+            self._hub.publish(changes)
+
+    def _check_follows(self, update: configstream_pb2.ConfigUpdate, last: int, what: str) -> None:
+        """Raise a gap unless ``update`` is the next event after the one with id ``last``."""
+        seq = update.sequence_id
+        if not self._filter.active:
+            if seq != last + 1:
+                self._gap(f"{what}: expected update {last + 1}, received {seq}")
+            return
+        previous = update.previous_sequence_id
+        if previous == last or (previous == 0 and seq == last + 1):
+            return
+        self._gap(
+            f"{what}: lost an event of the filtered stream: update {seq} follows event {previous} "
+            f"on the core's side, the last one received was {last}"
+        )
+
+    def _apply_progress(self, progress: configstream_pb2.ConfigProgress) -> None:
+        """A sign of life at the core's position ``progress.sequence_id`` (see the module docstring)."""
+        seq, last = progress.sequence_id, self._holder.sequence_id
+        ahead = seq > last or last - seq >= _WRAP_DISTANCE
+        if progress.epoch and self._epoch and progress.epoch != self._epoch:
+            self._gap(f"progress from core epoch {progress.epoch!r}, the view is of epoch {self._epoch!r}")
         if not self._synced:
             if self._resuming_after is None:
-                self._gap(f"update {seq} received before any snapshot")
-            if seq != last + 1:
-                self._gap(f"resuming after update {last}: expected update {last + 1}, received {seq}")
-            self._resume(f"first update {seq}")
-        if seq <= last and last - seq < _WRAP_DISTANCE:
-            self._metrics.stale()
-            _log.debug("config stream: dropped stale update %d (last applied %d)", seq, last)
-            return
-        if seq != last + 1:
-            self._gap(f"sequence gap: expected update {last + 1}, received {seq}")
-        wire = update.setting
-        converted: Setting | None
-        if _removes_key(wire):
-            converted = None
-        else:
-            converted = self._convert(wire)
-            if converted is None:
-                # Unreadable: advance the sequence id anyway (the core will not resend it) and keep
-                # the previous value, which the next snapshot corrects.
-                self._holder.apply(wire.key, self._holder.view.get(wire.key), seq)
-                self._metrics.update(seq)
+                _log.debug("config stream: progress %d before any snapshot, ignored", seq)
                 return
-        change = self._holder.apply(wire.key, converted, seq)
-        self._metrics.update(seq)
-        if change is not None:
-            self._hub.publish((change,))
+            if ahead and not self._filter.active:
+                self._gap(f"resuming after update {last}: progress at {seq} came before update {last + 1}")
+            self._resume(f"progress at {seq}")
+        elif ahead and not self._filter.active:
+            self._gap(f"progress at sequence id {seq}, the last update received was {last}: lost updates")
+        if ahead:
+            self._holder.advance(seq)
+        self._metrics.progress(self._holder.sequence_id)
 
     def _resume(self, how: str) -> None:
         """The current stream continues the view from where the last one left it."""
@@ -495,40 +594,6 @@ def _removes_key(wire: configstream_pb2.ConfigSetting) -> bool:
     return is_null and wire.source in ("", wire.unset_source)
 
 
-def _check_params(params: Params) -> None:
-    if not params.ipc_address.strip():
-        raise ValueError("invalid config stream consumer ipc_address: empty, expected host:port")
-    if params.material is None and (params.auth_token_file is None or params.cert_file is None):
-        raise ValueError(
-            "config stream consumer needs the IPC auth token and certificate: "
-            "give auth_token_file and cert_file, or material"
-        )
-    if not params.display_name.strip():
-        raise ValueError("invalid config stream consumer display_name: blank, expected a name")
-    if params.rpc_timeout <= 0:
-        raise ValueError(f"invalid config stream consumer rpc_timeout: {params.rpc_timeout!r}, expected > 0")
-    if not params.resume_quiet_period > 0:
-        raise ValueError(
-            "invalid config stream consumer resume_quiet_period: "
-            f"{params.resume_quiet_period!r}, expected seconds > 0"
-        )
-    if not MIN_KEEPALIVE_TIME <= params.keepalive_time <= _MAX_KEEPALIVE_SECONDS:
-        raise ValueError(
-            f"invalid config stream consumer keepalive_time: {params.keepalive_time!r}, expected seconds "
-            f"from {MIN_KEEPALIVE_TIME:g} (the core agent refuses more frequent pings) to "
-            f"{_MAX_KEEPALIVE_SECONDS:g}"
-        )
-    if not 0 < params.keepalive_timeout <= _MAX_KEEPALIVE_SECONDS:
-        raise ValueError(
-            "invalid config stream consumer keepalive_timeout: "
-            f"{params.keepalive_timeout!r}, expected seconds > 0 and <= {_MAX_KEEPALIVE_SECONDS:g}"
-        )
-    if not 0 < params.max_message_bytes < 2**31:
-        raise ValueError(
-            "invalid config stream consumer max_message_bytes: "
-            f"{params.max_message_bytes!r}, expected bytes > 0 and < 2**31"
-        )
-    if params.refresh_interval is not None and params.refresh_interval < 0:
-        raise ValueError(
-            f"invalid config stream consumer refresh_interval: {params.refresh_interval!r}, expected >= 0"
-        )
+def _stream_filter(params: Params) -> StreamFilter:
+    """The stream filter of ``params``; raises ValueError naming a name that is not a key name."""
+    return StreamFilter(filter_names("keys", params.keys), filter_names("prefixes", params.prefixes))

@@ -28,6 +28,9 @@ class _Counts:
     invalid_settings: int = 0
     resumes: int = 0
     resumes_refused: int = 0
+    batches: int = 0
+    progress_events: int = 0
+    stalls: int = 0
     epoch: str = ""
     last_error: str | None = None
 
@@ -72,6 +75,13 @@ class ConsumerMetrics:
         self._resumes_refused = meter.create_counter(
             f"{n}.resumes_refused", description="Reconnections that asked to resume and received a snapshot"
         )
+        self._batches = meter.create_counter(
+            f"{n}.batches", description="Batch messages applied (their updates count as updates)"
+        )
+        self._progress = meter.create_counter(f"{n}.progress_events", description="Progress events received")
+        self._stalls = meter.create_counter(
+            f"{n}.stalls", description="Streams dropped because they stopped sending events or progress"
+        )
         self._last_seq = meter.create_gauge(f"{n}.last_sequence_id", description="Last applied sequence id")
         self._state = meter.create_gauge(f"{n}.state", description="0 disconnected, 1 connecting, 2 ready")
         self._counts = _Counts()
@@ -87,6 +97,9 @@ class ConsumerMetrics:
             self._invalid,
             self._resumes,
             self._resumes_refused,
+            self._batches,
+            self._progress,
+            self._stalls,
         ):
             counter.add(0)
 
@@ -113,6 +126,19 @@ class ConsumerMetrics:
         self._counts.updates += 1
         self._updates.add(1)
         self._last_seq.set(sequence_id)
+
+    def batch(self) -> None:
+        self._counts.batches += 1
+        self._batches.add(1)
+
+    def progress(self, sequence_id: int) -> None:
+        self._counts.progress_events += 1
+        self._progress.add(1)
+        self._last_seq.set(sequence_id)
+
+    def stall(self) -> None:
+        self._counts.stalls += 1
+        self._stalls.add(1)
 
     def gap(self) -> None:
         self._counts.gaps += 1
@@ -163,4 +189,7 @@ class ConsumerMetrics:
             resumes=c.resumes,
             resumes_refused=c.resumes_refused,
             epoch=c.epoch,
+            batches=c.batches,
+            progress_events=c.progress_events,
+            stalls=c.stalls,
         )

@@ -7,11 +7,12 @@ Every change builds a new mapping and then replaces the reference in one assignm
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
 from comp.core.configstreamconsumer.def_ import ChangeEvent
+from comp.core.configstreamconsumer.impl.streamfilter import StreamFilter
 from pkg.config.change import Setting
 from pkg.config.getters import TypedGetters
 from pkg.config.schema import Schema, default_schema
@@ -88,52 +89,83 @@ class ViewHolder:
 
     def apply(self, key: str, setting: Setting | None, sequence_id: int) -> ChangeEvent | None:
         """Set (or, with None, remove) one key; the event, or None when nothing visible changed."""
+        changes = self.apply_many(((key, setting),), sequence_id)
+        return changes[0] if changes else None
+
+    def apply_many(
+        self, assignments: Iterable[tuple[str, Setting | None]], sequence_id: int
+    ) -> list[ChangeEvent]:
+        """Apply the assignments in order as ONE change of the view (readers see all of them or none)
+        and move to ``sequence_id``; the events, in order, as if each had been applied alone (a key
+        assigned twice gives two events)."""
         old = self._view
-        before = old.get(key)
+        settings: dict[str, Setting] | None = None
+        events: list[ChangeEvent] = []
+        for key, setting in assignments:
+            current = old if settings is None else settings
+            before = current.get(key)
+            if same_setting(before, setting):
+                continue
+            if settings is None:
+                settings = dict(old)
+            if setting is None:
+                del settings[key]
+            else:
+                settings[key] = setting
+            events.append(
+                ChangeEvent(
+                    key,
+                    None if before is None else before.value,
+                    None if setting is None else setting.value,
+                    None if setting is None else setting.source,
+                )
+            )
+        if settings is not None:
+            self._view = MappingProxyType(settings)
         self._sequence_id = sequence_id
-        if same_setting(before, setting):
-            return None
-        settings = dict(old)
-        if setting is None:
-            del settings[key]
-        else:
-            settings[key] = setting
-        self._view = MappingProxyType(settings)
-        return ChangeEvent(
-            key,
-            None if before is None else before.value,
-            None if setting is None else setting.value,
-            None if setting is None else setting.source,
-        )
+        return events
+
+    def advance(self, sequence_id: int) -> None:
+        """Move to ``sequence_id`` with no change of the view (a progress event of a filtered stream)."""
+        self._sequence_id = sequence_id
 
 
 class ViewReader(TypedGetters):
     """The :class:`pkg.config.reader.Reader` of a view; always reads the holder's current view.
 
     Keys are resolved like the core's config does (lower case, old names such as
-    ``remote_agent_registry.*`` accepted), using ``schema`` (default: the default schema).
+    ``remote_agent_registry.*`` accepted), using ``schema`` (default: the default schema). With a
+    ``stream_filter``, reading a key outside it raises :class:`KeyNotStreamedError`.
     """
 
-    def __init__(self, holder: ViewHolder, schema: Schema | None = None) -> None:
+    def __init__(
+        self, holder: ViewHolder, schema: Schema | None = None, stream_filter: StreamFilter | None = None
+    ) -> None:
         self._holder = holder
         self._schema = schema if schema is not None else default_schema()
+        self._filter = stream_filter if stream_filter is not None else StreamFilter()
+
+    def _canonical(self, key: str) -> str:
+        name = self._schema.canonical(key)
+        self._filter.check_read(name)
+        return name
 
     def get(self, key: str) -> Any:
         view = self._holder.view
-        key = self._schema.canonical(key)
+        key = self._canonical(key)
         setting = view.get(key)
         if setting is not None:
             return setting.value
         return subtree(((k, s.value) for k, s in view.items()), key)
 
     def get_source(self, key: str) -> Source | None:
-        setting = self._holder.view.get(self._schema.canonical(key))
+        setting = self._holder.view.get(self._canonical(key))
         return None if setting is None else setting.source
 
     def is_set(self, key: str) -> bool:
         """True when a source other than ``default`` holds the key (or a leaf under this prefix)."""
         view = self._holder.view
-        name = self._schema.canonical(key)
+        name = self._canonical(key)
         setting = view.get(name)
         if setting is not None:
             return setting.source is not Source.DEFAULT

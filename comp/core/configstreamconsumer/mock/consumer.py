@@ -11,6 +11,7 @@ Usage in the tests of a component that reads streamed config::
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -18,10 +19,12 @@ from comp.core.configstreamconsumer.def_ import (
     ChangeEvent,
     ConsumerState,
     ConsumerStats,
+    Liveness,
     NotReadyError,
     Reader,
     Subscription,
 )
+from comp.core.configstreamconsumer.impl.streamfilter import StreamFilter, filter_names
 from comp.core.configstreamconsumer.impl.subscriptions import SubscriptionHub
 from comp.core.configstreamconsumer.impl.view import ViewHolder, ViewReader, same_setting
 from pkg.config.change import Setting
@@ -34,7 +37,9 @@ class MockConsumer:
     """Implements the consumer ``Component`` without any network.
 
     ``settings`` values are plain values (taken from ``source``) or :class:`Setting` objects. Without
-    ``settings`` the consumer is not ready until :meth:`set_view` is called.
+    ``settings`` the consumer is not ready until :meth:`set_view` is called. ``keys`` / ``prefixes``:
+    the stream filter, as the real consumer's (other keys are dropped, reading one raises
+    :class:`~comp.core.configstreamconsumer.def_.KeyNotStreamedError`).
     """
 
     def __init__(
@@ -44,9 +49,13 @@ class MockConsumer:
         source: Source = Source.FILE,
         sequence_id: int = 1,
         queue_size: int = 1024,
+        keys: Collection[str] | None = None,
+        prefixes: Collection[str] | None = None,
     ) -> None:
+        self._filter = StreamFilter(filter_names("keys", keys), filter_names("prefixes", prefixes))
         self._holder = ViewHolder()
-        self._reader = ViewReader(self._holder)
+        self._reader = ViewReader(self._holder, stream_filter=self._filter)
+        self._last_event_at: float | None = None
         self._hub = SubscriptionHub(queue_size)
         self._ready = asyncio.Event()
         self._state = ConsumerState.CONNECTING
@@ -63,7 +72,12 @@ class MockConsumer:
         ``sequence_id`` defaults to 1 for the first view, then to the next id. Returns the changes,
         which subscribers receive unless this is the first view.
         """
-        view = {k: v if isinstance(v, Setting) else Setting(v, source) for k, v in settings.items()}
+        view = {
+            k: v if isinstance(v, Setting) else Setting(v, source)
+            for k, v in settings.items()
+            if self._filter.matches(k)
+        }
+        self._last_event_at = time.monotonic()
         if sequence_id is None:
             sequence_id = self._holder.sequence_id + 1 if self._ready.is_set() else 1
         seq = sequence_id
@@ -89,6 +103,9 @@ class MockConsumer:
         self._state = state
 
     def _apply(self, key: str, setting: Setting | None) -> ChangeEvent | None:
+        if not self._filter.matches(key):
+            return None  # the core would not stream it
+        self._last_event_at = time.monotonic()
         if same_setting(self._holder.view.get(key), setting):
             return None  # like the core agent: no change, no new sequence id
         change = self._holder.apply(key, setting, self._holder.sequence_id + 1)
@@ -134,3 +151,8 @@ class MockConsumer:
     @property
     def stats(self) -> ConsumerStats:
         return ConsumerStats(0, 0, int(self._ready.is_set()), 0, 0, 0, 0, 0, (), None)
+
+    @property
+    def liveness(self) -> Liveness:
+        """The last view change as the last event; the mock sends no progress."""
+        return Liveness(self._last_event_at, None, None, None)

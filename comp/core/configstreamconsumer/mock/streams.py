@@ -15,7 +15,7 @@ For an agent written against :class:`~comp.core.configstreamconsumer.stream.Conf
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from comp.core.configstreamconsumer.def_ import ChangeEvent, ConsumerState
@@ -32,11 +32,19 @@ class MockConfigStream(ConfigStream):
     """A :class:`ConfigStream` over a :class:`MockConsumer`; use it inside a running event loop.
 
     ``settings``: the first snapshot (plain values from ``source``); None: not ready until
-    :meth:`reconnect` gives one.
+    :meth:`reconnect` gives one. ``keys`` / ``prefixes``: the stream filter, as
+    ``connect_config_stream`` takes it (reading another key raises ``KeyNotStreamedError``).
     """
 
-    def __init__(self, settings: Mapping[str, Any] | None = None, *, source: Source = Source.FILE) -> None:
-        self.mock = MockConsumer(settings, source=source)
+    def __init__(
+        self,
+        settings: Mapping[str, Any] | None = None,
+        *,
+        source: Source = Source.FILE,
+        keys: Collection[str] | None = None,
+        prefixes: Collection[str] | None = None,
+    ) -> None:
+        self.mock = MockConsumer(settings, source=source, keys=keys, prefixes=prefixes)
         super().__init__(self.mock)
 
     def set(self, key: str, value: Any, source: Source = Source.AGENT_RUNTIME) -> ChangeEvent | None:
@@ -70,9 +78,16 @@ class MockSyncConfigStream(SyncConfigStream):
     facade's callback thread, as they do for the real stream.
     """
 
-    def __init__(self, settings: Mapping[str, Any] | None = None, *, source: Source = Source.FILE) -> None:
+    def __init__(
+        self,
+        settings: Mapping[str, Any] | None = None,
+        *,
+        source: Source = Source.FILE,
+        keys: Collection[str] | None = None,
+        prefixes: Collection[str] | None = None,
+    ) -> None:
         def build(lifecycle: Lifecycle) -> MockConsumer:
-            consumer = MockConsumer(settings, source=source)
+            consumer = MockConsumer(settings, source=source, keys=keys, prefixes=prefixes)
             lifecycle.append(Hook("mock config stream", on_start=consumer.start, on_stop=consumer.stop))
             return consumer
 

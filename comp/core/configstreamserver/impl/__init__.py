@@ -21,15 +21,7 @@ from pkg.config import keys
 from pkg.proto.gen.datadog.model.v1.configstream_pb2 import ConfigStreamRequest
 from pkg.util.lifecycle import Hook, Lifecycle
 
-__all__ = [
-    "METHOD_NAME",
-    "SERVICE_NAME",
-    "ConfigStreamHandler",
-    "Provides",
-    "Requires",
-    "new_component",
-    "new_grpc_service",
-]
+__all__ = ["Provides", "Requires", "new_component"]
 
 SERVICE_NAME = "datadog.api.v1.AgentSecure"
 METHOD_NAME = "StreamConfigEvents"

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from comp.api.grpcserver.def_ import GrpcService
@@ -12,22 +11,23 @@ from comp.core.diagnostics.def_ import Component
 from comp.core.diagnostics.impl.service import Diagnostics, new_grpc_service
 from comp.core.remoteagentregistry import def_ as registry_def
 from comp.core.settings import def_ as settings_def
+from comp.core.telemetry import def_ as telemetry_def
 from pkg.util.lifecycle import Hook, Lifecycle
 from pkg.util.recent_logs import RecentLogs
 
-__all__ = ["Diagnostics", "Provides", "Requires", "new_component"]
+__all__ = ["Provides", "Requires", "new_component"]
 
 
 @dataclass(frozen=True)
 class Requires:
-    """``metrics_url``: the core's ``/metrics`` URL when serving, else None."""
+    """``telemetry``: whose ``/metrics`` the flare reads (when it serves one)."""
 
     lifecycle: Lifecycle
     config: config_def.Component
     settings: settings_def.Component
     registry: registry_def.Component
     queries: registry_def.Queries
-    metrics_url: Callable[[], str | None]
+    telemetry: telemetry_def.Component
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,6 @@ def new_component(requires: Requires) -> Provides:
         registry=requires.registry,
         queries=requires.queries,
         logs=logs,
-        metrics_url=requires.metrics_url,
+        metrics_url=lambda: requires.telemetry.url,
     )
     return Provides(comp=diagnostics, grpc_service=new_grpc_service(diagnostics))

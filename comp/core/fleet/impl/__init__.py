@@ -17,13 +17,14 @@ from comp.core.fleet.def_ import AppliedValue, Component, FleetStatus
 from comp.core.fleet.impl.applier import FleetApplier
 from comp.core.fleet.impl.source import FleetSettings, FleetSource
 from comp.core.ipc import def_ as ipc_def
+from comp.core.settings.def_ import StatusFields, StatusProvider
 from comp.core.telemetry import def_ as telemetry_def
 from pkg.etcd import EtcdClient, EtcdOptions
 from pkg.fleet import FleetKeyError, default_scopes
 from pkg.fleet.keys import check_scope
 from pkg.util.lifecycle import Hook, Lifecycle
 
-__all__ = ["CACHE_FILE_NAME", "Provides", "Requires", "etcd_options", "fleet_scopes", "new_component"]
+__all__ = ["Provides", "Requires", "new_component"]
 
 CACHE_FILE_NAME = "fleet-cache.json"
 _K = "remote_config.etcd."
@@ -39,7 +40,10 @@ class Requires:
 
 @dataclass(frozen=True)
 class Provides:
+    """``status``: the fleet source's state, for the agent's status."""
+
     comp: Component
+    status: StatusProvider
 
 
 class _Off:
@@ -83,7 +87,7 @@ def new_component(requires: Requires) -> Provides:
     config = requires.config
     options = etcd_options(config)
     if not options.endpoints:
-        return Provides(comp=_Off())
+        return _provides(_Off())
     try:
         scopes = fleet_scopes(config)
     except FleetKeyError as exc:
@@ -107,7 +111,14 @@ def new_component(requires: Requires) -> Provides:
     applier = FleetApplier(config, prefix, scopes, on_refused)
     source = FleetSource(EtcdClient(options), applier, settings, options.endpoints)
     requires.lifecycle.append(Hook("fleet", on_start=source.start, on_stop=source.stop))
-    return Provides(comp=source)
+    return _provides(source)
+
+
+def _provides(fleet: Component) -> Provides:
+    def status() -> StatusFields:
+        return {"fleet": fleet.status().as_dict()}
+
+    return Provides(comp=fleet, status=status)
 
 
 def _default_cache(ipc: ipc_def.Component | None) -> Path | None:

@@ -38,7 +38,8 @@ class Params:
 
 @runtime_checkable
 class Component(Protocol):
-    """The IPC secrets of this host, created on first start (mode 0600) or loaded."""
+    """The IPC secrets of this host, created on first start (mode 0600) or loaded, in the start hook:
+    before it, only :attr:`paths` answers (the other members raise RuntimeError)."""
 
     @property
     def paths(self) -> IpcPaths: ...

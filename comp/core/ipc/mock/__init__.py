@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from comp.core.ipc.def_ import IpcPaths
-from comp.core.ipc.impl import IpcSecrets
+from comp.core.ipc.impl.secrets import IpcSecrets
 from pkg.ipc import AUTH_TOKEN_FILE_NAME, IPC_CERT_FILE_NAME, generate_ipc_certificate, publish_new_file
 
 __all__ = ["MOCK_TOKEN", "MockIpc", "new_mock"]

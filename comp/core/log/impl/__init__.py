@@ -24,14 +24,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from comp.core.config import def_ as config_def
+from comp.core.log.def_ import Component
 from comp.core.log.impl.masking import SecretMaskingFilter
 from comp.core.log.impl.outputs import (
     OUTPUT_KEYS,
     ConsoleHandler,
-    JsonFormatter,
     Outputs,
     RollingFileHandler,
-    TextFormatter,
     open_handlers,
 )
 from pkg.config import keys
@@ -40,18 +39,7 @@ from pkg.config.errors import ConfigError, ConfigValueError
 from pkg.config.schema import declared_default
 from pkg.util.lifecycle import Hook, Lifecycle
 
-__all__ = [
-    "LEVELS",
-    "JsonFormatter",
-    "Logging",
-    "Outputs",
-    "Provides",
-    "Requires",
-    "SecretMaskingFilter",
-    "TextFormatter",
-    "new_component",
-    "parse_level",
-]
+__all__ = ["Provides", "Requires", "new_component"]
 
 _log = logging.getLogger(__name__)
 
@@ -87,7 +75,7 @@ class Requires:
 
 @dataclass(frozen=True)
 class Provides:
-    comp: Logging
+    comp: Component
 
 
 class Logging:

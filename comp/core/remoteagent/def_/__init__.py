@@ -36,6 +36,8 @@ class Params:
     listens, ``host:port`` (port 0: a free one) or ``unix:///path``. ``refresh_interval``: seconds
     between refreshes (None: as the core recommends). ``retry_initial``/``retry_cap``: delays between
     failed registrations (doubling). ``rpc_timeout`` bounds each call to the core.
+
+    Raises ValueError naming the field, the value and what is expected.
     """
 
     core_address: str
@@ -49,6 +51,20 @@ class Params:
     retry_initial: float = 0.5
     retry_cap: float = 10.0
     rpc_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.display_name.strip():
+            raise ValueError("invalid remote agent display_name: blank, expected a name")
+        if self.material is None and (self.auth_token_file is None or self.cert_file is None):
+            raise ValueError(
+                "remote agent needs the IPC auth token and certificate: give auth_token_file and "
+                "cert_file, or material"
+            )
+        if not 0 < self.retry_initial <= self.retry_cap:
+            raise ValueError(
+                f"invalid remote agent retry delays: initial {self.retry_initial!r}, cap "
+                f"{self.retry_cap!r}; expected 0 < initial <= cap"
+            )
 
 
 @runtime_checkable

@@ -9,17 +9,9 @@ from dataclasses import dataclass
 from comp.api.grpcserver.def_ import GrpcService
 from comp.core.remoteagent.def_ import Component, Params
 from comp.core.remoteagent.impl.agent import RegisteredAgent
-from comp.core.remoteagent.impl.server import NO_SESSION_MESSAGE, ServerStartError
 from pkg.util.lifecycle import Hook, Lifecycle
 
-__all__ = [
-    "NO_SESSION_MESSAGE",
-    "Provides",
-    "RegisteredAgent",
-    "Requires",
-    "ServerStartError",
-    "new_component",
-]
+__all__ = ["Provides", "Requires", "new_component"]
 
 
 @dataclass(frozen=True)
@@ -37,10 +29,7 @@ class Provides:
 
 
 def new_component(requires: Requires) -> Provides:
-    """Build the remote agent; it serves and registers while the lifecycle runs.
-
-    Raises ValueError naming the parameter when ``params`` cannot work.
-    """
+    """Build the remote agent; it serves and registers while the lifecycle runs."""
     agent = RegisteredAgent(requires.params, requires.services)
     requires.lifecycle.append(Hook("remote agent", on_start=agent.start, on_stop=agent.stop))
     return Provides(comp=agent)

@@ -50,18 +50,6 @@ class RegisteredAgent:
     """Implements the remote agent ``Component``; use from one event loop."""
 
     def __init__(self, params: Params, services: Sequence[GrpcService]) -> None:
-        if not params.display_name.strip():
-            raise ValueError("invalid remote agent display_name: blank, expected a name")
-        if params.material is None and (params.auth_token_file is None or params.cert_file is None):
-            raise ValueError(
-                "remote agent needs the IPC auth token and certificate: give auth_token_file and "
-                "cert_file, or material"
-            )
-        if not 0 < params.retry_initial <= params.retry_cap:
-            raise ValueError(
-                f"invalid remote agent retry delays: initial {params.retry_initial!r}, cap "
-                f"{params.retry_cap!r}; expected 0 < initial <= cap"
-            )
         self._params = params
         self._names = tuple(dict.fromkeys(name for s in services for name in s.names))
         self._server = AgentServer(params.listen, services, lambda: self._session_id)

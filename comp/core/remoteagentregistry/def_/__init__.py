@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -13,6 +14,7 @@ __all__ = [
     "EventSubscriber",
     "EvictionCallback",
     "InvalidRegistrationError",
+    "Params",
     "Queries",
     "QueryResult",
     "RegistryDisabledError",
@@ -52,6 +54,29 @@ class InvalidRegistrationError(ValueError):
 
 class RegistryFullError(RuntimeError):
     """The registry holds as many agents as it may: a new one is refused until one goes."""
+
+
+@dataclass(frozen=True)
+class Params:
+    """Tunables of the registry, for tests: ``clock`` (monotonic seconds), ``check_interval``
+    (seconds between eviction checks) and ``max_agents`` (registered at once).
+
+    Raises ValueError naming the field, the value and what is expected.
+    """
+
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    check_interval: float = 1.0
+    max_agents: int = 1_000
+
+    def __post_init__(self) -> None:
+        if not self.check_interval > 0:
+            raise ValueError(
+                f"invalid remote agent registry check_interval: {self.check_interval!r}, expected seconds > 0"
+            )
+        if not self.max_agents >= 1:
+            raise ValueError(
+                f"invalid remote agent registry max_agents: {self.max_agents!r}, expected an integer >= 1"
+            )
 
 
 EvictionCallback = Callable[[str], None]

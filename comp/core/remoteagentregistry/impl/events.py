@@ -2,7 +2,7 @@
 
 The RPC answers NOT_FOUND for an unknown session and UNIMPLEMENTED when the registry is disabled.
 Each event goes to every subscriber in turn; one that raises is logged and the others still get it.
-:class:`InvalidApiKeyLogger` is the subscriber the core agent contributes: it logs every invalid-API-
+:class:`InvalidApiKeyLogger` is the registry's own first subscriber: it logs every invalid-API-
 key report and counts it (``remote_agent_registry.invalid_api_key_events{name}``).
 """
 

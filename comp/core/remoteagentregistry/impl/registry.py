@@ -83,8 +83,6 @@ class RemoteAgentRegistry:
         check_interval: float = 1.0,
         max_agents: int = MAX_AGENTS,
     ) -> None:
-        if check_interval <= 0:
-            raise ValueError(f"check_interval must be positive, got {check_interval!r}")
         self._config = config
         self._max_agents = max_agents
         self._clock = clock

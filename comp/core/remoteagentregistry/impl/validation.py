@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from comp.core.remoteagentregistry.def_ import InvalidRegistrationError
+from comp.core.remoteagentregistry.def_ import InvalidRegistrationError, Params
 
 __all__ = [
     "MAX_AGENTS",
@@ -21,7 +21,7 @@ __all__ = [
     "validate_registration",
 ]
 
-MAX_AGENTS = 1_000
+MAX_AGENTS = Params().max_agents
 MAX_DISPLAY_NAME_CHARS = 128
 MAX_FLAVOR_CHARS = 64
 MAX_PID_CHARS = 20

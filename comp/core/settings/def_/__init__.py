@@ -7,9 +7,9 @@ It reads and changes the core agent's configuration while it runs (changes go to
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from comp.core.configstream.def_ import StreamStatus, SubscriberStatus
 from pkg.config.reload import ReloadReport
@@ -22,6 +22,8 @@ __all__ = [
     "SettingView",
     "SettingsQuotaError",
     "SettingsValueError",
+    "StatusFields",
+    "StatusProvider",
 ]
 
 
@@ -68,6 +70,21 @@ class AgentStatus:
     stream: StreamStatus | None = None
     health: str = ""
     telemetry_url: str = ""
+
+
+class StatusFields(TypedDict, total=False):
+    """The fields of :class:`AgentStatus` that other components know, each optional."""
+
+    listen_address: str
+    health: str
+    fleet: Mapping[str, Any] | None
+    telemetry_url: str
+
+
+StatusProvider = Callable[[], StatusFields]
+"""A component's contribution to the agent's status, called at each status request. Components
+contribute them as a list (like gRPC services to the server), so the settings component depends on
+none of them and a new part of the status never edits it."""
 
 
 class SettingsValueError(ValueError):

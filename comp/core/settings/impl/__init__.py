@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
 
 from comp.api.grpcserver.def_ import GrpcService
 from comp.core.config import def_ as config_def
 from comp.core.configstream import def_ as configstream_def
 from comp.core.remoteagentregistry import def_ as registry_def
-from comp.core.settings.def_ import Component
+from comp.core.settings.def_ import Component, StatusProvider
 from comp.core.settings.impl.change_log import ChangeLog
-from comp.core.settings.impl.runtime_settings import RuntimeSettings, mask_secret, parse_text_value
-from comp.core.settings.impl.service import SERVICE_NAME, SettingsService, grpc_service
+from comp.core.settings.impl.runtime_settings import RuntimeSettings
+from comp.core.settings.impl.service import grpc_service
 from pkg.util.lifecycle import Hook, Lifecycle
 
-__all__ = [
-    "SERVICE_NAME",
-    "Provides",
-    "Requires",
-    "RuntimeSettings",
-    "SettingsService",
-    "mask_secret",
-    "new_component",
-    "parse_text_value",
-]
+__all__ = ["Provides", "Requires", "new_component"]
 
 _DISTRIBUTION = "dd-configstream"
 
@@ -37,17 +27,14 @@ _log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Requires:
     """``registry`` and ``configstream`` are optional (their parts of the status stay empty).
-    ``listen_address`` returns the IPC server's bound address; None: ``cmd_host:cmd_port``.
-    ``health`` returns the server's health state and ``metrics_url`` the telemetry URL, for the status."""
+    ``status_providers``: the other components' contributions to the status (without the server's,
+    the listen address shown is ``cmd_host:cmd_port``)."""
 
     lifecycle: Lifecycle
     config: config_def.Component
     registry: registry_def.Component | None = None
     configstream: configstream_def.Component | None = None
-    listen_address: Callable[[], str] | None = None
-    fleet_status: Callable[[], Mapping[str, Any]] | None = None
-    health: Callable[[], str] | None = None
-    metrics_url: Callable[[], str | None] | None = None
+    status_providers: Sequence[StatusProvider] = ()
 
 
 @dataclass(frozen=True)
@@ -68,11 +55,8 @@ def new_component(requires: Requires) -> Provides:
         requires.config,
         registry=requires.registry,
         configstream=requires.configstream,
-        listen_address=requires.listen_address,
+        status_providers=requires.status_providers,
         version=_version(),
-        fleet_status=requires.fleet_status,
-        health=requires.health,
-        metrics_url=requires.metrics_url,
     )
     change_log = ChangeLog(_log)
 

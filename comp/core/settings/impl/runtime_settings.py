@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from comp.core.config import def_ as config_def
@@ -18,6 +18,8 @@ from comp.core.settings.def_ import (
     SettingsQuotaError,
     SettingsValueError,
     SettingView,
+    StatusFields,
+    StatusProvider,
 )
 from pkg.config.errors import ConfigError, ConfigLimitError, ConfigValueError
 from pkg.config.limits import TOTAL_MAX_BYTES_KEY, VALUE_MAX_BYTES_KEY
@@ -61,8 +63,8 @@ def find_unencodable_text(value: Any) -> str | None:
 
 
 class RuntimeSettings:
-    """The settings component. ``listen_address`` tells where the IPC server listens (resolved
-    lazily: the server is built after the services it serves)."""
+    """The settings component. ``status_providers``: the other components' parts of the status
+    (the server's bound address and health, the fleet's state, the telemetry URL)."""
 
     def __init__(
         self,
@@ -70,22 +72,16 @@ class RuntimeSettings:
         *,
         registry: registry_def.Component | None = None,
         configstream: configstream_def.Component | None = None,
-        listen_address: Callable[[], str] | None = None,
+        status_providers: Sequence[StatusProvider] = (),
         version: str = "",
-        fleet_status: Callable[[], Mapping[str, Any]] | None = None,
-        health: Callable[[], str] | None = None,
-        metrics_url: Callable[[], str | None] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         # What a reload reads as the environment: the process's own, as it was at start.
         self._environ = dict(os.environ if environ is None else environ)
-        self._health = health
-        self._metrics_url = metrics_url
         self._config = config
-        self._fleet_status = fleet_status
         self._registry = registry
         self._configstream = configstream
-        self._listen_address = listen_address
+        self._status_providers = tuple(status_providers)
         self._version = version
         self._started_unix = time.time()
 
@@ -247,24 +243,22 @@ class RuntimeSettings:
     def status(self) -> AgentStatus:
         config_file = self._config.config_file_used()
         stream = self._configstream.status() if self._configstream is not None else None
+        contributed: StatusFields = {"listen_address": self._configured_address()}
+        for provider in self._status_providers:
+            contributed.update(provider())
         return AgentStatus(
             started_unix=self._started_unix,
-            listen_address=self._address(),
             sequence_id=self._config.sequence_id,
             remote_agents=self._remote_agents(stream),
             version=self._version,
             pid=os.getpid(),
             config_file=str(config_file) if config_file is not None else "",
             stream_subscribers=self._configstream.subscriber_count if self._configstream else 0,
-            fleet=self._fleet_status() if self._fleet_status is not None else None,
             stream=stream,
-            health=self._health() if self._health is not None else "",
-            telemetry_url=(self._metrics_url() or "") if self._metrics_url is not None else "",
+            **contributed,
         )
 
-    def _address(self) -> str:
-        if self._listen_address is not None:
-            return self._listen_address()
+    def _configured_address(self) -> str:
         return f"{self._config.get_string('cmd_host')}:{self._config.get_int('cmd_port')}"
 
     def _remote_agents(self, stream: StreamStatus | None) -> tuple[RemoteAgentInfo, ...]:

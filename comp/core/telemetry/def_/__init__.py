@@ -16,16 +16,26 @@ Conventions every component follows, so that a Prometheus user can alert on what
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
 
 from opentelemetry.metrics import Meter, MeterProvider
+from prometheus_client.registry import Collector
 
-__all__ = ["SECONDS_BUCKETS", "Component"]
+__all__ = ["SECONDS_BUCKETS", "Component", "Params"]
 
 SECONDS_BUCKETS: Final[tuple[float, ...]] = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 """Bucket boundaries of duration histograms, in seconds (5 ms to 10 s; slower lands in ``+Inf``)."""
+
+
+@dataclass(frozen=True)
+class Params:
+    """``program``: the binary's name for ``<program>_build_info`` and its process series ("": none;
+    only the binary that serves the merged ``/metrics`` names itself)."""
+
+    program: str = ""
 
 
 @runtime_checkable
@@ -37,4 +47,13 @@ class Component(Protocol):
 
     def meter(self, namespace: str) -> Meter:
         """A meter for one namespace (``remote_agent_registry``, ``configstream``, ...)."""
+        ...
+
+    @property
+    def url(self) -> str | None:
+        """``http://127.0.0.1:<port>/metrics`` while serving, else None."""
+        ...
+
+    def register_collector(self, collector: Collector) -> None:
+        """Serve ``collector``'s families at ``/metrics`` too (nothing when nothing is served)."""
         ...

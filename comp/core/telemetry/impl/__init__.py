@@ -27,7 +27,7 @@ merged ``/metrics`` names itself: a remote agent's process series, relayed into 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import Meter, MeterProvider, NoOpMeterProvider
@@ -36,20 +36,14 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
 
 from comp.core.config import def_ as config_def
-from comp.core.telemetry.impl.endpoint import METRICS_PATH, MetricsEndpoint, MetricsEndpointError
+from comp.core.settings.def_ import StatusFields, StatusProvider
+from comp.core.telemetry.def_ import Component, Params
+from comp.core.telemetry.impl.endpoint import MetricsEndpoint
 from comp.core.telemetry.impl.process import register_process_collectors
 from pkg.config.errors import ConfigValueError
 from pkg.util.lifecycle import Hook, Lifecycle
 
-__all__ = [
-    "HOST",
-    "METRICS_PATH",
-    "MetricsEndpointError",
-    "Provides",
-    "Requires",
-    "Telemetry",
-    "new_component",
-]
+__all__ = ["Provides", "Requires", "new_component"]
 
 _log = logging.getLogger(__name__)
 
@@ -59,18 +53,17 @@ _MAX_PORT = 65535
 
 @dataclass(frozen=True)
 class Requires:
-    """``program``: the binary's name for ``<program>_build_info`` and process series ("": none)."""
-
     lifecycle: Lifecycle
     config: config_def.Component
-    program: str = ""
+    params: Params = field(default_factory=Params)
 
 
 @dataclass(frozen=True)
 class Provides:
-    """``comp`` is the concrete :class:`Telemetry`, so a binary can read the bound port."""
+    """``status``: the metrics URL, for the agent's status."""
 
-    comp: Telemetry
+    comp: Component
+    status: StatusProvider
 
 
 class Telemetry:
@@ -144,7 +137,11 @@ def new_component(requires: Requires) -> Provides:
     telemetry = Telemetry(
         enabled=requires.config.get_bool("telemetry.enabled"),
         port=requires.config.get_int("telemetry.port"),
-        program=requires.program,
+        program=requires.params.program,
     )
     requires.lifecycle.append(Hook("telemetry", on_start=telemetry.start, on_stop=telemetry.stop))
-    return Provides(comp=telemetry)
+
+    def status() -> StatusFields:
+        return {"telemetry_url": telemetry.url or ""}
+
+    return Provides(comp=telemetry, status=status)

@@ -20,6 +20,7 @@ from opentelemetry.sdk.metrics.export import (
     NumberDataPoint,
 )
 from opentelemetry.util.types import AttributeValue
+from prometheus_client.registry import Collector
 
 __all__ = ["MockTelemetry"]
 
@@ -34,6 +35,7 @@ class MockTelemetry:
     def __init__(self) -> None:
         self._reader = InMemoryMetricReader()
         self._provider = SdkMeterProvider(metric_readers=[self._reader], shutdown_on_exit=False)
+        self.collectors: list[Collector] = []
 
     @property
     def meter_provider(self) -> MeterProvider:
@@ -41,6 +43,15 @@ class MockTelemetry:
 
     def meter(self, namespace: str) -> Meter:
         return self._provider.get_meter(namespace)
+
+    @property
+    def url(self) -> str | None:
+        """None: nothing is served."""
+        return None
+
+    def register_collector(self, collector: Collector) -> None:
+        """Kept in :attr:`collectors`, served nowhere."""
+        self.collectors.append(collector)
 
     def value(self, name: str, /, **attributes: AttributeValue) -> float | None:
         """The sum of a counter or up-down counter, or the last value of a gauge; None if never recorded."""

@@ -15,8 +15,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from comp.api.grpcserver.def_ import Component, GrpcService
-from comp.api.grpcserver.impl import GrpcServer, Requires, new_component
+from comp.api.grpcserver.def_ import Component, GrpcService, Params
+from comp.api.grpcserver.impl import Requires, new_component
+from comp.api.grpcserver.impl.server import GrpcServer
 from comp.core.config.mock import new_mock as new_config_mock
 from comp.core.ipc.mock import MockIpc, new_mock
 from pkg.config.reader import MissingSettingError
@@ -84,7 +85,7 @@ async def lifecycle() -> AsyncIterator[Lifecycle]:
 
 async def _start(lifecycle: Lifecycle, ipc: MockIpc, services: list[GrpcService], grace: float) -> Component:
     config = new_config_mock({"cmd_host": "127.0.0.1", "cmd_port": 0})
-    server = new_component(Requires(lifecycle, config, ipc, services, stop_grace=grace)).comp
+    server = new_component(Requires(lifecycle, config, ipc, services, params=Params(stop_grace=grace))).comp
     await lifecycle.start()
     return server
 
@@ -199,7 +200,7 @@ def test_the_grace_is_the_cmd_shutdown_grace_setting_unless_given(ipc: MockIpc) 
         (new_config_mock({**address, "cmd_shutdown_grace": "250ms"}), 1.5, 1.5),
         (new_config_mock(address), None, 3.0),
     ):
-        server = new_component(Requires(Lifecycle(), config, ipc, [], stop_grace=given)).comp
+        server = new_component(Requires(Lifecycle(), config, ipc, [], params=Params(stop_grace=given))).comp
         assert isinstance(server, GrpcServer)
         assert server.stop_grace == expected
     with pytest.raises(MissingSettingError, match="cmd_shutdown_grace"):

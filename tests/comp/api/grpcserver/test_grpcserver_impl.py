@@ -11,8 +11,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from comp.api.grpcserver.def_ import Component, GrpcService
-from comp.api.grpcserver.impl import GrpcServerError, Requires, new_component
+from comp.api.grpcserver.def_ import Component, GrpcService, Params
+from comp.api.grpcserver.impl import Requires, new_component
+from comp.api.grpcserver.impl.server import GrpcServerError
 from comp.core.config import def_ as config_def
 from comp.core.config.mock import new_mock as new_config_mock
 from comp.core.ipc.mock import MockIpc, new_mock
@@ -81,7 +82,9 @@ def echo() -> EchoService:
 @pytest.fixture
 async def server(ipc: MockIpc, echo: EchoService) -> AsyncIterator[Component]:
     lifecycle = Lifecycle()
-    provides = new_component(Requires(lifecycle, _config(), ipc, [echo.grpc_service()], stop_grace=0.2))
+    provides = new_component(
+        Requires(lifecycle, _config(), ipc, [echo.grpc_service()], params=Params(stop_grace=0.2))
+    )
     await lifecycle.start()
     try:
         yield provides.comp
@@ -225,7 +228,9 @@ def test_invalid_host_or_port_is_refused_at_construction(ipc: MockIpc) -> None:
 
 async def test_stop_reports_not_serving_then_cancels_streams(ipc: MockIpc, echo: EchoService) -> None:
     lifecycle = Lifecycle()
-    server = new_component(Requires(lifecycle, _config(), ipc, [echo.grpc_service()], stop_grace=0.2)).comp
+    server = new_component(
+        Requires(lifecycle, _config(), ipc, [echo.grpc_service()], params=Params(stop_grace=0.2))
+    ).comp
     await lifecycle.start()
     try:
         async with _channel(server, ipc) as channel:
@@ -259,7 +264,9 @@ async def test_server_is_built_with_the_server_options(
 
     monkeypatch.setattr(grpc.aio, "server", recording_server)
     lifecycle = Lifecycle()
-    server = new_component(Requires(lifecycle, _config(), ipc, [echo.grpc_service()], stop_grace=0.2)).comp
+    server = new_component(
+        Requires(lifecycle, _config(), ipc, [echo.grpc_service()], params=Params(stop_grace=0.2))
+    ).comp
     await lifecycle.start()
     try:
         assert len(built_with) == 1

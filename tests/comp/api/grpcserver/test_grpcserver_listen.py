@@ -12,8 +12,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from comp.api.grpcserver.impl import GrpcServer, GrpcServerError, Requires, new_component
+from comp.api.grpcserver.impl import Requires, new_component
 from comp.api.grpcserver.impl import server as server_module
+from comp.api.grpcserver.impl.server import GrpcServer, GrpcServerError
 from comp.core.config.mock import new_mock as new_config_mock
 from comp.core.ipc.mock import MockIpc, new_mock
 from pkg.ipc import secure_channel

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from comp.api.grpcserver.def_ import Params
 from comp.api.grpcserver.impl import Requires, new_component
 from comp.core.config.mock import new_mock as new_config_mock
 from comp.core.ipc.mock import new_mock
@@ -28,7 +29,7 @@ async def test_requests_and_replies_past_the_configured_limit_are_refused() -> N
     )
     lifecycle = Lifecycle()
     server = new_component(
-        Requires(lifecycle, config, ipc, [EchoService().grpc_service()], stop_grace=0.2)
+        Requires(lifecycle, config, ipc, [EchoService().grpc_service()], params=Params(stop_grace=0.2))
     ).comp
     await lifecycle.start()
     try:

@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 
 from comp.core.config.mock import new_mock
-from comp.core.configstream.impl import ConfigStreamProducer, Requires, new_component
+from comp.core.configstream.impl import Requires, new_component
+from comp.core.configstream.impl.producer import ConfigStreamProducer
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.config.model import LayeredConfig
 from pkg.config.sources import Source

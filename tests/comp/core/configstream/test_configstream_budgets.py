@@ -7,9 +7,10 @@ import logging
 import pytest
 
 from comp.core.configstream.def_ import EventKind, StreamEvent
-from comp.core.configstream.impl import ConfigStreamProducer, StreamSubscription
 from comp.core.configstream.impl.history import EventHistory
 from comp.core.configstream.impl.metrics import StreamMetrics, stream_metrics
+from comp.core.configstream.impl.producer import ConfigStreamProducer
+from comp.core.configstream.impl.subscription import StreamSubscription
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.config.change import ConfigChange
 from pkg.config.model import LayeredConfig

@@ -8,7 +8,8 @@ from comp.core.config.mock import new_mock
 from comp.core.configstream import def_
 from comp.core.configstream.container import ConfigStreamContainer
 from comp.core.configstream.def_ import EventKind
-from comp.core.configstream.impl import ConfigStreamProducer, Requires, new_component
+from comp.core.configstream.impl import Requires, new_component
+from comp.core.configstream.impl.producer import ConfigStreamProducer
 from comp.core.configstream.mock import MockConfigStream
 from comp.core.configstream.mock import new_mock as new_stream_mock
 from comp.core.telemetry.mock import MockTelemetry

@@ -9,7 +9,9 @@ import pytest
 
 from comp.core.config.mock import new_mock
 from comp.core.configstream.def_ import EventKind
-from comp.core.configstream.impl import ConfigStreamProducer, Requires, StreamSubscription, new_component
+from comp.core.configstream.impl import Requires, new_component
+from comp.core.configstream.impl.producer import ConfigStreamProducer
+from comp.core.configstream.impl.subscription import StreamSubscription
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.config.model import LayeredConfig
 from pkg.config.sources import Source

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from comp.core.configstream.def_ import EventKind, ResumePoint, StreamEvent
-from comp.core.configstream.impl import ConfigStreamProducer, StreamSubscription
+from comp.core.configstream.impl.producer import ConfigStreamProducer
+from comp.core.configstream.impl.subscription import StreamSubscription
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.config.model import LayeredConfig
 from pkg.config.sources import Source

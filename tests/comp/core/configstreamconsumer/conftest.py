@@ -1,10 +1,10 @@
 """A scripted core agent for the consumer's tests: a real grpc.aio server with real mTLS on loopback.
 
 Each accepted stream is a :class:`ScriptedStream` whose events the test pushes one by one, so the
-tests decide exactly what the consumer sees (gaps, stale updates, aborts) without timing. A stream
-records the request's resume point; :func:`answer_resume` answers it as a core that supports the
-resume extension would (with ``headers=True``, answering in the initial metadata first, as this
-project's core does).
+tests decide exactly what the consumer sees (gaps, stale updates, batches, progress, aborts) without
+timing. A stream records the request's resume point and extensions (batch size, filter, progress);
+:func:`answer_resume` answers it as a core that supports the resume extension would (with
+``headers=True``, answering in the initial metadata first, as this project's core does).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 import grpc
 import pytest
 
-from comp.core.configstreamconsumer.def_ import BackoffPolicy, Params
-from comp.core.configstreamconsumer.impl import Provides, Requires, StreamConsumer, new_component
+from comp.core.configstreamconsumer.def_ import BackoffPolicy, Component, Params
+from comp.core.configstreamconsumer.impl import Provides, Requires, new_component
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.ipc import (
     ClientMaterial,
@@ -59,14 +59,37 @@ def snapshot(
 
 
 def update(
-    seq: int, key: str, value: Any, source: str = "agent-runtime", unset_source: str = ""
+    seq: int,
+    key: str,
+    value: Any,
+    source: str = "agent-runtime",
+    unset_source: str = "",
+    *,
+    previous: int = 0,
 ) -> configstream_pb2.ConfigEvent:
+    """An update; ``previous``: its ``previous_sequence_id`` (what a core sends a filtered client)."""
     event = configstream_pb2.ConfigEvent()
     event.update.CopyFrom(
         configstream_pb2.ConfigUpdate(
-            origin="test", sequence_id=seq, setting=setting(key, value, source, unset_source)
+            origin="test",
+            sequence_id=seq,
+            setting=setting(key, value, source, unset_source),
+            previous_sequence_id=previous,
         )
     )
+    return event
+
+
+def batch(*updates: configstream_pb2.ConfigEvent) -> configstream_pb2.ConfigEvent:
+    """One batch message of the updates built by :func:`update`, in order."""
+    event = configstream_pb2.ConfigEvent()
+    event.batch.updates.extend(u.update for u in updates)
+    return event
+
+
+def progress(seq: int, epoch: str = "") -> configstream_pb2.ConfigEvent:
+    event = configstream_pb2.ConfigEvent()
+    event.progress.CopyFrom(configstream_pb2.ConfigProgress(sequence_id=seq, epoch=epoch))
     return event
 
 
@@ -85,6 +108,25 @@ class ScriptedStream:
     name: str
     metadata: dict[str, str]
     resume_from: tuple[str, int] | None = None  # (epoch, sequence_id); None: the field was absent
+    request: configstream_pb2.ConfigStreamRequest = field(
+        default_factory=configstream_pb2.ConfigStreamRequest
+    )
+
+    @property
+    def max_batch_updates(self) -> int:
+        return self.request.max_batch_updates
+
+    @property
+    def key_filter(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """(keys, prefixes) of the request's filter; None: the field was absent."""
+        if not self.request.HasField("filter"):
+            return None
+        return tuple(self.request.filter.keys), tuple(self.request.filter.prefixes)
+
+    @property
+    def progress(self) -> bool:
+        return self.request.progress
+
     _queue: asyncio.Queue[configstream_pb2.ConfigEvent | tuple[grpc.StatusCode, str] | Headers | None] = (
         field(default_factory=asyncio.Queue)
     )
@@ -232,7 +274,11 @@ class FakeCore(remoteagent_pb2_grpc.RemoteAgentServicer, api_pb2_grpc.AgentSecur
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"session_id '{session_id}' not found")
         resume = request.resume_from if request.HasField("resume_from") else None
         stream = ScriptedStream(
-            session_id, request.name, metadata, None if resume is None else (resume.epoch, resume.sequence_id)
+            session_id,
+            request.name,
+            metadata,
+            None if resume is None else (resume.epoch, resume.sequence_id),
+            request,
         )
         self.streams.put_nowait(stream)
         try:
@@ -256,6 +302,8 @@ class Wire:
     setting = staticmethod(setting)
     snapshot = staticmethod(snapshot)
     update = staticmethod(update)
+    batch = staticmethod(batch)
+    progress = staticmethod(progress)
     answer_resume = staticmethod(answer_resume)
     eventually = staticmethod(eventually)
 
@@ -295,7 +343,7 @@ FAST_BACKOFF = BackoffPolicy(initial=0.02, multiplier=2.0, cap=0.1, jitter=0.2, 
 
 @dataclass
 class Built:
-    consumer: StreamConsumer
+    consumer: Component
     telemetry: MockTelemetry
     lifecycle: Lifecycle
 
@@ -332,9 +380,7 @@ async def make_consumer(material: ClientMaterial) -> AsyncIterator[MakeConsumer]
             Requires(
                 lifecycle=lifecycle,
                 telemetry=telemetry,
-                params=Params(ipc_address=address, **kw),
-                rand=rand,
-                clock=clock,
+                params=Params(ipc_address=address, rand=rand, clock=clock, **kw),
             )
         )
         item = Built(provides.comp, telemetry, lifecycle)

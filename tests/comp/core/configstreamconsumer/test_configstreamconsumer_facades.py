@@ -9,12 +9,14 @@ import queue
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from comp.core.configstreamconsumer import (
     ChangeEvent,
     ConsumerState,
+    KeyNotStreamedError,
     MissingSettingError,
     NotReadyError,
     Source,
@@ -246,3 +248,49 @@ def test_sync_stream_without_a_core_times_out_clearly(tmp_path: Path, free_addre
 def test_sync_stream_with_bad_arguments_starts_no_thread() -> None:
     with pytest.raises(IpcError, match="DD_CMD_PORT"):
         SyncConfigStream("my-agent", environ={"DD_CMD_PORT": "0"})
+
+
+# --- the key filter through both facades, against the scripted core ----------------------------
+
+
+def _core_secrets(directory: Path, core: Any) -> None:
+    (directory / "auth_token").write_text(core.token)
+    (directory / "ipc_cert.pem").write_bytes(core.cert.cert_pem + core.cert.key_pem)
+    for name in ("auth_token", "ipc_cert.pem"):
+        (directory / name).chmod(0o600)
+
+
+async def test_connect_config_stream_asks_for_its_filter(core: Any, wire: Any, tmp_path: Path) -> None:
+    _core_secrets(tmp_path, core)
+
+    async def answer() -> Any:
+        stream = await core.next_stream()
+        stream.push(wire.snapshot(3, {"log_level": "info", "hostname": "h", "my_agent.port": 1}))
+        return stream
+
+    answering = asyncio.create_task(answer())
+    async with connect_config_stream(
+        "my-agent", state_dir=tmp_path, address=core.address, keys=["log_level"], prefixes=["my_agent"]
+    ) as config:
+        stream = await answering
+        assert stream.key_filter == (("log_level",), ("my_agent",))
+        assert config.all_settings() == {"log_level": "info", "my_agent.port": 1}
+        with pytest.raises(KeyNotStreamedError, match="'hostname'"):
+            config.get_string("hostname", default="")
+        assert config.liveness.last_event_at is not None
+
+
+@pytest.mark.usefixtures("no_leaked_threads")
+async def test_sync_config_stream_asks_for_its_filter(core: Any, wire: Any, tmp_path: Path) -> None:
+    _core_secrets(tmp_path, core)
+    config = SyncConfigStream("my-agent", state_dir=tmp_path, address=core.address, keys=["log_level"])
+    try:
+        stream = await core.next_stream()
+        assert stream.key_filter == (("log_level",), ())
+        stream.push(wire.snapshot(3, {"log_level": "info", "hostname": "h"}))
+        await asyncio.to_thread(config.wait_ready, WAIT)
+        assert config.all_settings() == {"log_level": "info"}
+        with pytest.raises(KeyNotStreamedError, match="'hostname'"):
+            config.get("hostname")
+    finally:
+        await asyncio.to_thread(config.close)

@@ -6,12 +6,8 @@ from comp.core.config.mock import new_mock as new_config_mock
 from comp.core.configstream.mock import MockConfigStream
 from comp.core.configstreamserver.container import ConfigStreamServerContainer
 from comp.core.configstreamserver.def_ import Component
-from comp.core.configstreamserver.impl import (
-    SERVICE_NAME,
-    ConfigStreamHandler,
-    Requires,
-    new_component,
-)
+from comp.core.configstreamserver.impl import SERVICE_NAME, Requires, new_component
+from comp.core.configstreamserver.impl.handler import ConfigStreamHandler
 from comp.core.remoteagentregistry.mock import MockRemoteAgentRegistry
 from pkg.config import keys
 from pkg.config.durations import parse_duration

@@ -21,6 +21,7 @@ from comp.core.configstreamserver.impl.handler import (
     MAX_NAME_CHARS,
     MSG_SESSION_REQUIRED,
     MSG_SHUTTING_DOWN,
+    ConfigStreamHandler,
 )
 from comp.core.ipc.mock import MockIpc
 from comp.core.remoteagentregistry.mock import MockRemoteAgentRegistry
@@ -370,7 +371,7 @@ async def test_a_write_blocked_by_flow_control_is_ended_and_the_client_gets_its_
     stream: MockConfigStream,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    handler = server_impl.ConfigStreamHandler(stream, registry, sleep_interval=0.001, write_grace=0.05)
+    handler = ConfigStreamHandler(stream, registry, sleep_interval=0.001, write_grace=0.05)
     lifecycle = Lifecycle()
     lifecycle.append(Hook("handler", on_start=handler.start, on_stop=handler.stop))
     provides = server_impl.Provides(comp=handler, grpc_service=server_impl.new_grpc_service(handler))

@@ -14,6 +14,7 @@ from comp.core.config import mock as config_mock
 from comp.core.ipc.container import IpcContainer
 from comp.core.ipc.def_ import AUTH_METADATA_KEY, Component, IpcPaths, Params
 from comp.core.ipc.impl import Requires, new_component
+from comp.core.ipc.impl.secrets import IpcSecrets
 from comp.core.ipc.mock import MOCK_TOKEN, new_mock
 from pkg.config.model import LayeredConfig
 from pkg.ipc import InsecureFileModeError, IpcError, load_client_material, secure_channel
@@ -25,8 +26,11 @@ def _config(settings: dict[str, Any] | None = None, config_file: Path | None = N
 
 
 def _build(config: LayeredConfig, state_dir: Path | None = None) -> Component:
-    requires = Requires(Lifecycle(), config, Params(state_dir=state_dir))
-    return new_component(requires).comp
+    """The component with its files created or loaded, as its start hook does."""
+    ipc = new_component(Requires(Lifecycle(), config, Params(state_dir=state_dir))).comp
+    assert isinstance(ipc, IpcSecrets)
+    ipc.load()
+    return ipc
 
 
 def test_without_config_file_the_secrets_go_to_the_state_directory(tmp_path: Path) -> None:
@@ -61,7 +65,7 @@ def test_a_second_start_loads_the_same_secrets(tmp_path: Path) -> None:
     assert (second.token, second.cert_pem) == (first.token, first.cert_pem)
 
 
-def test_an_insecure_existing_token_aborts_construction(tmp_path: Path) -> None:
+def test_an_insecure_existing_token_aborts_the_start(tmp_path: Path) -> None:
     first = _build(_config(), state_dir=tmp_path)
     first.paths.auth_token.chmod(0o644)
     with pytest.raises(InsecureFileModeError, match="chmod 600"):
@@ -122,9 +126,19 @@ def test_mock_with_a_directory_writes_loadable_files(tmp_path: Path) -> None:
         new_mock(tmp_path)
 
 
-def test_container_builds_one_component(tmp_path: Path) -> None:
-    container = IpcContainer(lifecycle=Lifecycle(), config=_config(), params=Params(state_dir=tmp_path))
+async def test_container_builds_one_component_that_writes_nothing_before_its_start(tmp_path: Path) -> None:
+    lifecycle = Lifecycle()
+    container = IpcContainer(lifecycle=lifecycle, config=_config(), params=Params(state_dir=tmp_path))
     ipc = container.component()
-    assert isinstance(ipc, Component)
     assert ipc.paths.auth_token == tmp_path / "auth_token"
     assert container.component() is ipc
+    assert not ipc.paths.auth_token.exists()
+    with pytest.raises(RuntimeError, match="not loaded yet"):
+        _ = ipc.token
+    assert lifecycle.hook_names == ["ipc"]
+    await lifecycle.start()
+    try:
+        assert isinstance(ipc, Component)
+        assert ipc.paths.auth_token.read_text() == ipc.token
+    finally:
+        await lifecycle.stop()

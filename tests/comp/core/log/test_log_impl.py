@@ -35,6 +35,7 @@ def _restore_root_logger() -> Iterator[None]:
 def _build(config: Any) -> tuple[Lifecycle, Logging]:
     lifecycle = Lifecycle()
     provides = new_component(Requires(lifecycle=lifecycle, config=cast(config_def.Component, config)))
+    assert isinstance(provides.comp, Logging)
     return lifecycle, provides.comp
 
 

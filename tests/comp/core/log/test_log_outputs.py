@@ -46,6 +46,7 @@ async def _started(config: object) -> tuple[Lifecycle, Logging]:
     lifecycle = Lifecycle()
     component = new_component(Requires(lifecycle=lifecycle, config=config)).comp  # type: ignore[arg-type]
     await lifecycle.start()
+    assert isinstance(component, Logging)
     return lifecycle, component
 
 

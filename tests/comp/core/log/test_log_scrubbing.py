@@ -9,7 +9,8 @@ from typing import Any, cast
 import pytest
 
 from comp.core.config import def_ as config_def
-from comp.core.log.impl import Requires, SecretMaskingFilter, new_component
+from comp.core.log.impl import Requires, new_component
+from comp.core.log.impl.masking import SecretMaskingFilter
 from pkg.util.lifecycle import Lifecycle
 
 MakeConfig = Callable[[dict[str, Any]], Any]

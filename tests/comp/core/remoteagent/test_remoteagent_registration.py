@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from comp.core.remoteagent.def_ import Params
-from comp.core.remoteagent.impl import RegisteredAgent
+from comp.core.remoteagent.impl.agent import RegisteredAgent
 from pkg.ipc import ClientMaterial, generate_auth_token, generate_ipc_certificate
 from tests.comp.core.configstreamconsumer.conftest import FakeCore, eventually
 

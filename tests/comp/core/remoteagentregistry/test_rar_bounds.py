@@ -11,7 +11,9 @@ import pytest
 
 from comp.core.config.mock import new_mock
 from comp.core.ipc.mock import MockIpc
-from comp.core.remoteagentregistry.impl import RemoteAgentRegistry, Requires, new_component
+from comp.core.remoteagentregistry.def_ import Params
+from comp.core.remoteagentregistry.impl import Requires, new_component
+from comp.core.remoteagentregistry.impl.registry import RemoteAgentRegistry
 from comp.core.remoteagentregistry.impl.validation import (
     MAX_API_ENDPOINT_URI_CHARS,
     MAX_DISPLAY_NAME_CHARS,
@@ -49,7 +51,7 @@ async def served(
     ipc = MockIpc()
     config = new_mock({"remote_agent.registry.idle_timeout": "30s"})
     provides = new_component(
-        Requires(Lifecycle(), config, MockTelemetry(), clock=clock, max_agents=MAX_AGENTS)
+        Requires(Lifecycle(), config, MockTelemetry(), params=Params(clock=clock, max_agents=MAX_AGENTS))
     )
     assert isinstance(provides.comp, RemoteAgentRegistry)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])

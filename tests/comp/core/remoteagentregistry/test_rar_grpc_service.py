@@ -11,7 +11,8 @@ import pytest
 
 from comp.core.config.mock import new_mock
 from comp.core.ipc.mock import MockIpc
-from comp.core.remoteagentregistry.impl import RemoteAgentRegistry, Requires, new_component
+from comp.core.remoteagentregistry.impl import Requires, new_component
+from comp.core.remoteagentregistry.impl.registry import RemoteAgentRegistry
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.config.model import LayeredConfig
 from pkg.ipc import secure_channel

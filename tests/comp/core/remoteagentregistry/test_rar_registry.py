@@ -14,10 +14,12 @@ from comp.core.remoteagentregistry.container import RemoteAgentRegistryContainer
 from comp.core.remoteagentregistry.def_ import (
     Component,
     InvalidRegistrationError,
+    Params,
     RegistryDisabledError,
     RemoteAgent,
 )
-from comp.core.remoteagentregistry.impl import RemoteAgentRegistry, Requires, new_component
+from comp.core.remoteagentregistry.impl import Requires, new_component
+from comp.core.remoteagentregistry.impl.registry import RemoteAgentRegistry
 from comp.core.remoteagentregistry.mock import MockRemoteAgentRegistry
 from comp.core.telemetry.def_ import SECONDS_BUCKETS
 from comp.core.telemetry.mock import MockTelemetry
@@ -56,8 +58,7 @@ class _Setup:
                 self.lifecycle,
                 self.config,
                 self.telemetry,
-                clock=self.clock,
-                check_interval=check_interval,
+                params=Params(clock=self.clock, check_interval=check_interval),
             )
         )
         assert isinstance(provides.comp, RemoteAgentRegistry)
@@ -302,7 +303,7 @@ def test_a_config_without_the_registry_keys_is_refused_naming_the_key() -> None:
 
 
 def test_check_interval_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="check_interval"):
+    with pytest.raises(ValueError, match=r"check_interval: 0, expected seconds > 0"):
         _Setup(check_interval=0)
 
 

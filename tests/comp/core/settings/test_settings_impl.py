@@ -13,16 +13,18 @@ import grpc
 import pytest
 import yaml
 
+from comp.api.grpcserver import def_ as grpcserver_def
 from comp.api.grpcserver import impl as grpcserver_impl
-from comp.api.grpcserver.def_ import Component as GrpcServerComponent
+from comp.api.grpcserver.def_ import ServingState
 from comp.core.config.mock import new_mock as new_config_mock
 from comp.core.configstream.mock import MockConfigStream
 from comp.core.ipc.mock import MockIpc
 from comp.core.ipc.mock import new_mock as new_ipc_mock
 from comp.core.remoteagentregistry.mock import MockRemoteAgentRegistry
 from comp.core.settings.def_ import Component
-from comp.core.settings.impl import Requires, mask_secret, new_component, parse_text_value
+from comp.core.settings.impl import Requires, new_component
 from comp.core.settings.impl.change_log import LOGGED_KEYS
+from comp.core.settings.impl.runtime_settings import mask_secret, parse_text_value
 from pkg.config.model import LayeredConfig
 from pkg.config.schema import Schema, default_schema
 from pkg.config.sources import Source
@@ -72,14 +74,18 @@ async def harness() -> AsyncIterator[Harness]:
     configstream = MockConfigStream()
     ipc: MockIpc = new_ipc_mock()
     lifecycle = Lifecycle()
-    servers: list[GrpcServerComponent] = []
-    settings = new_component(
-        Requires(lifecycle, config, registry, configstream, listen_address=lambda: servers[0].address)
-    )
+    state = ServingState()
+    settings = new_component(Requires(lifecycle, config, registry, configstream, [state.status]))
     server = grpcserver_impl.new_component(
-        grpcserver_impl.Requires(lifecycle, config, ipc, [settings.grpc_service], stop_grace=0.1)
+        grpcserver_impl.Requires(
+            lifecycle,
+            config,
+            ipc,
+            [settings.grpc_service],
+            params=grpcserver_def.Params(stop_grace=0.1),
+            state=state,
+        )
     ).comp
-    servers.append(server)
     await lifecycle.start()
     try:
         async with secure_channel(server.address, ipc.client_credentials()) as channel:
@@ -306,3 +312,21 @@ def test_parse_text_value_where_libyaml_refuses_reads_as_the_pure_python_loader(
 @pytest.mark.parametrize("text", ["!!int x", "!!int \xa0", "!!float [1]", "!!timestamp 2001-13-45"])
 def test_text_that_a_tag_cannot_build_stays_as_given(text: str) -> None:
     assert parse_text_value(text) == text
+
+
+def test_status_shows_what_each_contribution_returns_when_asked() -> None:
+    config = new_config_mock({"cmd_host": "localhost", "cmd_port": 5123})
+    state = ServingState(address="127.0.0.1:6000", health="SERVING")
+    fleet = {"enabled": False}
+    settings = new_component(
+        Requires(
+            Lifecycle(),
+            config,
+            status_providers=[state.status, lambda: {"fleet": fleet, "telemetry_url": "http://x/metrics"}],
+        )
+    ).comp
+    status = settings.status()
+    assert (status.listen_address, status.health) == ("127.0.0.1:6000", "SERVING")
+    assert (status.fleet, status.telemetry_url) == (fleet, "http://x/metrics")
+    state.health = "NOT_SERVING"  # read at each request, not at construction
+    assert settings.status().health == "NOT_SERVING"

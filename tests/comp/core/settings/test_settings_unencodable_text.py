@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 import pytest
 
+from comp.api.grpcserver import def_ as grpcserver_def
 from comp.api.grpcserver import impl as grpcserver_impl
 from comp.core.config.mock import new_mock as new_config_mock
 from comp.core.ipc.mock import MockIpc
@@ -43,7 +44,9 @@ async def served() -> AsyncIterator[Served]:
     lifecycle = Lifecycle()
     settings = new_component(Requires(lifecycle, config))
     server = grpcserver_impl.new_component(
-        grpcserver_impl.Requires(lifecycle, config, ipc, [settings.grpc_service], stop_grace=0.1)
+        grpcserver_impl.Requires(
+            lifecycle, config, ipc, [settings.grpc_service], params=grpcserver_def.Params(stop_grace=0.1)
+        )
     ).comp
     await lifecycle.start()
     try:

@@ -26,7 +26,7 @@ MakeConfig = Callable[[dict[str, Any]], Any]
 def _build(config: Any) -> tuple[Lifecycle, Telemetry]:
     lifecycle = Lifecycle(start_timeout=10, stop_timeout=10)
     provides = new_component(Requires(lifecycle=lifecycle, config=cast(config_def.Component, config)))
-    return lifecycle, provides.comp
+    return lifecycle, cast(Telemetry, provides.comp)
 
 
 def _enabled(make_config: MakeConfig, port: int = 0) -> Any:

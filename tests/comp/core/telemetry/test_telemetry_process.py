@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from comp.core.telemetry.container import TelemetryContainer
+from comp.core.telemetry.def_ import Params
 from comp.core.telemetry.impl import Telemetry
 from comp.core.telemetry.impl.process import ThreadsCollector, metric_prefix
 from pkg.util.cli import package_version
@@ -115,7 +116,7 @@ def test_program_names_become_metric_prefixes(program: str, prefix: str) -> None
 
 async def test_container_passes_the_program_name(make_config: Any) -> None:
     config = make_config({"telemetry.enabled": True, "telemetry.port": 0})
-    container = TelemetryContainer(lifecycle=Lifecycle(), config=config, program="sample")
+    container = TelemetryContainer(lifecycle=Lifecycle(), config=config, params=Params(program="sample"))
     telemetry = container.component()
     await telemetry.start()
     try:
