@@ -1,14 +1,12 @@
 """The client's run: register with the core agent, stream its config events, report, return a status.
 
-The event handling (:class:`EventPrinter`) and the error texts (:func:`describe_rpc_error`) are plain
-code; :func:`run` only does the I/O around them.
+The event handling (:class:`EventPrinter`) is plain code; :func:`run` only does the I/O around it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -19,10 +17,10 @@ import grpc
 from config_stream_client.accounting import StreamTally, record_progress, record_snapshot, record_update
 from config_stream_client.formatting import SettingView, snapshot_lines, summary_lines, update_lines
 from config_stream_client.options import Options, Target
+from pkg.grpcutil import SESSION_ID_METADATA_KEY, RegistryClient, describe_rpc_error
 from pkg.ipc import IpcError, auth_metadata, client_credentials, load_client_material, secure_channel
 from pkg.proto.gen.datadog.api.v1 import api_pb2_grpc
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
-from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2, remoteagent_pb2_grpc
 from pkg.protoconv.values import from_value
 
 __all__ = [
@@ -31,7 +29,6 @@ __all__ = [
     "FLAVOR",
     "ClientFailedError",
     "EventPrinter",
-    "describe_rpc_error",
     "run",
     "setting_view",
 ]
@@ -39,25 +36,10 @@ __all__ = [
 EXIT_OK = 0
 EXIT_FAILURE = 1
 FLAVOR = "config-stream-test-client"
-SESSION_ID_METADATA_KEY = "session_id"
 _CALL_TIMEOUT_S = 10.0
 
 Emit = Callable[[str], None]
 _EventCall = grpc.aio.UnaryStreamCall[configstream_pb2.ConfigStreamRequest, configstream_pb2.ConfigEvent]
-
-
-def describe_rpc_error(code: grpc.StatusCode, details: str | None, action: str, address: str) -> str:
-    """One clear line for a failed RPC, naming the status code."""
-    text = (details or "").strip() or "no details"
-    if code == grpc.StatusCode.UNAUTHENTICATED:
-        return f"authentication failed: {text} (UNAUTHENTICATED)"
-    if code == grpc.StatusCode.PERMISSION_DENIED:
-        return f"permission denied: {text} (PERMISSION_DENIED)"
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return f"cannot reach the core agent at {address}: {text} (UNAVAILABLE)"
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return f"{action}: no answer from the core agent at {address} in time (DEADLINE_EXCEEDED)"
-    return f"{action} failed: {text} ({code.name})"
 
 
 def setting_view(setting: configstream_pb2.ConfigSetting) -> SettingView:
@@ -128,35 +110,28 @@ class _Session:
     printer: EventPrinter
     stopper: asyncio.Task[Any]
     deadline: float
+    registry: RegistryClient = field(init=False)
 
-    def _describe(self, exc: grpc.aio.AioRpcError, action: str) -> str:
-        return describe_rpc_error(exc.code(), exc.details(), action, self.target.address)
+    def __post_init__(self) -> None:
+        self.registry = RegistryClient(self.channel, self.token, _CALL_TIMEOUT_S)
+
+    def _describe(self, exc: grpc.aio.AioRpcError) -> str:
+        return describe_rpc_error(self.target.address, exc)
 
     async def register(self) -> tuple[str, int]:
-        stub = remoteagent_pb2_grpc.RemoteAgentStub(self.channel)
-        request = remoteagent_pb2.RegisterRemoteAgentRequest(
-            pid=str(os.getpid()), flavor=FLAVOR, display_name=self.options.name
-        )
         try:
-            response = await stub.RegisterRemoteAgent(
-                request, metadata=auth_metadata(self.token), timeout=_CALL_TIMEOUT_S
-            )
+            return await self.registry.register(FLAVOR, self.options.name)
         except grpc.aio.AioRpcError as exc:
-            raise ClientFailedError(self._describe(exc, "register")) from exc
-        return response.session_id, response.recommended_refresh_interval_secs
+            raise ClientFailedError(self._describe(exc)) from exc
 
     async def keep_alive(self, session_id: str, interval_s: int) -> None:
         """Refresh the session so that the registry does not evict it during a long run."""
-        stub = remoteagent_pb2_grpc.RemoteAgentStub(self.channel)
-        request = remoteagent_pb2.RefreshRemoteAgentRequest(session_id=session_id)
         while True:
             await asyncio.sleep(max(interval_s, 1))
             try:
-                await stub.RefreshRemoteAgent(
-                    request, metadata=auth_metadata(self.token), timeout=_CALL_TIMEOUT_S
-                )
+                await self.registry.refresh(session_id)
             except grpc.aio.AioRpcError as exc:
-                self.printer.emit(f"WARNING: session refresh failed: {exc.details()} ({exc.code().name})")
+                self.printer.emit(f"WARNING: session refresh failed: {self._describe(exc)}")
 
     async def _consume(self, call: _EventCall) -> None:
         async for event in call:
@@ -187,7 +162,7 @@ class _Session:
             return
         error = consumer.exception()
         if isinstance(error, grpc.aio.AioRpcError):
-            raise ClientFailedError(self._describe(error, "stream"))
+            raise ClientFailedError(self._describe(error))
         if error is not None:
             raise error
         raise ClientFailedError("the core agent ended the stream before --duration elapsed")

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from config_stream_client.accounting import StreamTally
 from pkg.scrub import scrub_setting
+from pkg.util.display import format_value
 
 __all__ = [
     "SettingView",
     "format_setting",
-    "format_value",
     "snapshot_lines",
     "summary_lines",
     "update_lines",
@@ -29,21 +27,6 @@ class SettingView:
     value: Any
     source: str
     unset_source: str = ""
-
-
-def format_value(value: Any) -> str:
-    """Text of a value: strings as they are, integral numbers without ``.0``, the rest as JSON."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
 
 
 def format_setting(setting: SettingView) -> str:

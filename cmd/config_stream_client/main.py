@@ -10,13 +10,13 @@ before the stream started. Never a traceback.
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from collections.abc import Sequence
 
 from config_stream_client.client import EXIT_FAILURE, run
 from config_stream_client.options import OptionsError, parse_options, resolve_target
 from pkg.util.cli import guarded
+from pkg.util.signals import stop_on_signals
 
 __all__ = ["amain", "main"]
 
@@ -40,19 +40,8 @@ async def amain(argv: Sequence[str] | None = None) -> int:
         _err(f"error: {exc}")
         return EXIT_FAILURE
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, stop.set)
-            handled.append(signum)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
-            pass
-    try:
+    with stop_on_signals(stop):
         return await run(options, target, _out, _err, stop)
-    finally:
-        for signum in handled:
-            loop.remove_signal_handler(signum)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

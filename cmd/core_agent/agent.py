@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from comp.core.config import def_ as config_def
@@ -18,6 +19,7 @@ from core_agent.container import CoreAgentContainer, build_root_container, new_r
 from core_agent.locations import Locations, resolve_locations
 from pkg.config.sources import Source
 from pkg.util.lifecycle import LifecycleError
+from pkg.util.signals import handle_signals, stop_on_signals
 
 __all__ = ["StartupError", "run_agent", "serve"]
 
@@ -40,18 +42,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def _install_signal_handlers(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, _on_signal, stop, signum)
-
-
-def _on_signal(stop: asyncio.Event, signum: int) -> None:
-    if not stop.is_set():
-        _log.info("received %s, stopping", signal.Signals(signum).name)
-    stop.set()
-
-
 def _warn_undeclared(config: config_def.Component) -> None:
     """One warning listing the file's keys no one declared: kept and streamed, as the Go agent does."""
     held = config.all_settings_by_source()[Source.FILE]
@@ -66,9 +56,9 @@ def _warn_undeclared(config: config_def.Component) -> None:
         )
 
 
-def _reload_on_hangup(settings: settings_def.Component) -> None:
-    """SIGHUP runs :meth:`settings_def.Component.reload` off the event loop (it reads a file), one
-    at a time; the component logs the outcome, a refused reload included."""
+def _hangup_handler(settings: settings_def.Component) -> Callable[[], None]:
+    """For SIGHUP: runs :meth:`settings_def.Component.reload` off the event loop (it reads a file),
+    one at a time; the component logs the outcome, a refused reload included."""
     loop = asyncio.get_running_loop()
     running: set[asyncio.Task[None]] = set()
     lock = asyncio.Lock()
@@ -84,7 +74,7 @@ def _reload_on_hangup(settings: settings_def.Component) -> None:
         running.add(task)
         task.add_done_callback(running.discard)
 
-    loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    return on_hangup
 
 
 async def serve(container: CoreAgentContainer, locations: Locations, stop: asyncio.Event) -> None:
@@ -112,22 +102,20 @@ async def serve(container: CoreAgentContainer, locations: Locations, stop: async
         if locations.state_dir is not None:
             _log.info("state directory: %s", locations.state_dir)
         _warn_undeclared(parts.config)
-        _reload_on_hangup(parts.settings)
-        _log.info("serving on %s", parts.server.address)
-        # Everything built so far lives as long as the process: move it out of the collector's
-        # reach so that full collections stay short and do not stall config streams.
-        gc.freeze()
-        await stop.wait()
+        with handle_signals({signal.SIGHUP: _hangup_handler(parts.settings)}):
+            _log.info("serving on %s", parts.server.address)
+            # Everything built so far lives as long as the process: move it out of the collector's
+            # reach so that full collections stay short and do not stall config streams.
+            gc.freeze()
+            await stop.wait()
     finally:
-        asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         await parts.lifecycle.stop()
 
 
 async def _main(locations: Locations) -> None:
     stop = asyncio.Event()
-    _install_signal_handlers(stop)
-    container = new_root_container(locations)
-    await serve(container, locations, stop)
+    with stop_on_signals(stop, _log):
+        await serve(new_root_container(locations), locations, stop)
 
 
 def run_agent(config_file: Path | None, state_dir: Path | None) -> int:

@@ -23,6 +23,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from core_agent.locations import EMBEDDED_CONFIG
+from pkg.grpcutil import describe_rpc_error
 from pkg.ipc import (
     AgentLocation,
     IpcError,
@@ -37,8 +38,9 @@ from pkg.proto.gen.configstream.remoteagents.v1 import remoteagents_pb2, remotea
 from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_grpc
 from pkg.protoconv.values import from_value
 from pkg.remoteagent.statusformat import format_remote_agents
+from pkg.util.display import format_value
 
-__all__ = ["ACTIONS", "ClientError", "format_value", "run_client_command"]
+__all__ = ["ACTIONS", "ClientError", "run_client_command"]
 
 PROG = "core-agent"
 
@@ -47,31 +49,21 @@ class ClientError(Exception):
     """A failure to report on stderr (one line, no traceback)."""
 
 
-def format_value(value: Any, *, quote_empty: bool = False) -> str:
-    """Text as is (``""`` for the empty text with ``quote_empty``); anything else as JSON."""
-    if isinstance(value, str):
-        return '""' if quote_empty and not value else value
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        value = int(value)  # protobuf numbers are doubles: show 5001, not 5001.0
-    return json.dumps(value, sort_keys=True, default=str)
+_TRANSPORT_CODES = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNIMPLEMENTED}
+)
 
 
-def _explain(error: grpc.aio.AioRpcError, endpoint: AgentLocation, timeout: float) -> str:
-    code, details = error.code(), error.details() or ""
-    if code == grpc.StatusCode.UNAVAILABLE:
-        if "connection refused" in details.lower():
-            return f"agent not running at {endpoint.address} (connection refused)"
-        if (problem := _certificate_problem(endpoint)) is not None:
-            return problem
-        hint = f"is {endpoint.ipc_cert} its certificate?"
-        return f"cannot reach the agent at {endpoint.address} ({hint}): {details}"
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return f"no answer from the agent at {endpoint.address} within {timeout:g}s"
+def _explain(error: grpc.aio.AioRpcError, endpoint: AgentLocation) -> str:
+    """The agent's own refusals (a bad value, an unknown key) are worded for the operator already."""
+    code = error.code()
+    if code == grpc.StatusCode.UNAVAILABLE and (problem := _certificate_problem(endpoint)) is not None:
+        return problem
     if code == grpc.StatusCode.UNAUTHENTICATED:
-        return f"the agent at {endpoint.address} refused the auth token from {endpoint.auth_token}: {details}"
-    if code == grpc.StatusCode.UNIMPLEMENTED:
-        return f"the agent at {endpoint.address} does not serve runtime settings: {details}"
-    return details or code.name
+        return f"{describe_rpc_error(endpoint.address, error)} (auth token from {endpoint.auth_token})"
+    if code in _TRANSPORT_CODES:
+        return describe_rpc_error(endpoint.address, error)
+    return (error.details() or "").strip() or code.name
 
 
 def _certificate_problem(endpoint: AgentLocation) -> str | None:
@@ -96,7 +88,7 @@ _MAX_FLARE_BYTES = 512 * 1024 * 1024
 
 
 @contextlib.asynccontextmanager
-async def _connect(endpoint: AgentLocation, deadline: float) -> AsyncIterator[_Connection]:
+async def _connect(endpoint: AgentLocation) -> AsyncIterator[_Connection]:
     """A channel to the agent; RPC errors inside come out as ClientError with an explanation."""
     material = load_client_material(endpoint.auth_token, endpoint.ipc_cert, validate=False)
     credentials = client_credentials(material.cert_pem, material.key_pem)
@@ -108,7 +100,7 @@ async def _connect(endpoint: AgentLocation, deadline: float) -> AsyncIterator[_C
             health = health_pb2_grpc.HealthStub(channel)
             yield _Connection(stub, remote, health, auth_metadata(material.token), endpoint.address)
         except grpc.aio.AioRpcError as exc:
-            raise ClientError(_explain(exc, endpoint, deadline)) from None
+            raise ClientError(_explain(exc, endpoint)) from None
 
 
 def _print_list(response: settings_pb2.ListSettingsResponse, out: TextIO) -> None:
@@ -398,7 +390,7 @@ async def _execute(args: argparse.Namespace, endpoint: AgentLocation, out: TextI
     action = ACTIONS.get(args.action)
     if action is None:  # pragma: no cover - the parser only sets the actions above
         raise ClientError(f"unknown action {args.action!r}")
-    async with _connect(endpoint, args.timeout) as conn:
+    async with _connect(endpoint) as conn:
         await action(args, conn, out)
 
 

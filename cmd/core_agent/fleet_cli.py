@@ -117,9 +117,9 @@ def _text(kv: Any) -> str:
 
 
 def _show(key: str, text: str, is_secret: Callable[[str], bool]) -> str:
-    from pkg.scrub.values import mask
+    from pkg.scrub.values import scrub_setting
 
-    return mask(text) if is_secret(key) else text.rstrip("\n")
+    return str(scrub_setting(key, text.rstrip("\n"), secret=is_secret(key))[0])
 
 
 async def _list(client: Any, prefix: str, scope: str | None, is_secret: Callable[[str], bool]) -> str:

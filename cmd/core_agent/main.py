@@ -33,6 +33,7 @@ import gc
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from core_agent.fleet_cli import add_fleet_parser
 from pkg.util.cli import (
@@ -92,6 +93,33 @@ def _client_options(*, nested: bool = False) -> argparse.ArgumentParser:
     return client
 
 
+class _ParserWithLateHelp(argparse.ArgumentParser):
+    """A parser whose help ends with text computed only when the help is printed (``late_help``):
+    what it imports costs nothing to the other commands."""
+
+    def __init__(self, *args: Any, late_help: Callable[[], str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._late_help = late_help
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        return text if self._late_help is None else f"{text}\n{self._late_help()}"
+
+
+def _runtime_keys_help() -> str:
+    """The keys ``config set`` accepts, with their descriptions (remote agents' entry points
+    included; files in ``config_keys.d`` are read by the running agent: see ``list-runtime``)."""
+    from pkg.config.declarations import declare_from_entry_points
+    from pkg.config.schema import default_schema
+
+    schema = default_schema()
+    declare_from_entry_points(schema)
+    keys = schema.live_keys()
+    width = max(map(len, keys), default=0)
+    lines = [f"  {key:<{width}}  {description}".rstrip() for key, description in keys.items()]
+    return "runtime keys (config list-runtime shows their values):\n" + "\n".join(lines) + "\n"
+
+
 def _json_option(*, nested: bool = False) -> argparse.ArgumentParser:
     """``--json`` (``nested``: as for :func:`_client_options`, so ``config --json list`` keeps it)."""
     parser = argparse.ArgumentParser(add_help=False)
@@ -133,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
         "file). Without ACTION, print every effective setting (secrets masked).",
     )
     config.set_defaults(handler=_client, action="list", prefix="")
-    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION")
+    config_commands: argparse._SubParsersAction[argparse.ArgumentParser] = config.add_subparsers(
+        dest="config_command", metavar="ACTION", parser_class=_ParserWithLateHelp
+    )
     listing = config_commands.add_parser(
         "list",
         parents=[_client_options(nested=True), _json_option(nested=True)],
@@ -165,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="change settings at runtime (source agent-runtime)",
         description="Set each KEY to VALUE at source 'agent-runtime'. VALUE is YAML ('10', 'true', "
         "'[a, b]'); all values are checked before any is applied.",
+        late_help=_runtime_keys_help,
     )
     setter.add_argument("pairs", nargs="+", metavar="KEY VALUE", help="one or more KEY VALUE pairs")
     setter.set_defaults(handler=_client, action="set")

@@ -17,9 +17,7 @@ printed masked.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +25,10 @@ from comp.core.config import def_ as config_def
 from comp.core.configstreamconsumer import ChangeEvent, ConfigStream, NotReadyError, Subscription
 from pkg.config.errors import ConfigError
 from pkg.config.sources import Source
+from pkg.scrub import scrub_setting
+from pkg.util.display import format_value
 from pkg.util.lifecycle import LifecycleError
+from pkg.util.signals import stop_on_signals
 from sample_remote_agent.container import Parts, SampleRemoteAgentContainer, build_parts
 from sample_remote_agent.keys import GREETING_KEY, LOG_LEVEL_KEY
 from sample_remote_agent.options import PROG, Options
@@ -38,7 +39,6 @@ _log = logging.getLogger("sample_remote_agent")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
-MASK = "********"
 
 Emit = Callable[[str], None]
 
@@ -47,21 +47,11 @@ class StartupError(Exception):
     """The agent cannot start; the message says why."""
 
 
-def format_value(value: Any) -> str:
-    """Text as is, everything else as JSON (lists, maps, numbers, booleans, null)."""
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, sort_keys=True)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
 def format_change(change: ChangeEvent, secret: bool) -> str:
-    """``change: key = value (source: s)``, or ``change: key removed``."""
+    """``change: key = value (source: s)``, or ``change: key removed``; masked by pkg.scrub's rules."""
     if change.source is None:
         return f"change: {change.key} removed"
-    value = MASK if secret and change.new not in (None, "") else format_value(change.new)
+    value = format_value(scrub_setting(change.key, change.new, secret=secret)[0])
     return f"change: {change.key} = {value} (source: {change.source.value})"
 
 
@@ -83,7 +73,6 @@ class LevelMirror:
             _log.warning("cannot apply the core agent's log_level: %s", exc)
             return
         self._source = source
-        _log.debug("debug logging is on")
 
 
 async def _print_changes(parts: Parts, changes: Subscription, mirror: LevelMirror, emit: Emit) -> None:
@@ -93,18 +82,6 @@ async def _print_changes(parts: Parts, changes: Subscription, mirror: LevelMirro
             mirror.apply(change.new, change.source)
         elif change.key == GREETING_KEY:
             _log.info("greeting: %s", change.new)
-
-
-def _install_signal_handlers(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        if not stop.is_set():
-            _log.info("received %s, stopping", signal.Signals(signum).name)
-        stop.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
 
 
 async def run(
@@ -120,7 +97,8 @@ async def run(
     """
     if stop is None:
         stop = asyncio.Event()
-        _install_signal_handlers(stop)
+        with stop_on_signals(stop, _log):
+            return await run(options, emit, stop, container)
     if container is None:
         container = SampleRemoteAgentContainer(options=options)
     try:

@@ -20,7 +20,7 @@ import yaml
 from comp.api.grpcserver.def_ import GrpcService
 from comp.core.configstreamconsumer import def_ as consumer_def
 from pkg.remoteagent.providers import AddToServer, Sections, flare_service, status_service, telemetry_service
-from pkg.scrub import MASK, scrub_setting, scrub_text
+from pkg.scrub import scrub_setting, scrub_text
 from pkg.util.recent_logs import RecentLogs
 
 __all__ = ["SampleDiagnostics"]
@@ -85,7 +85,7 @@ class SampleDiagnostics:
         settings = self._consumer().reader().all_settings()
         secrets = [str(v) for k, v in settings.items() if self._is_secret(k) and isinstance(v, str)]
         shown = {
-            key: MASK if self._is_secret(key) and value not in (None, "") else scrub_setting(key, value)[0]
+            key: scrub_setting(key, value, secret=self._is_secret(key))[0]
             for key, value in sorted(settings.items())
         }
         config = yaml.safe_dump(shown, sort_keys=True, allow_unicode=True)

@@ -324,6 +324,12 @@ class Schema:
         """Every open group with its description."""
         return dict(self._open_groups)
 
+    def live_keys(self) -> dict[str, str]:
+        """Every key and open group ``config set`` accepts (:meth:`is_live`), by name, with its
+        description."""
+        live = {key: spec.description for key, spec in self._specs.items() if spec.live}
+        return dict(sorted((live | {f"{g}.*": d for g, d in self._open_groups.items()}).items()))
+
     def is_declared(self, key: str) -> bool:
         """A declared key, or a key under an open group."""
         return self.spec(key) is not None or self.open_group(key) is not None
@@ -445,7 +451,7 @@ class Schema:
 
 
 def default_schema() -> Schema:
-    """A fresh schema with the keys of the core agent and its config stream (SPEC section 5)."""
+    """A fresh schema with the keys of the core agent and its config stream."""
     return Schema(
         _CORE_KEYS,
         prefix_aliases={

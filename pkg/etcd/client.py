@@ -262,11 +262,6 @@ class EtcdClient:
         kvs = response.responses[0].response_range.kvs
         return TxnResult(False, response.header.revision, _kv(kvs[0]) if kvs else None)
 
-    async def compact(self, revision: int) -> None:
-        """Forget every revision before ``revision`` (tests and operators)."""
-        request = rpc_pb2.CompactionRequest(revision=revision, physical=True)
-        await self._unary_kv(lambda kv, c: kv.Compact(request, timeout=c.timeout, metadata=c.meta))
-
     async def watch_prefix(self, prefix: str, start_revision: int) -> AsyncIterator[WatchBatch]:
         """Every change under ``prefix`` from ``start_revision`` on, in revision order.
 

@@ -17,9 +17,8 @@ from pathlib import Path
 
 from pkg.ipc.errors import InsecureFileModeError, IpcError, IpcFileMissingError
 
-__all__ = ["PRIVATE_DIR_MODE", "PRIVATE_FILE_MODE", "publish_new_file", "read_private_file"]
+__all__ = ["PRIVATE_DIR_MODE", "publish_new_file", "read_private_file"]
 
-PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
 _GROUP_OTHER_BITS = 0o077
 # Errors meaning "this file system cannot hard-link": fall back to an exclusive-as-possible rename.

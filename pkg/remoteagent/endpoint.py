@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 import urllib.parse
 
+from pkg.ipc.locate import format_address
+
 __all__ = ["MAX_URI_LENGTH", "EndpointError", "grpc_target"]
 
 MAX_URI_LENGTH = 4096
@@ -34,7 +36,6 @@ def _host_port(uri: str, text: str) -> str:
             ipaddress.IPv6Address(host)
         except ValueError:
             raise _refuse(uri, f"{host!r} is not an IPv6 address") from None
-        bracketed = f"[{host}]"
     else:
         host, sep, port = text.rpartition(":")
         if not sep:
@@ -43,10 +44,9 @@ def _host_port(uri: str, text: str) -> str:
             raise _refuse(uri, "missing host")
         if any(c in host for c in "/@?#[] ") or ":" in host:
             raise _refuse(uri, f"{host!r} is not a host name or address")
-        bracketed = host
     if not port.isdigit() or not 0 < int(port) <= 65535:
         raise _refuse(uri, f"port {port!r} is not a number from 1 to 65535")
-    return f"{bracketed}:{int(port)}"
+    return format_address(host, int(port))
 
 
 def grpc_target(uri: str) -> str | None:

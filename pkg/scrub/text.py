@@ -80,9 +80,5 @@ class TextScrubber:
         values = {value for value in known if len(value) >= MIN_KNOWN_SECRET_LENGTH and value != MASK}
         self._known = tuple(sorted(values, key=len, reverse=True))
 
-    @property
-    def known_count(self) -> int:
-        return len(self._known)
-
     def scrub(self, text: str) -> str:
         return scrub_text(text, self._known)

@@ -54,13 +54,14 @@ def scrub_string(text: str) -> str:
     return text
 
 
-def scrub_setting(key: str, value: Any) -> tuple[Any, bool]:
+def scrub_setting(key: str, value: Any, *, secret: bool = False) -> tuple[Any, bool]:
     """The shown form of ``key``'s value and whether anything was hidden.
 
-    A secret key (by :func:`~pkg.scrub.is_secret_key`) has every leaf masked; a mapping is walked
-    so that secret-named children are masked; any other string has its URL credentials hidden.
+    A secret key (by :func:`~pkg.scrub.is_secret_key`, or ``secret``: declared so by a schema) has
+    every leaf masked; a mapping is walked so that secret-named children are masked; any other string
+    has its URL credentials hidden.
     """
-    if is_secret_key(key):
+    if secret or is_secret_key(key):
         return mask_tree(value), value is not None
     return _scrub_plain(value)
 

@@ -19,7 +19,6 @@ __all__ = [
     "EXIT_FAILURE",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
-    "EXIT_USAGE",
     "add_config_path_option",
     "add_version_command",
     "add_version_option",
@@ -31,7 +30,6 @@ __all__ = [
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 

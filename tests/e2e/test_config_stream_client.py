@@ -138,5 +138,5 @@ def test_wrong_token_fails_with_a_clear_message(
     clients.append(client)
     code, err = client.finish()
     assert code == 1
-    assert "authentication failed: invalid auth token (UNAUTHENTICATED)" in err
+    assert f"error: core agent at {agent.address} answered UNAUTHENTICATED: invalid auth token" in err
     assert "SNAPSHOT" not in "\n".join(client.lines)

@@ -53,11 +53,11 @@ def test_follows_the_core_agent_and_stops_on_sigint(agent: AgentProcess, run_rem
     assert agent.run_cli("config", "set", "log_level", "debug", "hostname", "live").returncode == 0
     remote.wait_for(r"^change: log_level = debug \(source: agent-runtime\)$", WAIT, after=mark)
     remote.wait_for(r"^change: hostname = live \(source: agent-runtime\)$", WAIT, after=mark)
-    remote.wait_for(r"\| DEBUG \| sample_remote_agent \| debug logging is on", WAIT, after=mark)
+    remote.wait_for(r"\| INFO \| .* \| log level changed from 'info' to 'debug'", WAIT, after=mark)
 
     mark = remote.mark()
     assert agent.run_cli("config", "set", "api_key", "0123456789abcdef0123456789abcdef").returncode == 0
-    remote.wait_for(r"^change: api_key = \*+ \(source: agent-runtime\)$", WAIT, after=mark)
+    remote.wait_for(r"^change: api_key = \*{8}cdef \(source: agent-runtime\)$", WAIT, after=mark)
     assert agent.run_cli("config", "unset", "log_level").returncode == 0
     remote.wait_for(r"^change: log_level = info \(source: file\)$", WAIT, after=mark)
     remote.wait_for(r"log level changed from 'debug' to 'info'", WAIT, after=mark)
@@ -91,10 +91,8 @@ def test_no_core_agent_exits_1_after_the_wait_timeout(run_remote: Any, agent: Ag
         "--wait-timeout",
         "1",
     )
-    expected = (
-        f"error: config stream not ready after 1.0s: cannot reach core agent at {address}: connection refused"
-    )
-    remote.wait_for("^" + re.escape(expected) + "$", WAIT)
+    expected = f"error: config stream not ready after 1.0s: cannot reach core agent at {address}: "
+    remote.wait_for("^" + re.escape(expected) + ".*Connection refused$", WAIT)
     assert remote.wait(WAIT) == 1
 
 

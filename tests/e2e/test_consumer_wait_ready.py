@@ -42,9 +42,9 @@ async def test_no_core_agent_listening(tmp_path: Path) -> None:
     message, elapsed = await _wait_ready_error(
         Params(ipc_address=address, auth_token_file=token, cert_file=cert)
     )
-    assert message == (
-        f"config stream not ready after {TIMEOUT}s: cannot reach core agent at {address}: connection refused"
-    )
+    expected = f"config stream not ready after {TIMEOUT}s: cannot reach core agent at {address}: "
+    assert message.startswith(expected)
+    assert message.endswith("Connection refused")
     assert TIMEOUT <= elapsed < TIMEOUT + 1.0
 
 
@@ -66,6 +66,6 @@ async def test_a_core_agent_that_was_stopped(start_agent: object) -> None:
     agent.stop()
     async with running_consumer(agent) as (consumer, _telemetry):
         with pytest.raises(
-            NotReadyError, match=f"cannot reach core agent at {agent.address}: connection refused"
+            NotReadyError, match=f"cannot reach core agent at {agent.address}: .*Connection refused"
         ):
             await consumer.wait_ready(TIMEOUT)

@@ -84,7 +84,7 @@ def test_client_reports_an_agent_that_is_not_running(new_agent: AgentFactory) ->
     )
     result = stopped.run_cli("config", "get", "log_level", "--timeout", "3")
     assert result.returncode == 1
-    assert f"agent not running at {stopped.address}" in result.stderr
+    assert f"cannot reach core agent at {stopped.address}: " in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from config_stream_client.accounting import StreamTally
 from config_stream_client.formatting import (
     SettingView,
     format_setting,
-    format_value,
     snapshot_lines,
     summary_lines,
     update_lines,
 )
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        ("info", "info"),
-        ("", ""),
-        (None, "null"),
-        (True, "true"),
-        (False, "false"),
-        (5001, "5001"),
-        (5001.0, "5001"),
-        (0.25, "0.25"),
-        (["a", 1], '["a", 1]'),
-        ({"b": 2, "a": None}, '{"a": null, "b": 2}'),
-    ],
-)
-def test_format_value(value: Any, text: str) -> None:
-    assert format_value(value) == text
 
 
 def test_format_setting_shows_key_value_and_source() -> None:

@@ -126,7 +126,9 @@ async def test_wrong_token_is_a_clear_authentication_error(fake_core: FakeCore, 
     output = Output()
     target = replace(_target(fake_core), auth_token_file=wrong)
     assert await _run(fake_core, output, target=target) == EXIT_FAILURE
-    assert output.err == ["error: authentication failed: invalid auth token (UNAUTHENTICATED)"]
+    assert output.err == [
+        f"error: core agent at {fake_core.address} answered UNAUTHENTICATED: invalid auth token"
+    ]
     assert output.out[-1] == "result:        FAILED: no snapshot received"
 
 
@@ -138,8 +140,8 @@ async def test_unreachable_agent_is_a_clear_error(fake_core: FakeCore) -> None:
         output = Output()
         assert await _run(fake_core, output, target=target) == EXIT_FAILURE
     (line,) = output.err
-    assert line.startswith(f"error: cannot reach the core agent at 127.0.0.1:{port}: ")
-    assert line.endswith("(UNAVAILABLE)")
+    assert line.startswith(f"error: cannot reach core agent at 127.0.0.1:{port}: ")
+    assert line.endswith("Connection refused")
 
 
 async def test_missing_token_file_names_the_file(fake_core: FakeCore, tmp_path: Path) -> None:

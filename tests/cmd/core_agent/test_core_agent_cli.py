@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from comp.core.ipc.mock import new_mock as new_ipc_mock
-from core_agent.client import format_value, run_client_command
+from core_agent.client import run_client_command
 from core_agent.locations import EMBEDDED_CONFIG, resolve_locations
 from core_agent.main import build_parser, main
 from pkg.ipc import locate_core_agent
@@ -35,6 +35,16 @@ def test_every_level_has_help(argv: list[str], capsys: pytest.CaptureFixture[str
         main([*argv, "--help"])
     assert exit_info.value.code == 0
     assert "usage: core-agent" in capsys.readouterr().out
+
+
+def test_set_help_lists_the_runtime_keys_with_their_descriptions(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["config", "set", "--help"])
+    lines = capsys.readouterr().out.split("runtime keys (config list-runtime shows their values):\n")[1]
+    described = dict(line.split(maxsplit=1) for line in lines.splitlines())
+    assert described["log_level"] == "log level"
+    assert described["sample_remote_agent.greeting"].startswith("logged by the sample remote agent")
+    assert "cmd_port" not in described and "telemetry.port" not in described
 
 
 def test_set_needs_pairs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,14 +104,6 @@ def test_client_reports_an_unusable_config_file_on_one_line(tmp_path: Path) -> N
     assert err.getvalue().count("\n") == 1
 
 
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [("debug", "debug"), (5001, "5001"), (5001.0, "5001"), (True, "true"), (None, "null"), (["a"], '["a"]')],
-)
-def test_format_value(value: object, text: str) -> None:
-    assert format_value(value) == text
-
-
 def test_client_names_the_address_of_an_agent_that_is_not_running(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -112,14 +114,16 @@ def test_client_names_the_address_of_an_agent_that_is_not_running(tmp_path: Path
     args = build_parser().parse_args(["config", "get", "log_level", "-c", str(config), "--timeout", "3"])
     out, err = io.StringIO(), io.StringIO()
     assert run_client_command(args, out, err) == 1
-    assert f"agent not running at 127.0.0.1:{port}" in err.getvalue()
+    assert err.getvalue().startswith(f"core-agent: cannot reach core agent at 127.0.0.1:{port}: ")
     assert out.getvalue() == ""
 
 
 def test_client_commands_stay_light() -> None:
     code = (
         "import sys, core_agent.main\n"
+        "core_agent.main.build_parser()\n"
         "assert 'grpc' not in sys.modules, 'main imports grpc'\n"
+        "assert 'pkg.config.schema' not in sys.modules, 'the parser reads the schema before --help'\n"
         "import core_agent.client\n"
         "heavy = ('comp', 'cryptography', 'pydantic', 'dependency_injector')\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"

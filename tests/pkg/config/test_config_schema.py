@@ -347,3 +347,14 @@ def test_parent_keys_and_nesting() -> None:
     assert list(parent_keys("a")) == []
     assert find_nesting(["a.b", "c", "a.bc"]) is None
     assert find_nesting(["a.b.c", "z", "a.b"]) == ("a.b", "a.b.c")
+
+
+def test_live_keys_are_what_config_set_accepts_with_their_descriptions() -> None:
+    schema = Schema(
+        [
+            KeySpec("a.live", ValueType.STRING, "", live=True, description="changes"),
+            KeySpec("a.fixed", ValueType.INT, 1),
+        ]
+    )
+    schema.declare_open_group("extra", "free-form")
+    assert schema.live_keys() == {"a.live": "changes", "extra.*": "free-form"}

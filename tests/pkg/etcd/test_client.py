@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from pkg.etcd import EtcdClient, EtcdCompactedError, EtcdOptions, EtcdUnavailableError, WatchBatch
@@ -54,7 +56,7 @@ async def test_watch_from_a_revision_and_compaction(etcd: EtcdCluster) -> None:
             ("delete", "/p/a", first.revision + 2),
         ]
         await watch.aclose()  # type: ignore[attr-defined]
-        await client.compact(first.revision + 2)
+        await asyncio.to_thread(etcd.etcdctl, "compact", str(first.revision + 2), "--physical")
         with pytest.raises(EtcdCompactedError) as caught:
             async for _ in client.watch_prefix("/p/", first.revision):
                 pass

@@ -157,8 +157,9 @@ def test_text_scrubber_swaps_known_values_from_another_thread() -> None:
     worker = threading.Thread(target=scrubber.set_known, args=(["second-secret", "abc", "********"],))
     worker.start()
     worker.join()
-    assert scrubber.known_count == 1
-    assert scrubber.scrub("first-secret second-secret") == "first-secret ********cret"
+    assert (
+        scrubber.scrub("first-secret second-secret abc ********") == "first-secret ********cret abc ********"
+    )
 
 
 @pytest.mark.parametrize(
@@ -189,3 +190,8 @@ def test_schema_masks_a_declared_secret_in_its_errors() -> None:
     with pytest.raises(ConfigValueError) as raised:
         schema.validate("vault.handle", "planted-handle-value")
     assert "planted" not in str(raised.value) and "********alue (a string)" in str(raised.value)
+
+
+def test_a_key_declared_secret_is_masked_whatever_its_name() -> None:
+    assert scrub_setting("etcd.credential", "0123456789abcdef", secret=True) == ("********cdef", True)
+    assert scrub_setting("etcd.credential", "0123456789abcdef") == ("0123456789abcdef", False)

@@ -19,7 +19,7 @@ from pkg.ipc import DEFAULT_MAX_MESSAGE_BYTES, message_size_options
 from pkg.ipc.locate import format_address
 from pkg.util.listen import ListenAddress, ListenError, bind_problem, resolve_listen_addresses
 
-__all__ = ["HANDSHAKE_TIMEOUT_SECONDS", "GrpcServer", "GrpcServerError", "format_address"]
+__all__ = ["HANDSHAKE_TIMEOUT_SECONDS", "GrpcServer", "GrpcServerError"]
 
 _log = logging.getLogger(__name__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from comp.api.grpcserver.def_ import Component
+from pkg.ipc.locate import format_address
 
 __all__ = ["MockGrpcServer", "new_mock"]
 
@@ -16,7 +17,7 @@ class MockGrpcServer:
 
     @property
     def address(self) -> str:
-        return f"{self._host}:{self._port}"
+        return format_address(self._host, self._port)
 
     @property
     def port(self) -> int:

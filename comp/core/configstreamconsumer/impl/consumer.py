@@ -61,17 +61,18 @@ from comp.core.configstreamconsumer.def_ import (
 from comp.core.configstreamconsumer.impl.backoff import Backoff
 from comp.core.configstreamconsumer.impl.liveness import ProgressWatch
 from comp.core.configstreamconsumer.impl.metrics import ConsumerMetrics
-from comp.core.configstreamconsumer.impl.session import (
-    DEFAULT_REFRESH_SECONDS,
-    SESSION_LOST_CODES,
-    RegistryClient,
-    describe_rpc_error,
-)
 from comp.core.configstreamconsumer.impl.streamfilter import StreamFilter, filter_names
 from comp.core.configstreamconsumer.impl.subscriptions import SubscriptionHub
 from comp.core.configstreamconsumer.impl.view import ViewHolder, ViewReader, parse_source
 from pkg.config.change import Setting
 from pkg.config.sources import Source
+from pkg.grpcutil import (
+    DEFAULT_REFRESH_SECONDS,
+    SESSION_ID_METADATA_KEY,
+    SESSION_LOST_CODES,
+    RegistryClient,
+    describe_rpc_error,
+)
 from pkg.ipc import (
     ClientMaterial,
     IpcError,
@@ -85,11 +86,10 @@ from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.protoconv.configevents import ResumeAnswer, resume_answer_from_metadata
 from pkg.protoconv.values import from_value
 
-__all__ = ["SESSION_ID_METADATA_KEY", "StreamConsumer", "channel_options"]
+__all__ = ["StreamConsumer", "channel_options"]
 
 _log = logging.getLogger(__name__)
 
-SESSION_ID_METADATA_KEY = "session_id"
 # Wire sequence ids are int32 and wrap after 2**31 - 1: a jump that far back is a gap, not staleness.
 _WRAP_DISTANCE = 2**30
 

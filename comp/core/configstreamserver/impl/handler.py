@@ -69,6 +69,7 @@ import grpc
 from comp.core.configstream import def_ as configstream_def
 from comp.core.configstreamserver.def_ import ConfigStreamContext
 from comp.core.remoteagentregistry import def_ as registry_def
+from pkg.grpcutil import SESSION_ID_METADATA_KEY, rpc_code
 from pkg.proto.gen.datadog.model.v1.configstream_pb2 import ConfigStreamRequest
 from pkg.protoconv.configevents import ResumeAnswer, resume_headers
 from pkg.util.text import shorten
@@ -83,7 +84,6 @@ __all__ = [
     "MSG_SESSION_EMPTY",
     "MSG_SESSION_REQUIRED",
     "MSG_SHUTTING_DOWN",
-    "SESSION_ID_METADATA_KEY",
     "TERMINAL_SEND_CODES",
     "ConfigStreamHandler",
     "send_error_code",
@@ -91,7 +91,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-SESSION_ID_METADATA_KEY = "session_id"
 MSG_NOT_ENABLED = "remote agent registry not enabled"
 MSG_SESSION_REQUIRED = (
     "session_id required in metadata: remote agent must register with RAR before subscribing to config stream"
@@ -404,12 +403,8 @@ def _resume_answer(
 
 def send_error_code(exc: BaseException) -> grpc.StatusCode | None:
     """The status a failed ``context.write`` stands for; None when it says nothing about the RPC."""
-    if isinstance(exc, grpc.RpcError):
-        code = getattr(exc, "code", None)
-        if callable(code):
-            result = code()
-            if isinstance(result, grpc.StatusCode):
-                return result
+    if (code := rpc_code(exc)) is not None:
+        return code
     if isinstance(exc, grpc.aio.UsageError):
         return grpc.StatusCode.CANCELLED  # "RPC already finished"
     if isinstance(exc, grpc.aio.BaseError):

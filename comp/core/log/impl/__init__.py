@@ -28,7 +28,6 @@ from comp.core.log.def_ import Component
 from comp.core.log.impl.masking import SecretMaskingFilter
 from comp.core.log.impl.outputs import (
     OUTPUT_KEYS,
-    TEXT_FORMAT,
     ConsoleHandler,
     Outputs,
     RollingFileHandler,
@@ -44,7 +43,6 @@ __all__ = ["Provides", "Requires", "new_component"]
 
 _log = logging.getLogger(__name__)
 
-FORMAT = TEXT_FORMAT
 
 LEVELS: dict[str, int] = {
     "trace": logging.DEBUG,

@@ -14,30 +14,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 
 from comp.api.grpcserver.def_ import GrpcService
 from comp.core.remoteagent.def_ import Params
 from comp.core.remoteagent.impl.server import AgentServer
+from pkg.grpcutil import DEFAULT_REFRESH_SECONDS, RegistryClient, describe_rpc_error
 from pkg.ipc import (
     ClientMaterial,
     IpcError,
-    auth_metadata,
     client_credentials,
     load_client_material,
     secure_channel,
 )
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2 as pb
-from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2_grpc
 
 __all__ = ["RegisteredAgent"]
 
 _log = logging.getLogger(__name__)
 
-_DEFAULT_REFRESH_SECONDS = 10.0
 _SESSION_GONE = frozenset({grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED})
 
 
@@ -120,9 +117,8 @@ class RegisteredAgent:
 
     async def report_events(self, events: Sequence[pb.Event]) -> None:
         session_id = await self.current_session()
-        async with self._channel() as (stub, metadata):
-            request = pb.ReportRemoteAgentEventRequest(session_id=session_id, events=list(events))
-            await stub.ReportRemoteAgentEvent(request, metadata=metadata, timeout=self._params.rpc_timeout)
+        async with self._registry() as registry:
+            await registry.report_events(session_id, events)
 
     # --- the registration loop ------------------------------------------------------------------
 
@@ -137,9 +133,12 @@ class RegisteredAgent:
         self._session_id = None
         self._has_session.clear()
 
-    def _channel(self) -> _Channel:
+    @contextlib.asynccontextmanager
+    async def _registry(self) -> AsyncIterator[RegistryClient]:
         material = self._material if self._material is not None else self._load()
-        return _Channel(self._params.core_address, material)
+        credentials = client_credentials(material.cert_pem, material.key_pem)
+        async with secure_channel(self._params.core_address, credentials) as channel:
+            yield RegistryClient(channel, material.token, self._params.rpc_timeout)
 
     async def _run(self) -> None:
         while True:
@@ -153,7 +152,7 @@ class RegisteredAgent:
             except _RetryError as exc:
                 self._last_error = str(exc)
             except grpc.aio.AioRpcError as exc:
-                self._last_error = _describe(self._params.core_address, exc)
+                self._last_error = describe_rpc_error(self._params.core_address, exc)
             except IpcError as exc:
                 self._last_error = f"cannot load the IPC files: {exc}"
             except Exception as exc:  # a bug must not end registration for good
@@ -174,38 +173,27 @@ class RegisteredAgent:
             self._material = self._load()
             await self._server.start(self._material)
         p = self._params
-        async with self._channel() as (stub, metadata):
-            request = pb.RegisterRemoteAgentRequest(
-                pid=str(os.getpid()),
-                flavor=p.flavor,
-                display_name=p.display_name,
-                api_endpoint_uri=self._server.api_endpoint_uri,
-                services=list(self._names),
+        async with self._registry() as registry:
+            session_id, recommended = await registry.register(
+                p.flavor, p.display_name, api_endpoint_uri=self._server.api_endpoint_uri, services=self._names
             )
-            response = await stub.RegisterRemoteAgent(request, metadata=metadata, timeout=p.rpc_timeout)
-            self._session_id = response.session_id
+            self._session_id = session_id
             self._has_session.set()
             self._last_error = None
             self._attempt_ended()
             self._retry_delay = p.retry_initial
             interval = p.refresh_interval
             if interval is None:
-                interval = float(response.recommended_refresh_interval_secs) or _DEFAULT_REFRESH_SECONDS
+                interval = float(recommended) or DEFAULT_REFRESH_SECONDS
             _log.info(
                 "remote agent: registered with the core agent at %s (session %s, services %s)",
                 p.core_address,
-                response.session_id,
+                session_id,
                 ", ".join(self._names) or "none",
             )
-            await self._keep(stub, metadata, response.session_id, interval)
+            await self._keep(registry, session_id, interval)
 
-    async def _keep(
-        self,
-        stub: remoteagent_pb2_grpc.RemoteAgentAsyncStub,
-        metadata: tuple[tuple[str, str], ...],
-        session_id: str,
-        interval: float,
-    ) -> None:
+    async def _keep(self, registry: RegistryClient, session_id: str, interval: float) -> None:
         """Refresh until the session is gone (returns to register again) or a refresh fails."""
         while True:
             self._wake.clear()
@@ -213,42 +201,13 @@ class RegisteredAgent:
                 await asyncio.wait_for(self._wake.wait(), interval)
             if self._session_id != session_id:
                 raise _SessionGoneError(f"session {session_id} refused by the core agent")
-            request = pb.RefreshRemoteAgentRequest(session_id=session_id)
             try:
-                await stub.RefreshRemoteAgent(request, metadata=metadata, timeout=self._params.rpc_timeout)
+                await registry.refresh(session_id)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() in _SESSION_GONE:
                     self._drop_session()
                     raise _SessionGoneError(f"session {session_id} unknown to the core agent") from None
-                _log.warning("remote agent: session refresh failed: %s", exc.details() or exc.code().name)
-
-
-def _describe(address: str, exc: grpc.aio.AioRpcError) -> str:
-    details = (exc.details() or "").strip() or "no details"
-    if exc.code() == grpc.StatusCode.UNAVAILABLE:
-        if "connection refused" in details.lower():
-            return f"cannot reach core agent at {address}: connection refused"
-        return f"cannot reach core agent at {address}: {details}"
-    if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return f"core agent at {address} did not answer in time"
-    return f"core agent at {address} answered {exc.code().name}: {details}"
-
-
-class _Channel:
-    """``async with`` a stub of the core's RemoteAgent service and the call metadata."""
-
-    def __init__(self, address: str, material: ClientMaterial) -> None:
-        self._address = address
-        self._material = material
-        self._channel: grpc.aio.Channel | None = None
-
-    async def __aenter__(
-        self,
-    ) -> tuple[remoteagent_pb2_grpc.RemoteAgentAsyncStub, tuple[tuple[str, str], ...]]:
-        credentials = client_credentials(self._material.cert_pem, self._material.key_pem)
-        self._channel = secure_channel(self._address, credentials)
-        return remoteagent_pb2_grpc.RemoteAgentStub(self._channel), auth_metadata(self._material.token)
-
-    async def __aexit__(self, *_exc: object) -> None:
-        if self._channel is not None:
-            await self._channel.close()
+                _log.warning(
+                    "remote agent: session refresh failed: %s",
+                    describe_rpc_error(self._params.core_address, exc),
+                )

@@ -18,8 +18,8 @@ from typing import Any
 import grpc
 
 from comp.api.grpcserver.def_ import GrpcService
+from pkg.grpcutil import SESSION_ID_METADATA_KEY
 from pkg.ipc import AUTH_METADATA_KEY, ClientMaterial, server_credentials, tokens_match
-from pkg.remoteagent.services import SESSION_ID_HEADER
 
 __all__ = ["NO_SESSION_MESSAGE", "AgentServer", "ServerStartError"]
 
@@ -69,7 +69,7 @@ class _Guard(grpc.aio.ServerInterceptor):
         behavior: Any = handler.unary_unary
 
         async def with_header(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            await context.send_initial_metadata(((SESSION_ID_HEADER, session),))
+            await context.send_initial_metadata(((SESSION_ID_METADATA_KEY, session),))
             return await behavior(request, context)
 
         return grpc.unary_unary_rpc_method_handler(

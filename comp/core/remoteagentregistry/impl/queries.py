@@ -28,6 +28,7 @@ from comp.core.ipc import def_ as ipc_def
 from comp.core.remoteagentregistry.def_ import Component, QueryResult, RemoteAgent, StatusDetails
 from comp.core.telemetry.def_ import SECONDS_BUCKETS
 from pkg.config import keys
+from pkg.grpcutil import SESSION_ID_METADATA_KEY, describe_rpc_error
 from pkg.ipc import secure_channel
 from pkg.proto.gen.datadog.remoteagent.flare.v1 import flare_pb2
 from pkg.proto.gen.datadog.remoteagent.status.v1 import status_pb2
@@ -37,7 +38,6 @@ from pkg.remoteagent.names import sanitize_name
 from pkg.remoteagent.services import (
     FLARE_METHOD,
     FLARE_SERVICE,
-    SESSION_ID_HEADER,
     STATUS_METHOD,
     STATUS_SERVICE,
     TELEMETRY_METHOD,
@@ -205,14 +205,16 @@ class RemoteAgentQueries:
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                     raise _DeadlineError() from None
-                raise _QueryError(exc.code().name, _describe(agent, exc)) from None
+                raise _QueryError(
+                    exc.code().name, describe_rpc_error(agent.api_endpoint_uri, exc, peer="remote agent")
+                ) from None
             self._check_session(agent, await call.initial_metadata())
             return rpc.convert(response)
         finally:
             await channel.close()
 
     def _check_session(self, agent: RemoteAgent, metadata: Any) -> None:
-        values = [v for k, v in (metadata or ()) if k == SESSION_ID_HEADER]
+        values = [v for k, v in (metadata or ()) if k == SESSION_ID_METADATA_KEY]
         if len(values) == 1 and values[0] == agent.session_id:
             return
         if not values:
@@ -228,13 +230,6 @@ class RemoteAgentQueries:
 
 def _identity(data: bytes) -> bytes:
     return data
-
-
-def _describe(agent: RemoteAgent, exc: grpc.aio.AioRpcError) -> str:
-    details = (exc.details() or "").strip() or "no details"
-    if exc.code() == grpc.StatusCode.UNAVAILABLE:
-        return f"unreachable at {agent.api_endpoint_uri}: {details}"
-    return f"answered {exc.code().name}: {details}"
 
 
 class _DeadlineError(Exception):

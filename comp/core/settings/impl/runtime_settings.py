@@ -30,7 +30,7 @@ from pkg.config.schema import ValueType
 from pkg.config.sources import Source
 from pkg.config.wire_size import text_size
 from pkg.scrub import mask as mask_secret
-from pkg.scrub import mask_tree, scrub_setting
+from pkg.scrub import scrub_setting
 
 __all__ = ["RuntimeSettings", "find_unencodable_text", "mask_secret", "parse_text_value"]
 
@@ -123,9 +123,7 @@ class RuntimeSettings:
 
     def _shown(self, key: str, value: Any) -> tuple[Any, bool]:
         """The value as an operator may see it (pkg.scrub's rules, plus keys declared secret)."""
-        if self._config.is_secret(key):
-            return mask_tree(value), True
-        return scrub_setting(key, value)
+        return scrub_setting(key, value, secret=self._config.is_secret(key))
 
     def _mask_tree(self, prefix: str, tree: dict[str, Any]) -> dict[str, Any]:
         masked: dict[str, Any] = {}

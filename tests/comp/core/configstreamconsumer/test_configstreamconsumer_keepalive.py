@@ -1,15 +1,12 @@
-"""The consumer's keepalive settings as gRPC channel options, and the wording of keepalive failures."""
+"""The consumer's keepalive settings as gRPC channel options."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
 
-import grpc
-
 from comp.core.configstreamconsumer.def_ import MIN_KEEPALIVE_TIME, Params
 from comp.core.configstreamconsumer.impl.consumer import channel_options
-from comp.core.configstreamconsumer.impl.session import describe_rpc_error
 
 
 def _params(keepalive_time: float = 15.0, keepalive_timeout: float = 5.0) -> Params:
@@ -31,16 +28,3 @@ def test_default_keepalive_notices_a_hung_core_within_twenty_seconds() -> None:
     params = Params(auth_token_file=Path("token"), cert_file=Path("cert"))
     assert params.keepalive_time >= MIN_KEEPALIVE_TIME
     assert params.keepalive_time + params.keepalive_timeout <= 20
-
-
-def _unavailable(details: str) -> str:
-    error = grpc.aio.AioRpcError(
-        grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), details
-    )
-    return describe_rpc_error("127.0.0.1:5001", error)
-
-
-def test_keepalive_failures_are_worded_for_users() -> None:
-    assert "stopped answering keepalive pings" in _unavailable("keepalive watchdog timeout")
-    assert "stopped answering keepalive pings" in _unavailable("Ping timeout")
-    assert "refused our keepalive pings as too frequent" in _unavailable("Too many pings")

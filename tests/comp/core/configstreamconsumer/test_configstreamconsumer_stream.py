@@ -272,9 +272,10 @@ async def test_wait_ready_without_a_core_agent_fails_at_its_timeout_naming_addre
     await wire.eventually(lambda: built.consumer.stats.last_error is not None, "a first failure")
     with pytest.raises(NotReadyError) as err:
         await built.consumer.wait_ready(0.2)
-    assert str(err.value) == (
-        f"config stream not ready after 0.2s: cannot reach core agent at {free_address}: connection refused"
+    assert str(err.value).startswith(
+        f"config stream not ready after 0.2s: cannot reach core agent at {free_address}: "
     )
+    assert str(err.value).endswith("Connection refused")
     assert built.consumer.state in (ConsumerState.CONNECTING, ConsumerState.DISCONNECTED)
 
 

@@ -116,7 +116,8 @@ async def test_slow_agent_costs_at_most_the_deadline(servers: StartServer, ipc: 
     assert time.monotonic() - started < 2.0
     assert results["fast"].response is not None
     assert results["slow"].error == "no answer within 1s"
-    assert results["dead"].error is not None and "unreachable" in results["dead"].error
+    assert results["dead"].error is not None
+    assert results["dead"].error.startswith("cannot reach remote agent at 127.0.0.1:1: ")
     assert telemetry.value("remote_agent_registry.action_timeout", name="Slow", action="status") == 1
     assert (
         telemetry.value(
