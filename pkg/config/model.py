@@ -255,8 +255,12 @@ class LayeredConfig(TypedGetters):
                 group, leaf, source=str(source), other_source=f"{source} in the same change"
             )
         value_sizes = {key: value_size(value) for key, value in leaves.items()}
-        for key, size in value_sizes.items():
-            self._check_value_size(key, source, size)
+        name = source.value
+        # Each entry's snapshot size, computed once: checked here, counted in the total below.
+        entry_sizes = {key: setting_size(key, name, size) for key, size in value_sizes.items()}
+        for key, size in entry_sizes.items():
+            self._check_entry_size(key, source, size)
+        priority = source.priority
         with self._lock:
             layer = self._layers[source]
             delta = 0
@@ -264,17 +268,18 @@ class LayeredConfig(TypedGetters):
                 if key not in layer:
                     self._check_tree(key, source)
                 effective = self._effective.get(key)
-                if effective is None or source.priority >= effective.source.priority:
+                if effective is None or priority >= effective.source.priority:
                     self._check_restart(key, value)
-                    delta += self._setting_size(key, source, value_sizes[key]) - self._sizes.get(key, 0)
-            self._check_total(self._total + delta, f"setting {_keys(leaves)} at {source}", delta)
+                    delta += entry_sizes[key] - self._sizes.get(key, 0)
+            if delta >= 0 and self._total + delta > self._limits.total_max_bytes:
+                self._check_total(self._total + delta, f"setting {_keys(leaves)} at {source}", delta)
             sizes = self._value_sizes[source]
             for key, value in leaves.items():
                 if key not in layer:
                     self._hold(key)
                 layer[key] = value
                 sizes[key] = value_sizes[key]
-                self._refresh(key, None)
+                self._refresh(key, None, (source, entry_sizes[key]))
         self._deliver()
 
     def unset_for_source(self, key: str, source: Source) -> None:
@@ -342,8 +347,7 @@ class LayeredConfig(TypedGetters):
             value_bytes = self._value_sizes[source][key]
         return setting_size(key, source.value, value_bytes)
 
-    def _check_value_size(self, key: str, source: Source, value_bytes: int) -> None:
-        size = self._setting_size(key, source, value_bytes)
+    def _check_entry_size(self, key: str, source: Source, size: int) -> None:
         maximum = self._limits.value_max_bytes
         if size > maximum:
             raise ConfigLimitError(
@@ -403,8 +407,12 @@ class LayeredConfig(TypedGetters):
         for parent in parent_keys(key):
             _decrement(self._group_leaves, parent)
 
-    def _refresh(self, key: str, unset_source: Source | None) -> None:
-        """Recompute ``key``'s effective setting; queue a change if it differs. Holds the data lock."""
+    def _refresh(
+        self, key: str, unset_source: Source | None, known: tuple[Source, int] | None = None
+    ) -> None:
+        """Recompute ``key``'s effective setting; queue a change if it differs. Holds the data lock.
+
+        ``known``: a source and the entry size of ``key`` at that source, already computed."""
         old = self._effective.get(key)
         new: Setting | None = None
         for source in _HIGHEST_FIRST:
@@ -415,7 +423,10 @@ class LayeredConfig(TypedGetters):
         if new is None:
             self._total -= self._sizes.pop(key, 0)
         else:
-            size = self._setting_size(key, new.source)
+            if known is not None and known[0] is new.source:
+                size = known[1]
+            else:
+                size = self._setting_size(key, new.source)
             self._total += size - self._sizes.get(key, 0)
             self._sizes[key] = size
         if _same_setting(old, new):
