@@ -310,7 +310,7 @@ def is_plain_string(text: str) -> bool:
     turns into a number, boolean, null or timestamp): parsing it would give it back unchanged."""
     return (
         _PLAIN_WORD.fullmatch(text) is not None
-        and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG
+        and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG  # type: ignore[no-untyped-call]
     )
 
 
