@@ -204,7 +204,11 @@ class LayeredConfig(TypedGetters):
     def flattened_with_sequence_id(self) -> tuple[dict[str, Setting], int]:
         """Every effective leaf setting with its source, and the sequence id, read under one lock."""
         with self._lock:
-            settings = {key: Setting(_copy(s.value), s.source) for key, s in self._effective.items()}
+            # Settings are frozen: one whose value is immutable is shared, not copied.
+            settings = {
+                key: Setting(_copy(s.value), s.source) if isinstance(s.value, list | dict) else s
+                for key, s in self._effective.items()
+            }
             return settings, self._sequence_id
 
     @property
