@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,34 +93,38 @@ class Bench:
     def say(self, text: str) -> None:
         self.log(f"[{time.strftime('%H:%M:%S')}] {text}")
 
-    async def start(self, kind: str, bulk_settings: int = 0) -> Server:
-        config, port = new_config(self.workdir, kind, self.secrets, bulk_settings)
+    async def start(self, kind: str, bulk_settings: int = 0, **options: Any) -> Server:
+        """A server of ``kind``; ``options``: more arguments of :func:`bench.servers.write_config`."""
+        config, port = new_config(self.workdir, kind, self.secrets, bulk_settings, **options)
         return await start_server(
             kind, self.group, self.secrets, config, port=port, limit_s=self.plan.step_timeout
         )
 
     @contextlib.asynccontextmanager
-    async def servers(self, bulk_settings: int = 0) -> AsyncIterator[dict[str, Server]]:
+    async def servers(self, bulk_settings: int = 0, **options: Any) -> AsyncIterator[dict[str, Server]]:
         """One server of each kind, stopped on exit."""
         started: dict[str, Server] = {}
         try:
             for kind in self.kinds:
-                started[kind] = await self.start(kind, bulk_settings)
+                started[kind] = await self.start(kind, bulk_settings, **options)
             yield started
         finally:
             for server in started.values():
                 await self.group.stop(server.child)
 
-    async def subscribers(self, server: Server, count: int) -> Child:
-        """A subscriber process with ``count`` connected and registered subscribers (not streaming)."""
-        args = ["--target", server.address, *self.secrets.args(), "--count", str(count)]
+    async def subscribers(self, server: Server, count: int, extra: Sequence[str] = ()) -> Child:
+        """A subscriber process with ``count`` connected and registered subscribers (not streaming);
+        ``extra``: more options of :mod:`bench.subscribers` (extensions to ask for)."""
+        args = ["--target", server.address, *self.secrets.args(), "--count", str(count), *extra]
         child = await self.group.spawn_python(f"subscribers-{server.kind}-{count}", "bench.subscribers", args)
         await child.receive(self.plan.step_timeout + count * 0.1)
         return child
 
-    async def streaming(self, server: Server, count: int) -> tuple[Child, dict[str, Any]]:
+    async def streaming(
+        self, server: Server, count: int, extra: Sequence[str] = ()
+    ) -> tuple[Child, dict[str, Any]]:
         """A subscriber process whose ``count`` subscribers all have their first snapshot."""
-        child = await self.subscribers(server, count)
+        child = await self.subscribers(server, count, extra)
         result = await child.request(
             {"cmd": "stream", "timeout": self.plan.step_timeout}, self.plan.step_timeout + 5
         )

@@ -9,6 +9,7 @@ from pkg.protoconv.configevents import (
     sequence_id_from_wire,
     snapshot_epoch_suffix,
     snapshot_event,
+    snapshot_payload,
     update_event,
     wire_sequence_id,
 )
@@ -160,3 +161,48 @@ def test_a_snapshot_is_byte_for_byte_what_one_message_per_setting_gives() -> Non
             key=key, source=str(settings[key].source), value=to_value(settings[key].value)
         )
     assert snapshot_event("o", 4, settings).SerializeToString() == expected.SerializeToString()
+
+
+_PAYLOAD_VALUES: list[object] = [
+    "x",
+    "",
+    "é" * 70,
+    "y" * 200,
+    0,
+    1,
+    -1,
+    2**53,
+    -(2**53),
+    2**60,
+    2.5,
+    -0.0,
+    1e308,
+    True,
+    False,
+    None,
+    ["a", 1, None],
+    [],
+    {"k": {"n": [None]}},
+    {},
+    float("nan"),
+    b"raw",
+    "\ud800",
+]
+
+
+@pytest.mark.parametrize("sequence_id", [0, 1, 300, 2**31 - 1, 2**31, 2**32 + 5])
+def test_snapshot_payload_is_byte_for_byte_the_serialized_snapshot_event(sequence_id: int) -> None:
+    sources = [Source.DEFAULT, Source.FILE, Source.CLI, Source.AGENT_RUNTIME]
+    settings = {f"k{i:02d}": Setting(v, sources[i % 4]) for i, v in enumerate(_PAYLOAD_VALUES)}
+    settings["z" * 300] = Setting("long key", Source.FILE)
+    errors: list[str] = []
+    expected_errors: list[str] = []
+    expected = snapshot_event("datadog.yaml", sequence_id, settings, lambda k, e: expected_errors.append(k))
+    payload = snapshot_payload("datadog.yaml", sequence_id, settings, lambda k, e: errors.append(k))
+    assert payload == expected.SerializeToString()
+    assert errors == expected_errors == ["k20", "k21", "k22"]
+
+
+def test_snapshot_payload_of_nothing_is_an_empty_snapshot() -> None:
+    assert snapshot_payload("", 0, {}) == snapshot_event("", 0, {}).SerializeToString()
+    assert configstream_pb2.ConfigEvent.FromString(snapshot_payload("", 0, {})).HasField("snapshot")
