@@ -14,10 +14,11 @@ from bench.procs import Child, ChildError, ProcessGroup
 from bench.report import Report
 from bench.servers import CORE, FLOOR, Secrets, Server, new_config, start_server
 
-__all__ = ["BURST_PREFIX", "LATENCY_KEY", "Bench", "Plan", "full_plan", "quick_plan"]
+__all__ = ["BURST_PREFIX", "LATENCY_KEY", "MIX_PREFIX", "Bench", "Plan", "full_plan", "quick_plan"]
 
 LATENCY_KEY = "bench.latency"
 BURST_PREFIX = "bench.burst.k"
+MIX_PREFIX = "bench.mix.k"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,14 @@ class Plan:
     idle_subscribers: int
     cli_runs: int
     step_timeout: float
+    write_seconds: float = 2.0
+    scale_settings: tuple[int, ...] = (10_000, 100_000)
+    batch_subscribers: tuple[int, ...] = (10, 100)
+    batch_updates: int = 256
+    batch_seconds: float = 2.0
+    filter_subscribers: int = 10
+    filter_keys: int = 100
+    filter_seconds: float = 2.0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -75,6 +84,12 @@ def quick_plan(runs: int = 1) -> Plan:
         idle_subscribers=50,
         cli_runs=runs,
         step_timeout=60.0,
+        write_seconds=0.3,
+        scale_settings=(1000, 2000),
+        batch_subscribers=(5,),
+        batch_seconds=0.3,
+        filter_subscribers=3,
+        filter_seconds=0.3,
     )
 
 

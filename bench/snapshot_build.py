@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["bulk_settings", "main", "measure_build", "peak_extra_bytes"]
+__all__ = ["bulk_settings", "main", "measure_build", "peak_extra_bytes", "peak_since", "reset_peak"]
 
 CORE = "core"
 CORE_DIRECT = "core-direct"
@@ -56,21 +56,34 @@ def _trim() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def peak_extra_bytes(run: Callable[[], object]) -> int | None:
-    """Peak resident memory while ``run()`` runs above the resident memory before it (memory freed
-    before is given back first); None where the kernel's counters are not available."""
+def reset_peak() -> int | None:
+    """Give freed memory back, reset the peak to the current resident memory and return it in bytes;
+    None where the kernel's counters are not available."""
     _trim()
     try:
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current VmRSS
     except OSError:
         return None
     before = _status_kib("VmRSS")
-    result = run()
+    return None if before is None else before * 1024
+
+
+def peak_since(before: int | None) -> int | None:
+    """The peak resident memory since :func:`reset_peak` returned ``before``, above it."""
     peak = _status_kib("VmHWM")
-    del result
     if before is None or peak is None:
         return None
-    return max(peak - before, 0) * 1024
+    return max(peak * 1024 - before, 0)
+
+
+def peak_extra_bytes(run: Callable[[], object]) -> int | None:
+    """Peak resident memory while ``run()`` runs above the resident memory before it (memory freed
+    before is given back first); None where the kernel's counters are not available."""
+    before = reset_peak()
+    result = run()
+    extra = peak_since(before)
+    del result
+    return extra
 
 
 def _core_builder(settings: Mapping[str, str], *, direct: bool = False) -> Callable[[], bytes]:

@@ -243,7 +243,13 @@ class _Process:
             raise RuntimeError("; ".join(self.fleet.errors[:3]))
         self.fleet.take_stats()  # the first snapshots are reported here, not in the next stats
         times = [s.snapshot_ns - started for s in self.subscribers]
-        return {"event": "streaming", "snapshot_ns": times, "all_ns": max(times), "started_ns": started}
+        return {
+            "event": "streaming",
+            "snapshot_ns": times,
+            "all_ns": max(times),
+            "started_ns": started,
+            "snapshot_bytes": self.fleet.snapshot_bytes,
+        }
 
     async def wait_seq(self, seq: int, limit_s: float) -> dict[str, Any]:
         self.fleet.expect(seq, self.subscribers)
