@@ -136,10 +136,14 @@ class LayeredConfig(TypedGetters):
         self._holders: dict[str, int] = {}
         self._group_leaves: dict[str, int] = {}
         self._effective: dict[str, Setting] = {}
+        # Keys whose effective value is a list or dict: the only ones a reader gets a copy of.
+        self._mutable: set[str] = set()
         for key, value in self._layers[Source.DEFAULT].items():
             self._value_sizes[Source.DEFAULT][key] = value_size(value)
             self._hold(key)
             self._effective[key] = Setting(value, Source.DEFAULT)
+            if isinstance(value, list | dict):
+                self._mutable.add(key)
             self._sizes[key] = self._setting_size(key, Source.DEFAULT)
             self._total += self._sizes[key]
         self._check_total(self._total, "the declared defaults", 0)
@@ -205,10 +209,10 @@ class LayeredConfig(TypedGetters):
         """Every effective leaf setting with its source, and the sequence id, read under one lock."""
         with self._lock:
             # Settings are frozen: one whose value is immutable is shared, not copied.
-            settings = {
-                key: Setting(_copy(s.value), s.source) if isinstance(s.value, list | dict) else s
-                for key, s in self._effective.items()
-            }
+            settings = dict(self._effective)
+            for key in self._mutable:
+                setting = settings[key]
+                settings[key] = Setting(copy.deepcopy(setting.value), setting.source)
             return settings, self._sequence_id
 
     @property
@@ -439,6 +443,10 @@ class LayeredConfig(TypedGetters):
             del self._effective[key]
         else:
             self._effective[key] = new
+        if new is not None and isinstance(new.value, list | dict):
+            self._mutable.add(key)
+        else:
+            self._mutable.discard(key)
         self._sequence_id += 1
         change = ConfigChange(
             key=key,
