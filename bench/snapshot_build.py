@@ -91,7 +91,7 @@ def _core_builder(settings: Mapping[str, str], *, direct: bool = False) -> Calla
     from pkg.config.model import LayeredConfig
     from pkg.config.schema import default_schema
     from pkg.config.sources import Source
-    from pkg.protoconv.configevents import snapshot_event, snapshot_payload
+    from pkg.protoconv import configevents
 
     schema = default_schema()
     schema.declare_open_group("bench", "benchmark settings")
@@ -107,8 +107,8 @@ def _core_builder(settings: Mapping[str, str], *, direct: bool = False) -> Calla
         config.set("bench.latency", f"v{next(bump)}", Source.AGENT_RUNTIME)  # a new sequence id
         flattened, sequence_id = config.flattened_with_sequence_id()
         if direct:
-            return snapshot_payload("datadog.yaml", sequence_id, flattened)
-        return snapshot_event("datadog.yaml", sequence_id, flattened).SerializeToString()
+            return configevents.snapshot_payload("datadog.yaml", sequence_id, flattened)
+        return configevents.snapshot_event("datadog.yaml", sequence_id, flattened).SerializeToString()
 
     return build
 
