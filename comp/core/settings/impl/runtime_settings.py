@@ -188,9 +188,11 @@ class RuntimeSettings:
         """Refuse an undeclared key (naming close matches) and a key read only at startup."""
         schema = self._config.schema
         try:
-            spec = schema.spec(key)
-            declared = live = spec.live if spec is not None else schema.open_group(key) is not None
-            declared = declared or spec is not None
+            spec = schema.spec(key)  # one resolution of the name: this runs on every write
+            if spec is not None:
+                declared, live = True, spec.live
+            else:
+                declared = live = schema.open_group(key) is not None
         except ConfigError as exc:  # a malformed key
             raise SettingsValueError(str(exc)) from None
         if not declared:
