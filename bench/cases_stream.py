@@ -6,6 +6,7 @@ process; the core agent and the floor take turns within a run, so drift affects 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench.context import BURST_PREFIX, LATENCY_KEY, Bench
@@ -13,7 +14,7 @@ from bench.procs import Child, cpu_seconds
 from bench.report import Target, percentile
 from bench.servers import Server
 
-__all__ = ["run_burst", "run_cost", "run_latency", "stream_cases"]
+__all__ = ["cost_run", "run_burst", "run_cost", "run_latency", "stream_cases"]
 
 _MS_PER_US = 1e-3
 
@@ -63,26 +64,43 @@ async def run_latency(bench: Bench, servers: dict[str, Server], writers: dict[st
         )
 
 
-async def _cost_run(bench: Bench, server: Server, writer: Child, count: int) -> dict[str, float]:
+async def cost_run(
+    bench: Bench,
+    server: Server,
+    writer: Child,
+    count: int,
+    *,
+    extra: Sequence[str] = (),
+    command: Mapping[str, Any] | None = None,
+) -> dict[str, float]:
+    """Server CPU while the writer floods (``command``, default: sets of one key for ``cost_seconds``)
+    and ``count`` subscribers (asking for the extensions in ``extra``) receive every update."""
     plan = bench.plan
-    subscribers, _ = await bench.streaming(server, count)
+    subscribers, first = await bench.streaming(server, count, extra)
+    if command is None:
+        command = {"cmd": "flood", "key": LATENCY_KEY, "seconds": plan.cost_seconds}
     try:
         cpu_before = cpu_seconds(server.pid)
-        command = {"cmd": "flood", "key": LATENCY_KEY, "seconds": plan.cost_seconds}
-        done = await writer.request(command, plan.step_timeout + plan.cost_seconds)
+        done = await writer.request(command, plan.step_timeout + float(command.get("seconds", 0)))
         reached = await bench.wait_seq(subscribers, int(done["final_seq"]))
         cpu_after = cpu_seconds(server.pid)
         stats = await subscribers.request({"cmd": "stats"}, 60)
     finally:
         await bench.finish(subscribers)
     delivered = int(stats["received"])
+    cpu_us = (cpu_after - cpu_before) * 1e6
     seconds = (int(reached["last_ns"]) - int(done["started_ns"])) / 1e9
     write_seconds = (int(done["ended_ns"]) - int(done["started_ns"])) / 1e9
     return {
-        "cpu_us_per_event": (cpu_after - cpu_before) * 1e6 / max(delivered, 1),
+        "cpu_us_per_event": cpu_us / max(delivered, 1),
+        "cpu_us_per_update": cpu_us / max(int(stats["updates"]), 1),
+        "cpu_us_per_write": cpu_us / max(int(done["sent"]), 1),
+        "updates_per_event": int(stats["updates"]) / max(delivered, 1),
         "events_per_s": delivered / seconds if seconds > 0 else float("nan"),
         "writes_per_s": int(done["sent"]) / write_seconds if write_seconds > 0 else float("nan"),
         "resync_snapshots": float(stats["snapshots"]),
+        "batches": float(stats["batches"]),
+        "snapshot_bytes": float(first.get("snapshot_bytes", 0)),
     }
 
 
@@ -93,7 +111,7 @@ async def run_cost(bench: Bench, servers: dict[str, Server], writers: dict[str, 
         for run in range(plan.runs):
             for kind, server in servers.items():
                 bench.say(f"cost: N={count} run {run + 1}/{plan.runs} {kind}")
-                result = await _cost_run(bench, server, writers[kind], count)
+                result = await cost_run(bench, server, writers[kind], count)
                 for name, unit, key in (
                     (f"cpu per event N={count}", "us", "cpu_us_per_event"),
                     (f"delivered N={count}", "events/s", "events_per_s"),

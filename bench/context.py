@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,10 +14,11 @@ from bench.procs import Child, ChildError, ProcessGroup
 from bench.report import Report
 from bench.servers import CORE, FLOOR, Secrets, Server, new_config, start_server
 
-__all__ = ["BURST_PREFIX", "LATENCY_KEY", "Bench", "Plan", "full_plan", "quick_plan"]
+__all__ = ["BURST_PREFIX", "LATENCY_KEY", "MIX_PREFIX", "Bench", "Plan", "full_plan", "quick_plan"]
 
 LATENCY_KEY = "bench.latency"
 BURST_PREFIX = "bench.burst.k"
+MIX_PREFIX = "bench.mix.k"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,14 @@ class Plan:
     idle_subscribers: int
     cli_runs: int
     step_timeout: float
+    write_seconds: float = 2.0
+    scale_settings: tuple[int, ...] = (10_000, 100_000)
+    batch_subscribers: tuple[int, ...] = (10, 100)
+    batch_updates: int = 256
+    batch_seconds: float = 2.0
+    filter_subscribers: int = 10
+    filter_keys: int = 100
+    filter_seconds: float = 2.0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -75,6 +84,12 @@ def quick_plan(runs: int = 1) -> Plan:
         idle_subscribers=50,
         cli_runs=runs,
         step_timeout=60.0,
+        write_seconds=0.3,
+        scale_settings=(1000, 2000),
+        batch_subscribers=(5,),
+        batch_seconds=0.3,
+        filter_subscribers=3,
+        filter_seconds=0.3,
     )
 
 
@@ -93,34 +108,38 @@ class Bench:
     def say(self, text: str) -> None:
         self.log(f"[{time.strftime('%H:%M:%S')}] {text}")
 
-    async def start(self, kind: str, bulk_settings: int = 0) -> Server:
-        config, port = new_config(self.workdir, kind, self.secrets, bulk_settings)
+    async def start(self, kind: str, bulk_settings: int = 0, **options: Any) -> Server:
+        """A server of ``kind``; ``options``: more arguments of :func:`bench.servers.write_config`."""
+        config, port = new_config(self.workdir, kind, self.secrets, bulk_settings, **options)
         return await start_server(
             kind, self.group, self.secrets, config, port=port, limit_s=self.plan.step_timeout
         )
 
     @contextlib.asynccontextmanager
-    async def servers(self, bulk_settings: int = 0) -> AsyncIterator[dict[str, Server]]:
+    async def servers(self, bulk_settings: int = 0, **options: Any) -> AsyncIterator[dict[str, Server]]:
         """One server of each kind, stopped on exit."""
         started: dict[str, Server] = {}
         try:
             for kind in self.kinds:
-                started[kind] = await self.start(kind, bulk_settings)
+                started[kind] = await self.start(kind, bulk_settings, **options)
             yield started
         finally:
             for server in started.values():
                 await self.group.stop(server.child)
 
-    async def subscribers(self, server: Server, count: int) -> Child:
-        """A subscriber process with ``count`` connected and registered subscribers (not streaming)."""
-        args = ["--target", server.address, *self.secrets.args(), "--count", str(count)]
+    async def subscribers(self, server: Server, count: int, extra: Sequence[str] = ()) -> Child:
+        """A subscriber process with ``count`` connected and registered subscribers (not streaming);
+        ``extra``: more options of :mod:`bench.subscribers` (extensions to ask for)."""
+        args = ["--target", server.address, *self.secrets.args(), "--count", str(count), *extra]
         child = await self.group.spawn_python(f"subscribers-{server.kind}-{count}", "bench.subscribers", args)
         await child.receive(self.plan.step_timeout + count * 0.1)
         return child
 
-    async def streaming(self, server: Server, count: int) -> tuple[Child, dict[str, Any]]:
+    async def streaming(
+        self, server: Server, count: int, extra: Sequence[str] = ()
+    ) -> tuple[Child, dict[str, Any]]:
         """A subscriber process whose ``count`` subscribers all have their first snapshot."""
-        child = await self.subscribers(server, count)
+        child = await self.subscribers(server, count, extra)
         result = await child.request(
             {"cmd": "stream", "timeout": self.plan.step_timeout}, self.plan.step_timeout + 5
         )

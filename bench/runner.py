@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from bench.cases_scale import run_batch, run_filter, run_snapshot_scale, run_write
 from bench.cases_server import run_cli, run_memory, run_snapshot
 from bench.cases_stream import stream_cases
 from bench.context import Bench, Plan, full_plan, quick_plan
@@ -34,6 +35,10 @@ CASES: dict[str, Callable[[Bench], Awaitable[None]]] = {
     "snapshot": run_snapshot,
     "memory": run_memory,
     "cli": run_cli,
+    "write": run_write,  # 7 write path at N=1
+    "scale": run_snapshot_scale,  # 8 snapshots of 10,000 and 100,000 settings
+    "batch": run_batch,  # 9
+    "filter": run_filter,  # 10
 }
 _FD_NEEDED = 8192  # a thousand TLS connections on each side, with room
 

@@ -71,11 +71,23 @@ def make_secrets(directory: Path) -> Secrets:
     return secrets
 
 
+BULK_VALUE = "value-{i:05d}"
+"""The text of bulk setting ``i`` (``str.format`` with ``i``)."""
+
+
 def write_config(
-    path: Path, *, port: int, telemetry_port: int, secrets: Secrets, bulk_settings: int = 0
+    path: Path,
+    *,
+    port: int,
+    telemetry_port: int,
+    secrets: Secrets,
+    bulk_settings: int = 0,
+    bulk_value: str = BULK_VALUE,
+    total_max_bytes: int | None = None,
 ) -> Path:
     """A ``datadog.yaml`` for one server: loopback port, the shared secrets, telemetry on a free port,
-    sessions that outlive the benchmark, and ``bulk_settings`` extra string settings."""
+    sessions that outlive the benchmark, and ``bulk_settings`` extra string settings (``bulk_value``
+    formatted with their index); ``total_max_bytes`` raises ``config_limits.total_max_bytes``."""
     config: dict[str, Any] = {
         "cmd_host": "127.0.0.1",
         "cmd_port": port,
@@ -86,8 +98,10 @@ def write_config(
         "remote_agent": {"registry": {"idle_timeout": "1h"}},
     }
     if bulk_settings:
-        bulk = {f"s{i:05d}": f"value-{i:05d}" for i in range(bulk_settings)}
+        bulk = {f"s{i:05d}": bulk_value.format(i=i) for i in range(bulk_settings)}
         config["bench"] = {"bulk": bulk}
+    if total_max_bytes is not None:
+        config["config_limits"] = {"total_max_bytes": total_max_bytes}
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     # The writer sets bench.* keys at runtime: declare them to the core (pkg/config/declarations.py).
     declarations = path.parent / "config_keys.d"
@@ -166,12 +180,17 @@ async def start_server(
     return Server(kind, child, f"127.0.0.1:{ready['port']}", None, time.monotonic() - started, config_file)
 
 
-def new_config(directory: Path, kind: str, secrets: Secrets, bulk_settings: int = 0) -> tuple[Path, int]:
-    """A config file for a server of ``kind`` on a fresh free port; returns it and the port."""
+def new_config(
+    directory: Path, kind: str, secrets: Secrets, bulk_settings: int = 0, **options: Any
+) -> tuple[Path, int]:
+    """A config file for a server of ``kind`` on a fresh free port; returns it and the port.
+    ``options``: more arguments of :func:`write_config`."""
     port = free_port()
     path = directory / f"{kind}-{port}" / "datadog.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_config(path, port=port, telemetry_port=free_port(), secrets=secrets, bulk_settings=bulk_settings)
+    write_config(
+        path, port=port, telemetry_port=free_port(), secrets=secrets, bulk_settings=bulk_settings, **options
+    )
     return path, port
 
 

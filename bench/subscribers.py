@@ -15,6 +15,10 @@ answers JSON lines on stdout:
 - ``{"cmd": "stats"}``: counters and latency samples since the last stats -> ``{"event": "stats", ...}``
 - ``{"cmd": "exit"}``
 
+Options ask for the stream extensions: ``--max-batch-updates M`` (updates may arrive as batches, each
+update counted), ``--filter-key K`` / ``--filter-prefix P`` (only those keys; also asks for progress
+events, which carry the position of a filtered stream), ``--progress``.
+
 An update whose value is ``ts-<monotonic ns>`` (as the writer sends them) yields one latency sample:
 receive time minus that timestamp (``time.monotonic_ns`` is one clock for every process of the host).
 """
@@ -37,7 +41,16 @@ from pkg.ipc import auth_metadata, client_credentials, load_client_material, sec
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2, remoteagent_pb2_grpc
 
-__all__ = ["CHANNEL_OPTIONS", "TIMESTAMP_PREFIX", "Fleet", "SubscriberState", "main", "parse_timestamp"]
+__all__ = [
+    "CHANNEL_OPTIONS",
+    "TIMESTAMP_PREFIX",
+    "Fleet",
+    "SubscriberState",
+    "main",
+    "parse_arguments",
+    "parse_timestamp",
+    "stream_request",
+]
 
 STREAM_METHOD = "/datadog.api.v1.AgentSecure/StreamConfigEvents"
 TIMESTAMP_PREFIX = "ts-"
@@ -68,6 +81,8 @@ class SubscriberState:
     snapshot_ns: int = 0
     call: Any = None
     task: asyncio.Task[None] | None = None
+    filtered: bool = False
+    """Sees only some keys: sequence ids of its updates skip the others' (no gap)."""
 
 
 @dataclass
@@ -78,7 +93,10 @@ class Fleet:
     clock: Callable[[], int] = time.monotonic_ns
     received: int = 0
     updates: int = 0
+    batches: int = 0
+    progress: int = 0
     snapshots: int = 0
+    snapshot_bytes: int = 0
     gaps: int = 0
     out_of_order: int = 0
     latencies_us: list[int] = field(default_factory=list)
@@ -96,21 +114,21 @@ class Fleet:
         event = configstream_pb2.ConfigEvent.FromString(data)
         self.received += 1
         before = sub.last_seq
-        if event.HasField("update"):
-            update = event.update
-            seq = update.sequence_id
-            self.updates += 1
-            if before >= 0 and seq != before + 1:
-                if seq > before + 1:
-                    self.gaps += 1
-                else:
-                    self.out_of_order += 1
-            stamp = parse_timestamp(update.setting.value.string_value)
-            if stamp is not None:
-                self.latencies_us.append((now - stamp) // 1000)
-        elif event.HasField("snapshot"):
+        kind = event.WhichOneof("event")
+        if kind == "update":
+            seq = self._on_update(sub, event.update, now)
+        elif kind == "batch":
+            self.batches += 1
+            seq = before
+            for update in event.batch.updates:
+                seq = max(seq, self._on_update(sub, update, now))
+        elif kind == "progress":
+            self.progress += 1
+            seq = event.progress.sequence_id
+        elif kind == "snapshot":
             seq = event.snapshot.sequence_id
             self.snapshots += 1
+            self.snapshot_bytes = len(data)
             if sub.snapshot_ns == 0:
                 sub.snapshot_ns = now
                 self.snapshotted += 1
@@ -118,13 +136,29 @@ class Fleet:
                     self.all_snapshotted.set()
         else:
             return
-        sub.last_seq = max(before, seq)
+        sub.last_seq = max(sub.last_seq, seq)
         target = self.target_seq
         if target is not None and before < target <= sub.last_seq:
             self.remaining -= 1
             if self.remaining == 0:
                 self.reached_ns = now
                 self.reached.set()
+
+    def _on_update(self, sub: SubscriberState, update: configstream_pb2.ConfigUpdate, now: int) -> int:
+        """Count one update (alone or in a batch); returns its sequence id."""
+        seq = update.sequence_id
+        self.updates += 1
+        last = sub.last_seq
+        if last >= 0 and seq != last + 1 and not sub.filtered:
+            if seq > last + 1:
+                self.gaps += 1
+            else:
+                self.out_of_order += 1
+        sub.last_seq = max(last, seq)
+        stamp = parse_timestamp(update.setting.value.string_value)
+        if stamp is not None:
+            self.latencies_us.append((now - stamp) // 1000)
+        return seq
 
     def expect(self, seq: int, subscribers: Sequence[SubscriberState]) -> None:
         """Arm :attr:`reached` for the moment every subscriber has seen ``seq``."""
@@ -145,13 +179,17 @@ class Fleet:
             "event": "stats",
             "received": self.received,
             "updates": self.updates,
+            "batches": self.batches,
+            "progress": self.progress,
             "snapshots": self.snapshots,
+            "snapshot_bytes": self.snapshot_bytes,
             "gaps": self.gaps,
             "out_of_order": self.out_of_order,
             "latencies_us": self.latencies_us,
             "errors": self.errors[:5],
         }
         self.received = self.updates = self.snapshots = self.gaps = self.out_of_order = 0
+        self.batches = self.progress = 0
         self.latencies_us = []
         return stats
 
@@ -174,7 +212,8 @@ class _Process:
                 pid=str(os.getpid()), flavor=_FLAVOR, display_name=f"{self.args.name}-{index}"
             )
             response = await stub.RegisterRemoteAgent(request, metadata=auth_metadata(self.token), timeout=30)
-            return SubscriberState(index, channel, session_id=response.session_id)
+            filtered = bool(self.args.filter_key or self.args.filter_prefix)
+            return SubscriberState(index, channel, session_id=response.session_id, filtered=filtered)
 
     async def prepare(self) -> None:
         gate = asyncio.Semaphore(self.args.connect_concurrency)
@@ -185,10 +224,7 @@ class _Process:
     async def _consume(self, sub: SubscriberState) -> None:
         metadata = (*auth_metadata(self.token), ("session_id", sub.session_id))
         stream: Any = sub.channel.unary_stream(STREAM_METHOD)  # bytes in, bytes out
-        sub.call = stream(
-            configstream_pb2.ConfigStreamRequest(name=f"{self.args.name}-{sub.index}").SerializeToString(),
-            metadata=metadata,
-        )
+        sub.call = stream(stream_request(self.args, f"{self.args.name}-{sub.index}"), metadata=metadata)
         try:
             async for data in sub.call:
                 self.fleet.on_event(sub, data)
@@ -207,7 +243,13 @@ class _Process:
             raise RuntimeError("; ".join(self.fleet.errors[:3]))
         self.fleet.take_stats()  # the first snapshots are reported here, not in the next stats
         times = [s.snapshot_ns - started for s in self.subscribers]
-        return {"event": "streaming", "snapshot_ns": times, "all_ns": max(times), "started_ns": started}
+        return {
+            "event": "streaming",
+            "snapshot_ns": times,
+            "all_ns": max(times),
+            "started_ns": started,
+            "snapshot_bytes": self.fleet.snapshot_bytes,
+        }
 
     async def wait_seq(self, seq: int, limit_s: float) -> dict[str, Any]:
         self.fleet.expect(seq, self.subscribers)
@@ -229,6 +271,20 @@ class _Process:
             if sub.call is not None:
                 sub.call.cancel()
         await asyncio.gather(*(s.channel.close() for s in self.subscribers), return_exceptions=True)
+
+
+def stream_request(args: argparse.Namespace, name: str) -> bytes:
+    """The serialized ``ConfigStreamRequest`` of one subscriber, with the extensions ``args`` ask for."""
+    request = configstream_pb2.ConfigStreamRequest(name=name)
+    if args.max_batch_updates:
+        request.max_batch_updates = args.max_batch_updates
+    if args.filter_key or args.filter_prefix:
+        request.filter.keys.extend(args.filter_key)
+        request.filter.prefixes.extend(args.filter_prefix)
+        request.progress = True  # a filtered stream learns its position from progress events
+    if args.progress:
+        request.progress = True
+    return request.SerializeToString()
 
 
 async def _stdin_lines() -> asyncio.StreamReader:
@@ -267,7 +323,7 @@ async def _serve(args: argparse.Namespace) -> None:
         await process.close()
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.subscribers", description=__doc__.splitlines()[0])
     parser.add_argument("--target", required=True)
     parser.add_argument("--token-file", required=True)
@@ -275,7 +331,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=1)
     parser.add_argument("--name", default="bench")
     parser.add_argument("--connect-concurrency", type=int, default=32)
-    args = parser.parse_args(argv)
+    parser.add_argument("--max-batch-updates", type=int, default=0, help="ask for batches of M updates")
+    parser.add_argument("--filter-key", action="append", default=[], help="only this key (repeatable)")
+    parser.add_argument("--filter-prefix", action="append", default=[], help="only keys under P (repeatable)")
+    parser.add_argument("--progress", action="store_true", help="ask for progress events")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_arguments(argv)
     try:
         asyncio.run(_serve(args))
     except Exception as exc:  # report to the driver instead of a bare traceback

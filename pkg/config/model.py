@@ -136,10 +136,14 @@ class LayeredConfig(TypedGetters):
         self._holders: dict[str, int] = {}
         self._group_leaves: dict[str, int] = {}
         self._effective: dict[str, Setting] = {}
+        # Keys whose effective value is a list or dict: the only ones a reader gets a copy of.
+        self._mutable: set[str] = set()
         for key, value in self._layers[Source.DEFAULT].items():
             self._value_sizes[Source.DEFAULT][key] = value_size(value)
             self._hold(key)
             self._effective[key] = Setting(value, Source.DEFAULT)
+            if isinstance(value, list | dict):
+                self._mutable.add(key)
             self._sizes[key] = self._setting_size(key, Source.DEFAULT)
             self._total += self._sizes[key]
         self._check_total(self._total, "the declared defaults", 0)
@@ -204,7 +208,11 @@ class LayeredConfig(TypedGetters):
     def flattened_with_sequence_id(self) -> tuple[dict[str, Setting], int]:
         """Every effective leaf setting with its source, and the sequence id, read under one lock."""
         with self._lock:
-            settings = {key: Setting(_copy(s.value), s.source) for key, s in self._effective.items()}
+            # Settings are frozen: one whose value is immutable is shared, not copied.
+            settings = dict(self._effective)
+            for key in self._mutable:
+                setting = settings[key]
+                settings[key] = Setting(copy.deepcopy(setting.value), setting.source)
             return settings, self._sequence_id
 
     @property
@@ -255,8 +263,12 @@ class LayeredConfig(TypedGetters):
                 group, leaf, source=str(source), other_source=f"{source} in the same change"
             )
         value_sizes = {key: value_size(value) for key, value in leaves.items()}
-        for key, size in value_sizes.items():
-            self._check_value_size(key, source, size)
+        name = source.value
+        # Each entry's snapshot size, computed once: checked here, counted in the total below.
+        entry_sizes = {key: setting_size(key, name, size) for key, size in value_sizes.items()}
+        for key, size in entry_sizes.items():
+            self._check_entry_size(key, source, size)
+        priority = source.priority
         with self._lock:
             layer = self._layers[source]
             delta = 0
@@ -264,17 +276,18 @@ class LayeredConfig(TypedGetters):
                 if key not in layer:
                     self._check_tree(key, source)
                 effective = self._effective.get(key)
-                if effective is None or source.priority >= effective.source.priority:
+                if effective is None or priority >= effective.source.priority:
                     self._check_restart(key, value)
-                    delta += self._setting_size(key, source, value_sizes[key]) - self._sizes.get(key, 0)
-            self._check_total(self._total + delta, f"setting {_keys(leaves)} at {source}", delta)
+                    delta += entry_sizes[key] - self._sizes.get(key, 0)
+            if delta >= 0 and self._total + delta > self._limits.total_max_bytes:
+                self._check_total(self._total + delta, f"setting {_keys(leaves)} at {source}", delta)
             sizes = self._value_sizes[source]
             for key, value in leaves.items():
                 if key not in layer:
                     self._hold(key)
                 layer[key] = value
                 sizes[key] = value_sizes[key]
-                self._refresh(key, None)
+                self._refresh(key, None, (source, entry_sizes[key]))
         self._deliver()
 
     def unset_for_source(self, key: str, source: Source) -> None:
@@ -342,8 +355,7 @@ class LayeredConfig(TypedGetters):
             value_bytes = self._value_sizes[source][key]
         return setting_size(key, source.value, value_bytes)
 
-    def _check_value_size(self, key: str, source: Source, value_bytes: int) -> None:
-        size = self._setting_size(key, source, value_bytes)
+    def _check_entry_size(self, key: str, source: Source, size: int) -> None:
         maximum = self._limits.value_max_bytes
         if size > maximum:
             raise ConfigLimitError(
@@ -403,8 +415,12 @@ class LayeredConfig(TypedGetters):
         for parent in parent_keys(key):
             _decrement(self._group_leaves, parent)
 
-    def _refresh(self, key: str, unset_source: Source | None) -> None:
-        """Recompute ``key``'s effective setting; queue a change if it differs. Holds the data lock."""
+    def _refresh(
+        self, key: str, unset_source: Source | None, known: tuple[Source, int] | None = None
+    ) -> None:
+        """Recompute ``key``'s effective setting; queue a change if it differs. Holds the data lock.
+
+        ``known``: a source and the entry size of ``key`` at that source, already computed."""
         old = self._effective.get(key)
         new: Setting | None = None
         for source in _HIGHEST_FIRST:
@@ -415,7 +431,10 @@ class LayeredConfig(TypedGetters):
         if new is None:
             self._total -= self._sizes.pop(key, 0)
         else:
-            size = self._setting_size(key, new.source)
+            if known is not None and known[0] is new.source:
+                size = known[1]
+            else:
+                size = self._setting_size(key, new.source)
             self._total += size - self._sizes.get(key, 0)
             self._sizes[key] = size
         if _same_setting(old, new):
@@ -424,6 +443,10 @@ class LayeredConfig(TypedGetters):
             del self._effective[key]
         else:
             self._effective[key] = new
+        if new is not None and isinstance(new.value, list | dict):
+            self._mutable.add(key)
+        else:
+            self._mutable.discard(key)
         self._sequence_id += 1
         change = ConfigChange(
             key=key,

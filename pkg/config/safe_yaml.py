@@ -16,7 +16,9 @@ again when libyaml refused it, within bounds, since it is slow (~15 µs a charac
 refused for an escape libyaml rejects (``"\\ud800"``), a config file of up to 256 KiB (for PyYAML's
 messages). A value text that can hold neither an anchor, nor an alias, nor :data:`MAX_DEPTH` levels
 of nesting (it has too few of the characters that open one) is read by libyaml's own composer: the
-common short value costs what it cost before the checks existed.
+common short value costs what it cost before the checks existed. A value that is one plain word
+(letters, digits, ``_ . / -``) which PyYAML's resolver reads as a string is that text, with no
+parsing at all: the commonest runtime value costs a regular expression.
 
 Limits raise :class:`YamlLimitError`, which is not a :class:`yaml.YAMLError`: "not YAML" and "over a
 limit" stay apart.
@@ -24,6 +26,7 @@ limit" stay apart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -40,6 +43,7 @@ __all__ = [
     "VALUE_LIMITS",
     "YamlLimitError",
     "YamlLimits",
+    "is_plain_string",
     "load_document",
     "load_value",
     "parse_text_value",
@@ -295,13 +299,28 @@ def load_value(text: str) -> Any:
     return _load(text, _VALUE_LOADERS, retry, c_refused=refused)[0]
 
 
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*")
+"""Text that YAML reads as one plain scalar equal to the text: no indicator, quote, space or colon."""
+_RESOLVER = yaml.resolver.Resolver()  # the loaders' resolver; resolve() reads only class tables
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def is_plain_string(text: str) -> bool:
+    """True when YAML reads ``text`` as exactly this string (a plain word that no implicit resolver
+    turns into a number, boolean, null or timestamp): parsing it would give it back unchanged."""
+    return (
+        _PLAIN_WORD.fullmatch(text) is not None
+        and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG  # type: ignore[no-untyped-call]
+    )
+
+
 def parse_text_value(text: str) -> Any:
     """A value given as text: YAML (``10``, ``true``, ``[a, b]``, ``{k: v}``); text that is not valid
     YAML (or that a tag cannot build, ``!!int x``), and the empty text, stay as they are.
 
     Raises :class:`YamlLimitError` when the text is YAML over a limit (see :func:`load_value`).
     """
-    if not text.strip():
+    if not text.strip() or is_plain_string(text):
         return text
     try:
         return load_value(text)

@@ -205,6 +205,11 @@ def plain_value(key: str, value: Any, *, origin: str | None = None, _depth: int 
     raise ConfigValueError(key, value, _PLAIN_EXPECTED, origin=origin)
 
 
+_CANONICAL_CACHE_MAX = 4096
+"""Names whose canonical form a frozen schema remembers (the declared keys and the few others a
+running agent reads and writes)."""
+
+
 class Schema:
     """A set of declared keys and alias rules. Extend it with :meth:`declare` before a config uses it."""
 
@@ -218,6 +223,8 @@ class Schema:
         self._open_groups: dict[str, str] = {}  # prefix -> description: any key under it is declared
         self._frozen = False
         self._lock = threading.Lock()
+        # Once frozen, names resolve the same way forever: canonical names of keys seen, memoized.
+        self._canonical_cache: dict[str, str] = {}
         for old, new in (prefix_aliases or {}).items():
             self.alias_prefix(old, new)
         for spec in specs:
@@ -288,8 +295,17 @@ class Schema:
 
     def canonical(self, key: str) -> str:
         """The stored form of ``key``: lower case, aliases resolved. Raises ConfigKeyError if malformed."""
+        cached = self._canonical_cache.get(key) if isinstance(key, str) else None
+        if cached is not None:
+            return cached
         name = self._normalize(key)
-        return self._aliases.get(name) or self._resolve_prefix(name)
+        name = self._aliases.get(name) or self._resolve_prefix(name)
+        if self._frozen:
+            cache = self._canonical_cache
+            if len(cache) >= _CANONICAL_CACHE_MAX:
+                cache.clear()  # bounded whatever names callers try; the hot ones come back at once
+            cache[key] = name
+        return name
 
     def spec(self, key: str) -> KeySpec | None:
         """The declaration of ``key`` (any accepted name), or None."""

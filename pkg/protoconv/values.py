@@ -88,13 +88,13 @@ def fill_value(target: struct_pb2.Value, obj: object, *, path: str = "") -> None
 def from_value(value: struct_pb2.Value) -> Any:
     """The Python value of a ``Value``; a ``Value`` with no kind set is ``None``."""
     kind = value.WhichOneof("kind")
+    if kind == "string_value":  # the commonest in a config
+        return value.string_value
     if kind == "number_value":
         number = value.number_value
         if number.is_integer() and abs(number) <= MAX_EXACT_INT:
             return int(number)
         return number
-    if kind == "string_value":
-        return value.string_value
     if kind == "bool_value":
         return value.bool_value
     if kind == "struct_value":

@@ -308,3 +308,18 @@ def test_source_priorities() -> None:
     assert (
         Source.CLI.priority > Source.REMOTE_CONFIG.priority > Source.FILE.priority > Source.DEFAULT.priority
     )
+
+
+def test_flattened_settings_copy_lists_and_dicts_whatever_a_key_held_before() -> None:
+    config = LayeredConfig(Schema([KeySpec("x.y", ValueType.MAP, {})]))
+    config.set("tags", ["a"], Source.FILE)
+    config.set("x.y", {"k": [1]}, Source.FILE)
+    config.set("tags", "text", Source.AGENT_RUNTIME)
+    config.unset_for_source("tags", Source.AGENT_RUNTIME)
+    settings, _ = config.flattened_with_sequence_id()
+    settings["tags"].value.append("mutated")
+    settings["x.y"].value["k"].append(2)
+    again, _ = config.flattened_with_sequence_id()
+    assert again["tags"].value == ["a"] and again["x.y"].value == {"k": [1]}
+    config.set("tags", "plain", Source.CLI)
+    assert config.flattened_with_sequence_id()[0]["tags"].value == "plain"

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pkg.config import safe_yaml
 from pkg.config.safe_yaml import (
@@ -192,3 +194,55 @@ def test_a_document_and_its_nodes() -> None:
     assert isinstance(node, yaml.MappingNode) and node.start_mark.line == 0
     assert load_document("") == (None, None)
     assert load_document("# only a comment\n") == (None, None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ts-1733150000", "info", "a.b", "x/y", "1e3", "inf", "y", "n", "12.3.4", "abc_def", "a-", "_x"],
+)
+def test_plain_words_read_as_strings_are_returned_unparsed(text: str) -> None:
+    assert safe_yaml.is_plain_string(text)
+    assert parse_text_value(text) == yaml.safe_load(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "yes",
+        "On",
+        "off",
+        "null",
+        "NULL",
+        "~",
+        "1_000",
+        "0x1F",
+        "007",
+        "1.5",
+        ".5",
+        "2001-12-14",
+        "1:2",
+        "a b",
+        "a: b",
+        "[a]",
+        "-a",
+        "'q'",
+        "a#b",
+        "",
+        "é",
+    ],
+)
+def test_anything_else_goes_through_the_parser(text: str) -> None:
+    assert not safe_yaml.is_plain_string(text)
+
+
+def test_words_yaml_reads_as_other_types_keep_their_types() -> None:
+    assert parse_text_value("yes") is True
+    assert parse_text_value("1_000") == 1000
+    assert parse_text_value("null") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abyYnNoOfFtTlLuUexX0123456789_.-/+:", min_size=1, max_size=12))
+def test_the_shortcut_agrees_with_the_parser(text: str) -> None:
+    if safe_yaml.is_plain_string(text):
+        assert load_value(text) == text and type(load_value(text)) is str

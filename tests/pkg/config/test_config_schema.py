@@ -358,3 +358,28 @@ def test_live_keys_are_what_config_set_accepts_with_their_descriptions() -> None
     )
     schema.declare_open_group("extra", "free-form")
     assert schema.live_keys() == {"a.live": "changes", "extra.*": "free-form"}
+
+
+def test_a_frozen_schema_remembers_canonical_names_within_a_bound() -> None:
+    schema = default_schema()
+    schema.freeze()
+    assert schema.canonical("Remote_Agent_Registry.Idle_Timeout") == "remote_agent.registry.idle_timeout"
+    assert schema.canonical("Remote_Agent_Registry.Idle_Timeout") == "remote_agent.registry.idle_timeout"
+    for i in range(3 * 4096):
+        assert schema.canonical(f"k{i}.X") == f"k{i}.x"
+    assert len(schema._canonical_cache) <= 4096
+
+
+def test_an_open_schema_resolves_names_declared_later() -> None:
+    schema = Schema()
+    assert schema.canonical("old.key") == "old.key"
+    schema.alias_prefix("old", "new")
+    assert schema.canonical("old.key") == "new.key"
+
+
+@pytest.mark.parametrize("key", [["a"], None, 3, "", "a..b"])
+def test_malformed_keys_are_refused_by_a_frozen_schema_too(key: Any) -> None:
+    schema = default_schema()
+    schema.freeze()
+    with pytest.raises(ConfigKeyError):
+        schema.canonical(key)

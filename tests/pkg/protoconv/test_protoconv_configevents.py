@@ -9,10 +9,11 @@ from pkg.protoconv.configevents import (
     sequence_id_from_wire,
     snapshot_epoch_suffix,
     snapshot_event,
+    snapshot_payload,
     update_event,
     wire_sequence_id,
 )
-from pkg.protoconv.values import ValueConversionError, from_value
+from pkg.protoconv.values import ValueConversionError, from_value, to_value
 
 
 def _parse(event: configstream_pb2.ConfigEvent) -> configstream_pb2.ConfigEvent:
@@ -134,3 +135,74 @@ def test_the_epoch_suffix_alone_is_a_snapshot_holding_only_the_epoch() -> None:
     parsed = configstream_pb2.ConfigEvent.FromString(snapshot_epoch_suffix("e"))
     assert parsed.WhichOneof("event") == "snapshot"
     assert (parsed.snapshot.epoch, parsed.snapshot.origin, len(parsed.snapshot.settings)) == ("e", "", 0)
+
+
+def test_a_snapshot_sends_text_that_utf8_cannot_encode_as_null_and_reports_it() -> None:
+    errors: list[tuple[str, ValueConversionError]] = []
+    settings = {"a": Setting("\ud800", Source.FILE), "b": Setting("fine", Source.CLI)}
+    event = _parse(snapshot_event("core-agent", 3, settings, lambda k, e: errors.append((k, e))))
+    entries = list(event.snapshot.settings)
+    assert [(s.key, s.source, s.value.WhichOneof("kind")) for s in entries] == [
+        ("a", "file", "null_value"),
+        ("b", "cli", "string_value"),
+    ]
+    assert [key for key, _ in errors] == ["a"]
+
+
+def test_a_snapshot_is_byte_for_byte_what_one_message_per_setting_gives() -> None:
+    values: list[object] = ["x", 1, 2.5, True, None, 2**60, ["a", 1], {"k": {"n": [None]}}, "é"]
+    sources = [Source.DEFAULT, Source.FILE, Source.CLI]
+    settings = {f"k{i}": Setting(v, sources[i % 3]) for i, v in enumerate(values)}
+    expected = configstream_pb2.ConfigEvent()
+    expected.snapshot.origin = "o"
+    expected.snapshot.sequence_id = 4
+    for key in sorted(settings):
+        expected.snapshot.settings.add(
+            key=key, source=str(settings[key].source), value=to_value(settings[key].value)
+        )
+    assert snapshot_event("o", 4, settings).SerializeToString() == expected.SerializeToString()
+
+
+_PAYLOAD_VALUES: list[object] = [
+    "x",
+    "",
+    "é" * 70,
+    "y" * 200,
+    0,
+    1,
+    -1,
+    2**53,
+    -(2**53),
+    2**60,
+    2.5,
+    -0.0,
+    1e308,
+    True,
+    False,
+    None,
+    ["a", 1, None],
+    [],
+    {"k": {"n": [None]}},
+    {},
+    float("nan"),
+    b"raw",
+    "\ud800",
+]
+
+
+@pytest.mark.parametrize("sequence_id", [0, 1, 300, 2**31 - 1, 2**31, 2**32 + 5])
+def test_snapshot_payload_is_byte_for_byte_the_serialized_snapshot_event(sequence_id: int) -> None:
+    sources = [Source.DEFAULT, Source.FILE, Source.CLI, Source.AGENT_RUNTIME]
+    settings = {f"k{i:02d}": Setting(v, sources[i % 4]) for i, v in enumerate(_PAYLOAD_VALUES)}
+    settings["z" * 300] = Setting("long key", Source.FILE)
+    errors: list[str] = []
+    expected_errors: list[str] = []
+    expected = snapshot_event("datadog.yaml", sequence_id, settings, lambda k, e: expected_errors.append(k))
+    payload = snapshot_payload("datadog.yaml", sequence_id, settings, lambda k, e: errors.append(k))
+    assert payload == expected.SerializeToString()
+    assert errors == expected_errors == ["k20", "k21", "k22"]
+
+
+def test_snapshot_payload_of_nothing_is_an_empty_snapshot() -> None:
+    assert snapshot_payload("", 0, {}) == snapshot_event("", 0, {}).SerializeToString()
+    assert configstream_pb2.ConfigEvent.FromString(snapshot_payload("", 0, {})).HasField("snapshot")

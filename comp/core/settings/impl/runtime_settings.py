@@ -47,6 +47,8 @@ def find_unencodable_text(value: Any) -> str | None:
     """A code point in ``value`` (text, or text inside lists, sets and dicts, keys included) that
     UTF-8 cannot encode, as ``U+D800``; None when every text is valid. Such code points are lone
     surrogates, which a YAML escape (``"\\ud800"``) produces from valid text."""
+    if isinstance(value, str) and value.isascii():
+        return None
     pending: list[Any] = [value]
     seen: set[int] = set()
     while pending:
@@ -180,7 +182,11 @@ class RuntimeSettings:
         """Refuse an undeclared key (naming close matches) and a key read only at startup."""
         schema = self._config.schema
         try:
-            declared, live = schema.is_declared(key), schema.is_live(key)
+            spec = schema.spec(key)  # one resolution of the name: this runs on every write
+            if spec is not None:
+                declared, live = True, spec.live
+            else:
+                declared = live = schema.open_group(key) is not None
         except ConfigError as exc:  # a malformed key
             raise SettingsValueError(str(exc)) from None
         if not declared:
