@@ -8,9 +8,10 @@ import asyncio
 import pytest
 
 from comp.core.configstream.def_ import MAX_FILTER_ENTRIES, EventKind, KeyFilter, ResumePoint, StreamEvent
-from comp.core.configstream.impl import ConfigStreamProducer, StreamSubscription
 from comp.core.configstream.impl.keymatch import KeyMatcher
 from comp.core.configstream.impl.metrics import stream_metrics
+from comp.core.configstream.impl.producer import ConfigStreamProducer
+from comp.core.configstream.impl.subscription import StreamSubscription
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.config.change import ConfigChange
 from pkg.config.model import LayeredConfig
