@@ -100,21 +100,33 @@ def _log_ring(lifecycle: Lifecycle) -> RecentLogs:
     return ring
 
 
+class _ConsumerSlot:
+    """The consumer, for the status and flare providers: they are contributed to the remote agent
+    component, which the consumer needs (for its session), so they are built before it and find it
+    here when called."""
+
+    def __init__(self) -> None:
+        self._consumer: consumer_def.Component | None = None
+
+    def fill(self, consumer: consumer_def.Component) -> consumer_def.Component:
+        self._consumer = consumer
+        return consumer
+
+    def get(self) -> consumer_def.Component:
+        if self._consumer is None:
+            raise RuntimeError("the config stream consumer is not built yet")
+        return self._consumer
+
+
 def _diagnostics(
-    root: Any,
+    slot: _ConsumerSlot,
     config: config_def.Component,
     ring: RecentLogs,
     telemetry: telemetry_def.Component,
     params: consumer_def.Params,
 ) -> SampleDiagnostics:
-    # The consumer is looked up when first used: the providers are built before it (the consumer
-    # needs the remote agent component, which needs the providers).
-    def consumer() -> consumer_def.Component:
-        built: consumer_def.Component = root.configstreamconsumer.component()
-        return built
-
     return SampleDiagnostics(
-        consumer, config.is_secret, ring, lambda: telemetry.url, (params.keys, params.prefixes)
+        slot.get, config.is_secret, ring, lambda: telemetry.url, (params.keys, params.prefixes)
     )
 
 
@@ -128,8 +140,6 @@ def _max_message_bytes(config: config_def.Component) -> int:
 class SampleRemoteAgentContainer(containers.DeclarativeContainer):
     """Inputs: ``options``, and ``environ`` (default ``os.environ``). Everything else is built from them."""
 
-    __self__ = providers.Self()
-
     options = providers.Dependency(instance_of=Options)
     environ: providers.Provider[Mapping[str, str]] = providers.Object(os.environ)
     lifecycle = providers.Singleton(Lifecycle)
@@ -139,8 +149,9 @@ class SampleRemoteAgentContainer(containers.DeclarativeContainer):
     telemetry = providers.Container(TelemetryContainer, lifecycle=lifecycle, config=config.component)
     ipc_client_params = providers.Singleton(consumer_params, options, config.component, environ)
     log_ring = providers.Singleton(_log_ring, lifecycle)
+    consumer_slot = providers.Singleton(_ConsumerSlot)
     diagnostics = providers.Singleton(
-        _diagnostics, __self__, config.component, log_ring, telemetry.component, ipc_client_params
+        _diagnostics, consumer_slot, config.component, log_ring, telemetry.component, ipc_client_params
     )
     remote_agent = providers.Container(
         RemoteAgentContainer,
@@ -155,6 +166,7 @@ class SampleRemoteAgentContainer(containers.DeclarativeContainer):
         params=ipc_client_params,
         session=remote_agent.component,
     )
+    consumer = providers.Singleton(_ConsumerSlot.fill, consumer_slot, configstreamconsumer.component)
 
 
 @dataclass(frozen=True)
@@ -179,7 +191,7 @@ def build_parts(container: SampleRemoteAgentContainer) -> Parts:
         config=container.config.component(),
         log=container.log.component(),
         telemetry=container.telemetry.component(),
-        consumer=container.configstreamconsumer.component(),
+        consumer=container.consumer(),
         consumer_params=container.ipc_client_params(),
         remote_agent=container.remote_agent.component(),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,29 @@ def test_config_alone_lists_everything_and_every_action_has_a_function() -> None
     runtime = build_parser().parse_args(["config", "list-runtime", "--json"])
     assert runtime.action == "list-runtime" and runtime.json
     assert runtime.action in ACTIONS and args.action in ACTIONS
+
+
+def _subcommands(
+    parser: argparse.ArgumentParser, path: str = ""
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield f"{path} {name}".strip(), child
+                yield from _subcommands(child, f"{path} {name}")
+
+
+def test_every_subcommand_has_a_handler_and_every_client_action_a_function() -> None:
+    subcommands = dict(_subcommands(build_parser()))
+    assert {"run", "config set", "status", "health", "fleet set"} <= subcommands.keys()
+    actions = set()
+    for name, parser in subcommands.items():
+        handler = parser.get_default("handler")
+        has_children = any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
+        assert callable(handler) or has_children, f"core-agent {name} has no handler"
+        if parser.get_default("action") is not None:
+            actions.add(parser.get_default("action"))
+    assert actions == set(ACTIONS), "client actions of the parser and of core_agent.client differ"
 
 
 def test_version_and_dash_dash_version_print_the_version(capsys: pytest.CaptureFixture[str]) -> None:

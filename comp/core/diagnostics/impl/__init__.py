@@ -1,5 +1,6 @@
 """Implementation of the diagnostics component: :mod:`.service` (status, flare, gRPC),
-:mod:`.flare` (the files and their masking), :mod:`.logs` (recent log lines)."""
+:mod:`.flare` (the files and their masking); recent log lines come from
+:class:`pkg.util.recent_logs.RecentLogs`."""
 
 from __future__ import annotations
 
