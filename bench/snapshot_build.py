@@ -1,12 +1,13 @@
 """Snapshot build, measured alone in a fresh process: convert and serialize ``N`` settings.
 
-``python -m bench.snapshot_build --settings N --kind core|core-direct|floor [--runs R]``
+``python -m bench.snapshot_build --settings N --kind core|core-message|floor [--runs R]``
 
 - ``core``: what the core agent's producer runs for a snapshot at a new sequence id: a
   :class:`pkg.config.model.LayeredConfig` holding the settings at source ``file``,
-  ``flattened_with_sequence_id()``, :func:`pkg.protoconv.configevents.snapshot_event`, serialization.
-- ``core-direct``: the same with :func:`pkg.protoconv.configevents.snapshot_payload`, which encodes
-  the serialized snapshot directly instead of building the message.
+  ``flattened_with_sequence_id()``, :func:`pkg.protoconv.configevents.snapshot_payload` (the
+  serialized snapshot encoded directly).
+- ``core-message``: the same through the message, :func:`pkg.protoconv.configevents.snapshot_event`
+  and its serialization (the same bytes), for comparison.
 - ``floor``: the floor server's snapshot (:class:`bench.floor_server.FloorState`): settings kept as
   ready ``ConfigSetting`` messages, copied into one message and serialized.
 
@@ -32,7 +33,7 @@ from typing import Any
 __all__ = ["bulk_settings", "main", "measure_build", "peak_extra_bytes", "peak_since", "reset_peak"]
 
 CORE = "core"
-CORE_DIRECT = "core-direct"
+CORE_MESSAGE = "core-message"
 FLOOR = "floor"
 _LIMIT_SLACK = 4096  # the snapshot's framing, as pkg.config.limits requires
 
@@ -86,7 +87,7 @@ def peak_extra_bytes(run: Callable[[], object]) -> int | None:
     return extra
 
 
-def _core_builder(settings: Mapping[str, str], *, direct: bool = False) -> Callable[[], bytes]:
+def _core_builder(settings: Mapping[str, str], *, message: bool = False) -> Callable[[], bytes]:
     from pkg.config.limits import ConfigLimits
     from pkg.config.model import LayeredConfig
     from pkg.config.schema import default_schema
@@ -106,9 +107,9 @@ def _core_builder(settings: Mapping[str, str], *, direct: bool = False) -> Calla
     def build() -> bytes:
         config.set("bench.latency", f"v{next(bump)}", Source.AGENT_RUNTIME)  # a new sequence id
         flattened, sequence_id = config.flattened_with_sequence_id()
-        if direct:
-            return configevents.snapshot_payload("datadog.yaml", sequence_id, flattened)
-        return configevents.snapshot_event("datadog.yaml", sequence_id, flattened).SerializeToString()
+        if message:
+            return configevents.snapshot_event("datadog.yaml", sequence_id, flattened).SerializeToString()
+        return configevents.snapshot_payload("datadog.yaml", sequence_id, flattened)
 
     return build
 
@@ -127,8 +128,8 @@ def _floor_builder(settings: Mapping[str, str]) -> Callable[[], bytes]:
 
 def measure_build(kind: str, settings: Mapping[str, str], runs: int) -> dict[str, Any]:
     """Build ``runs`` snapshots of ``settings`` the way ``kind`` does; the figures of :func:`main`."""
-    direct = kind == CORE_DIRECT
-    build = _floor_builder(settings) if kind == FLOOR else _core_builder(settings, direct=direct)
+    message = kind == CORE_MESSAGE
+    build = _floor_builder(settings) if kind == FLOOR else _core_builder(settings, message=message)
     build()  # warm: first-call costs are not the build's
     times = []
     for _ in range(runs):
@@ -150,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     description = __doc__.splitlines()[0]
     parser = argparse.ArgumentParser(prog="python -m bench.snapshot_build", description=description)
     parser.add_argument("--settings", type=int, required=True)
-    parser.add_argument("--kind", choices=(CORE, CORE_DIRECT, FLOOR), required=True)
+    parser.add_argument("--kind", choices=(CORE, CORE_MESSAGE, FLOOR), required=True)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--value", default="v{i:05d}", help="text of setting i (str.format with i)")
     args = parser.parse_args(argv)

@@ -24,6 +24,7 @@ of the extension (or the Go agent) sends none either, and the client must then t
 
 from __future__ import annotations
 
+import io
 import math
 import struct
 from collections.abc import Callable, Iterable, Mapping
@@ -32,6 +33,7 @@ from enum import StrEnum
 from google.protobuf import struct_pb2
 
 from pkg.config.change import ConfigChange, Setting
+from pkg.config.sources import Source
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.protoconv.values import MAX_EXACT_INT, ValueConversionError, fill_value
 
@@ -234,6 +236,15 @@ def _value_bytes(key: str, value: object, on_error: ConversionErrorHandler | Non
     return message.SerializeToString()
 
 
+def _varint_size(number: int) -> int:
+    return len(_varint(number))
+
+
+def _field_size(size: int) -> int:
+    """Bytes of a length-delimited field (one-byte tag) whose content is ``size`` bytes."""
+    return 1 + _varint_size(size) + size
+
+
 def snapshot_payload(
     origin: str,
     sequence_id: int,
@@ -241,31 +252,99 @@ def snapshot_payload(
     on_error: ConversionErrorHandler | None = None,
 ) -> bytes:
     """The serialized ``ConfigEvent`` of :func:`snapshot_event` (the same message: same fields, same
-    order), encoded directly into one buffer without building the message: about half the time and
-    a third of the memory of ``snapshot_event(...).SerializeToString()`` for 100,000 settings."""
-    body = bytearray()
+    order), encoded directly without building the message.
+
+    Two passes: the first sizes every entry (ASCII text, most of a config, is sized without being
+    encoded; other values are encoded once and kept), the second writes the entries into a buffer of
+    the final size. The only large allocation is the result itself: for 100,000 settings, about a
+    quarter of the peak memory of ``snapshot_event(...).SerializeToString()``, in about the same time.
+    """
+    head = b""
     if origin:
-        encoded = origin.encode("utf-8")
-        body += b"\x0a" + _length(len(encoded)) + encoded
+        head += _length_delimited(b"\x0a", origin.encode("utf-8"))
     wire_id = wire_sequence_id(sequence_id)
     if wire_id:
-        body += b"\x10" + _varint(wire_id)
-    source_fields: dict[object, bytes] = {}
-    for key in sorted(settings):
+        head += b"\x10" + _varint(wire_id)
+    keys = sorted(settings)
+    source_fields = {
+        source: _length_delimited(b"\x0a", name) if (name := str(source).encode("utf-8")) else b""
+        for source in {setting.source for setting in settings.values()}
+    }
+    encoded_values: dict[str, bytes] = {}  # values that are not ASCII text, encoded in the first pass
+    body_size = len(head) + _entries_size(keys, settings, source_fields, encoded_values, on_error)
+    out = io.BytesIO()
+    total = _field_size(body_size)
+    out.seek(total - 1)  # sized once: the writes below never grow the buffer
+    out.write(b"\0")
+    out.seek(0)
+    out.write(b"\x0a" + _length(body_size) + head)
+    _write_entries(out, keys, settings, source_fields, encoded_values)
+    if out.tell() != total:  # pragma: no cover - the two passes disagree: a bug, not an input
+        raise AssertionError(f"snapshot sized {total} bytes, written {out.tell()}")
+    return out.getvalue()  # the buffer itself, not a copy
+
+
+# The two loops below run once per setting: varint lengths are inlined for the common small sizes.
+
+
+def _entries_size(
+    keys: Iterable[str],
+    settings: Mapping[str, Setting],
+    source_fields: Mapping[Source, bytes],
+    encoded_values: dict[str, bytes],
+    on_error: ConversionErrorHandler | None,
+) -> int:
+    """Bytes of the snapshot's ``settings`` fields; values other than ASCII text are encoded into
+    ``encoded_values``."""
+    total = 0
+    for key in keys:
         setting = settings[key]
-        source = setting.source
-        source_field = source_fields.get(source)
-        if source_field is None:
-            name = str(source).encode("utf-8")
-            source_field = source_fields[source] = b"\x0a" + _length(len(name)) + name if name else b""
+        key_size = len(key) if key.isascii() else len(key.encode("utf-8"))
+        value = setting.value
+        if type(value) is str and value.isascii():
+            size = len(value)
+            value_size = size + (2 if size < 128 else 1 + _varint_size(size))
+        else:
+            value_size = len(encoded_values.setdefault(key, _value_bytes(key, value, on_error)))
+        entry_size = len(source_fields[setting.source]) + value_size
+        entry_size += 2 if value_size < 128 else 1 + _varint_size(value_size)
+        if key_size:
+            entry_size += key_size + (2 if key_size < 128 else 1 + _varint_size(key_size))
+        total += entry_size + (2 if entry_size < 128 else 1 + _varint_size(entry_size))
+    return total
+
+
+def _write_entries(
+    out: io.BytesIO,
+    keys: Iterable[str],
+    settings: Mapping[str, Setting],
+    source_fields: Mapping[Source, bytes],
+    encoded_values: Mapping[str, bytes],
+) -> None:
+    write = out.write
+    get_encoded = encoded_values.get
+    small = _SMALL_VARINTS
+    limit = len(small)
+    for key in keys:
+        setting = settings[key]
+        encoded = get_encoded(key)
+        if encoded is None:
+            text = setting.value.encode("ascii")
+            size = len(text)
+            encoded = b"\x1a" + (small[size] if size < limit else _varint(size)) + text
         name = key.encode("utf-8")
-        head = source_field + b"\x12" + _length(len(name)) + name if name else source_field
-        value = _value_bytes(key, setting.value, on_error)
-        value_field = b"\x1a" + _length(len(value)) + value
-        body += b"\x1a" + _length(len(head) + len(value_field))
-        body += head
-        body += value_field
-    return b"\x0a" + _length(len(body)) + body
+        size = len(name)
+        entry = source_fields[setting.source]
+        if size:
+            entry += b"\x12" + (small[size] if size < limit else _varint(size)) + name
+        size = len(encoded)
+        entry += b"\x1a" + (small[size] if size < limit else _varint(size)) + encoded
+        size = len(entry)
+        write(b"\x1a" + (small[size] if size < limit else _varint(size)) + entry)
+
+
+def _length_delimited(tag: bytes, content: bytes) -> bytes:
+    return tag + _length(len(content)) + content
 
 
 def snapshot_epoch_suffix(epoch: str) -> bytes:

@@ -195,6 +195,9 @@ def test_snapshot_payload_is_byte_for_byte_the_serialized_snapshot_event(sequenc
     sources = [Source.DEFAULT, Source.FILE, Source.CLI, Source.AGENT_RUNTIME]
     settings = {f"k{i:02d}": Setting(v, sources[i % 4]) for i, v in enumerate(_PAYLOAD_VALUES)}
     settings["z" * 300] = Setting("long key", Source.FILE)
+    settings["clé"] = Setting("vàleur " * 40, Source.FILE)  # neither key nor value ASCII
+    settings["ascii"] = Setting("x" * 200, Source.AGENT_RUNTIME)  # a two-byte length
+    settings["large"] = Setting("y" * 20_000, Source.FILE)  # a three-byte length
     errors: list[str] = []
     expected_errors: list[str] = []
     expected = snapshot_event("datadog.yaml", sequence_id, settings, lambda k, e: expected_errors.append(k))

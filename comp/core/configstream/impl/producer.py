@@ -73,7 +73,7 @@ from pkg.config.schema import declared_default
 from pkg.protoconv.configevents import (
     sequence_id_from_wire,
     snapshot_epoch_suffix,
-    snapshot_event,
+    snapshot_payload,
     update_event,
 )
 from pkg.protoconv.values import ValueConversionError
@@ -397,8 +397,8 @@ class ConfigStreamProducer:
         settings, sequence_id = self._config.flattened_with_sequence_id()
         if cached is not None and cached.sequence_id == sequence_id:
             return cached
-        payload = snapshot_event(self.origin, sequence_id, settings, self._on_conversion_error)
-        snapshot = StreamEvent(EventKind.SNAPSHOT, sequence_id, payload.SerializeToString())
+        payload = snapshot_payload(self.origin, sequence_id, settings, self._on_conversion_error)
+        snapshot = StreamEvent(EventKind.SNAPSHOT, sequence_id, payload)
         self._snapshot = snapshot
         self._snapshot_with_epoch = None  # the previous one's copy, no longer needed
         self._metrics.snapshot_builds += 1
@@ -426,9 +426,7 @@ class ConfigStreamProducer:
         if len(self._filtered_snapshots) >= _MAX_FILTERED_SNAPSHOTS:
             self._filtered_snapshots.clear()
         matching = {key: setting for key, setting in settings.items() if key_filter.matches(key)}
-        payload = snapshot_event(
-            self.origin, sequence_id, matching, self._on_conversion_error
-        ).SerializeToString()
+        payload = snapshot_payload(self.origin, sequence_id, matching, self._on_conversion_error)
         if with_epoch:
             payload += self._epoch_suffix
         snapshot = StreamEvent(EventKind.SNAPSHOT, sequence_id, payload)
