@@ -171,6 +171,17 @@ def validated_text(key: str, text: str, config: Any) -> str:
     from pkg.config.errors import ConfigError
     from pkg.config.safe_yaml import load_value
 
+    try:
+        refusal = config.schema.runtime_refusal(key)
+    except ConfigError as exc:  # a malformed key
+        raise FleetCommandError(str(exc)) from None
+    if refusal is not None and refusal.restart:
+        raise FleetCommandError(
+            f"{refusal.message}: agents apply from the fleet only the keys they apply while running "
+            "(core-agent config list-runtime)"
+        )
+    if refusal is not None:
+        raise FleetCommandError(refusal.message)
     limit = config.limits.value_max_bytes
     if len(text.encode("utf-8", errors="surrogatepass")) > limit:
         raise FleetCommandError(f"value of {key} is over config_limits.value_max_bytes ({limit} bytes)")

@@ -50,6 +50,7 @@ __all__ = [
     "MAX_KEY_CHARS",
     "MAX_VALUE_DEPTH",
     "KeySpec",
+    "RuntimeRefusal",
     "Schema",
     "ValueType",
     "declared_default",
@@ -210,6 +211,16 @@ _CANONICAL_CACHE_MAX = 4096
 running agent reads and writes)."""
 
 
+@dataclass(frozen=True)
+class RuntimeRefusal:
+    """Why a running agent does not apply a change of ``key``: ``restart`` when the key is declared
+    but read only at startup, else the key is undeclared. ``message`` says so in one line."""
+
+    key: str
+    restart: bool
+    message: str
+
+
 class Schema:
     """A set of declared keys and alias rules. Extend it with :meth:`declare` before a config uses it."""
 
@@ -354,6 +365,24 @@ class Schema:
         """True when a change of ``key`` while the agent runs takes effect (see :class:`KeySpec`)."""
         spec = self.spec(key)
         return spec.live if spec is not None else self.open_group(key) is not None
+
+    def runtime_refusal(self, key: str) -> RuntimeRefusal | None:
+        """Why a change of ``key`` would not take effect while the agent runs, or None when it would:
+        an undeclared key (its message names close matches) or a key read only at startup. Raises
+        :class:`ConfigKeyError` for a malformed key."""
+        spec = self.spec(key)  # one resolution of the name: this runs on every runtime write
+        if spec is not None:
+            declared, live = True, spec.live
+        else:
+            declared = live = self.open_group(key) is not None
+        if not declared:
+            matches = self.close_matches(key)
+            hint = f": did you mean {' or '.join(matches)}?" if matches else ""
+            return RuntimeRefusal(key, restart=False, message=f"unknown setting {key!r}{hint}")
+        if not live:
+            name = self.canonical(key)
+            return RuntimeRefusal(name, restart=True, message=f"{name!r} needs a restart")
+        return None
 
     def close_matches(self, key: str, limit: int = 3) -> list[str]:
         """Declared keys whose names are close to ``key`` (for "did you mean ...?")."""

@@ -69,7 +69,9 @@ def test_invalid_values_are_refused_before_writing(fleet_cli: Runner) -> None:
     run = fleet_cli
     for key, value, expected in (
         ("log_level", "loud", "expected one of trace"),
-        ("cmd_port", "[1]", "expected an integer"),
+        ("log_file_max_rolls", "[1]", "expected an integer"),
+        ("cmd_port", "6000", "'cmd_port' needs a restart: agents apply from the fleet only"),
+        ("log_levl", "debug", "unknown setting 'log_levl': did you mean log_level"),
         ("tags", "{a: &x 1, b: *x}", "anchors and aliases"),
     ):
         refused = run("set", key, value)

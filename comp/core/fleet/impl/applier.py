@@ -1,8 +1,9 @@
 """Fleet values to config: the effective value of each changed key, applied at ``remote-config``.
 
 Only keys whose entry changed in some scope are looked at again. A value is parsed with the bounded
-YAML reader and set like any other source's; a refusal (not YAML, wrong type, over a limit, a
-restart-only key) is logged with key, scope and reason, counted, and leaves what was in force.
+YAML reader and set like any other source's; a refusal (not YAML, wrong type, over a limit, an
+undeclared key, a key read only at startup) is logged with key, scope and reason, counted, and
+leaves what was in force.
 """
 
 from __future__ import annotations
@@ -110,6 +111,15 @@ class FleetApplier:
         scope, entry = effective
         if current is not None and (current.scope, current.text) == (scope, entry.text):
             self._applied[key] = AppliedValue(scope, entry.text, entry.revision)
+            return False
+        try:
+            refusal = self._config.schema.runtime_refusal(key)
+        except ConfigError as exc:  # a malformed key
+            self._refuse(key, scope, entry.revision, str(exc))
+            return False
+        if refusal is not None:
+            why = f"{refusal.message}: read only at startup" if refusal.restart else refusal.message
+            self._refuse(key, scope, entry.revision, why)
             return False
         limit = self._config.limits.value_max_bytes
         if len(entry.text.encode()) > limit:

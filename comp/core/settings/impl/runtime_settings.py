@@ -180,26 +180,19 @@ class RuntimeSettings:
 
     def _check_settable(self, key: str) -> None:
         """Refuse an undeclared key (naming close matches) and a key read only at startup."""
-        schema = self._config.schema
         try:
-            spec = schema.spec(key)  # one resolution of the name: this runs on every write
-            if spec is not None:
-                declared, live = True, spec.live
-            else:
-                declared = live = schema.open_group(key) is not None
+            refusal = self._config.schema.runtime_refusal(key)
         except ConfigError as exc:  # a malformed key
             raise SettingsValueError(str(exc)) from None
-        if not declared:
-            matches = schema.close_matches(key)
-            hint = f": did you mean {' or '.join(matches)}?" if matches else ""
-            raise SettingsValueError(f"unknown setting {key!r}{hint}")
-        if not live:
-            name = schema.canonical(key)
-            config_file = self._config.config_file_used()
-            where = f"set it in {config_file}" if config_file is not None else "set it in the config file"
-            raise SettingsValueError(
-                f"{name!r} needs a restart: {where} (or {env_var_name(name)}) and restart the agent"
-            )
+        if refusal is None:
+            return
+        if not refusal.restart:
+            raise SettingsValueError(refusal.message)
+        config_file = self._config.config_file_used()
+        where = f"set it in {config_file}" if config_file is not None else "set it in the config file"
+        raise SettingsValueError(
+            f"{refusal.message}: {where} (or {env_var_name(refusal.key)}) and restart the agent"
+        )
 
     def _parse(self, key: str, text: str) -> Any:
         """The text as given for a key declared as a string (``007`` stays ``007``), else YAML."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from comp.core.config.mock import new_mock
 from comp.core.fleet.impl.applier import FleetApplier
 from pkg.config.change import ConfigChange
@@ -33,3 +35,24 @@ def test_a_batch_with_several_revisions_of_one_key_applies_each_in_order() -> No
         ("log_level", "error", "remote-config"),
         ("log_level", "warn", "remote-config"),
     ]
+
+
+def test_keys_a_running_agent_does_not_apply_are_refused_and_the_rest_applied(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = new_mock({})
+    applier = FleetApplier(config, PREFIX, ["global"])
+    batch = [
+        WatchEvent("put", PREFIX + "global/cmd_port", b"6000", 3),
+        WatchEvent("put", PREFIX + "global/log_levl", b"debug", 4),
+        WatchEvent("put", PREFIX + "global/log_level", b"debug", 5),
+    ]
+
+    assert applier.apply_events(batch) == 1
+
+    assert applier.refused == 2
+    assert set(applier.applied) == {"log_level"}
+    assert config.get_int("cmd_port") == 5001 and config.get_string("log_level") == "debug"
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("cmd_port" in m and "needs a restart" in m and "revision 3" in m for m in messages)
+    assert any("log_levl" in m and "did you mean log_level" in m for m in messages)
