@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import tomllib
 import zipfile
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ from typing import Any
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from tests.support.polling import eventually_sync
 
 ROOT = Path(__file__).resolve().parents[1]
 BINARY_PACKAGES = ("core_agent", "config_stream_client", "sample_remote_agent")
@@ -179,14 +180,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_until(check: object, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.1)
-
-
 @pytest.fixture
 def stopped_on_exit() -> Iterator[list[subprocess.Popen[Any]]]:
     processes: list[subprocess.Popen[Any]] = []
@@ -247,7 +240,9 @@ def test_the_wheel_installed_in_a_fresh_venv_runs_the_three_binaries(
             stderr=subprocess.STDOUT,
         )
     stopped_on_exit.append(core)
-    _wait_until(lambda: run("core-agent", "status", "-c", str(config)).returncode == 0, "core-agent status")
+    eventually_sync(
+        lambda: run("core-agent", "status", "-c", str(config)).returncode == 0, "core-agent status", 30
+    )
 
     client = run("config-stream-client", "-c", str(config), "--duration", "1s")
     assert client.returncode == 0, client.stdout + client.stderr + logs()

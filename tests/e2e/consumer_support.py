@@ -6,9 +6,7 @@ the core's effective configuration is read through its Settings API and compared
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +20,7 @@ from pkg.proto.gen.configstream.settings.v1 import settings_pb2, settings_pb2_gr
 from pkg.protoconv.values import from_value
 from pkg.util.lifecycle import Lifecycle
 from tests.e2e.harness import AgentProcess
+from tests.support.polling import eventually
 
 __all__ = [
     "E2E_BACKOFF",
@@ -31,7 +30,6 @@ __all__ = [
     "assert_view_matches",
     "core_view",
     "running_consumer",
-    "wait_for",
     "wait_in_sync",
 ]
 
@@ -124,23 +122,13 @@ async def core_view(agent: AgentProcess) -> CoreView:
         return await client.view()
 
 
-async def wait_for(predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> float:  # noqa: ASYNC109
-    """Wait until ``predicate()`` holds (checked every 20 ms); returns the seconds it took."""
-    start = time.monotonic()
-    deadline = start + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - start
-
-
 async def wait_in_sync(consumer: StreamConsumer, agent: AgentProcess) -> CoreView:
     """Wait until the consumer is ready at the core's current sequence id; the core's view then."""
     core = await core_view(agent)
-    await wait_for(
+    await eventually(
         lambda: consumer.state == ConsumerState.READY and consumer.sequence_id == core.sequence_id,
         f"the consumer at sequence id {core.sequence_id} (it is at {consumer.sequence_id})",
+        WAIT,
     )
     return core
 

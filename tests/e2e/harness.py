@@ -34,6 +34,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from pkg.ipc import ClientMaterial, auth_metadata, channel_options, client_credentials, load_client_material
 from pkg.ipc import secure_channel as ipc_secure_channel
+from tests.support.polling import eventually_sync
 
 __all__ = [
     "API_KEY",
@@ -47,7 +48,6 @@ __all__ = [
     "free_port",
     "nest",
     "run_core_agent",
-    "wait_until",
 ]
 
 READY_TIMEOUT = 30.0
@@ -83,18 +83,6 @@ def nest(settings: Mapping[str, Any]) -> dict[str, Any]:
             node = node.setdefault(name, {})
         node[leaf] = value
     return tree
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> Any:
-    """Poll ``predicate()`` until it returns a truthy value (returned); TimeoutError naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(POLL_INTERVAL)
 
 
 def _clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -211,10 +199,12 @@ class AgentProcess:
     def wait_for_log(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
         """The first match of the regular expression ``pattern`` in the log, once it appears."""
         regex = re.compile(pattern)
-        try:
-            return wait_until(lambda: regex.search(self.log_text()), timeout, f"log line {pattern!r}")  # type: ignore[no-any-return]
-        except TimeoutError as exc:
-            raise TimeoutError(f"{exc}; log:\n{self._log_tail()}") from None
+        return eventually_sync(
+            lambda: regex.search(self.log_text()),
+            f"log line {pattern!r}",
+            timeout,
+            detail=lambda: f"log:\n{self._log_tail()}",
+        )
 
     def _log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])

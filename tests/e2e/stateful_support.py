@@ -26,7 +26,8 @@ from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2, remoteagent_pb
 from tests.e2e.consumer_support import running_consumer
 from tests.e2e.harness import AgentProcess
 from tests.e2e.relay import Relay
-from tests.e2e.stream_support import StreamClient, narrow_channel, register
+from tests.e2e.stream_support import WAIT, StreamClient, narrow_channel, register
+from tests.support.polling import eventually
 
 __all__ = ["LibraryConsumer", "LoopThread", "RawSubscriber"]
 
@@ -120,7 +121,9 @@ class RawSubscriber:
         self.refresh_sessions(agent)
         client = StreamClient(agent, self._channel, self.session_id, name=self.name).start()
         self.calls.append((generation, client))
-        await client.wait_until(lambda: bool(client.snapshots) or client.ended, "the first snapshot")
+        await eventually(
+            lambda: bool(client.snapshots) or client.ended, "the first snapshot", WAIT, detail=client.state
+        )
         gone = client.error is not None and client.error.code() == grpc.StatusCode.PERMISSION_DENIED
         if not client.snapshots and gone and not new_session:
             await self.connect(agent, generation, new_session=True)

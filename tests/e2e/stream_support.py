@@ -11,7 +11,7 @@ and not the consumer library:
 - :func:`scrape` and :func:`wait_metrics` read the core's Prometheus endpoint ``/metrics``;
 - :func:`memory_kib` reads the core's resident memory from ``/proc``.
 
-Waiting is on conditions with a deadline, never a fixed sleep.
+Waiting is by polling a condition with a deadline, never a fixed sleep.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2, remoteagent_pb2_grpc
 from pkg.protoconv.values import from_value
 from tests.e2e.harness import AgentProcess
+from tests.support.polling import eventually
 
 __all__ = [
     "WAIT",
@@ -117,7 +118,6 @@ class StreamClient:
         self.ended = False
         self.gate = asyncio.Event()
         self.gate.set()
-        self._changed = asyncio.Condition()
         self._call: Any = None
         self._task: asyncio.Task[None] | None = None
         self._cancelled = False
@@ -148,34 +148,31 @@ class StreamClient:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def wait_until(self, predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:  # noqa: ASYNC109
-        """Wait until ``predicate()`` holds, checked after each event and at the end of the stream."""
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
-            except TimeoutError:
-                raise AssertionError(
-                    f"timed out after {timeout:g}s waiting for {what} "
-                    f"(at sequence id {self.sequence_id}, {len(self.events)} events, error {self.error})"
-                ) from None
+    def state(self) -> str:
+        """Where the stream is, for failure messages."""
+        return f"at sequence id {self.sequence_id}, {len(self.events)} events, error {self.error}"
 
     async def wait_snapshot(self, count: int = 1) -> configstream_pb2.ConfigSnapshot:
         """The ``count``-th snapshot, once it arrived."""
-        await self.wait_until(lambda: len(self.snapshots) >= count or self.ended, f"snapshot #{count}")
+        await eventually(
+            lambda: len(self.snapshots) >= count or self.ended, f"snapshot #{count}", WAIT, detail=self.state
+        )
         assert len(self.snapshots) >= count, f"the stream ended without snapshot #{count}: {self.error}"
         return self.snapshots[count - 1]
 
     async def wait_sequence_id(self, sequence_id: int) -> None:
         """Wait until the events applied reach ``sequence_id``."""
-        await self.wait_until(
+        await eventually(
             lambda: self.ended or (self.sequence_id is not None and self.sequence_id >= sequence_id),
             f"sequence id {sequence_id}",
+            WAIT,
+            detail=self.state,
         )
         assert not self.ended, f"the stream ended at sequence id {self.sequence_id}: {self.error}"
 
     async def wait_ended(self) -> grpc.aio.AioRpcError | None:
         """Wait until the call is over; the error it ended with (None: it ended normally)."""
-        await self.wait_until(lambda: self.ended, "the end of the stream")
+        await eventually(lambda: self.ended, "the end of the stream", WAIT, detail=self.state)
         return self.error
 
     async def _read_all(self) -> None:
@@ -186,8 +183,6 @@ class StreamClient:
                 if event is grpc.aio.EOF:
                     return
                 self._apply(event)
-                async with self._changed:
-                    self._changed.notify_all()
         except grpc.aio.AioRpcError as exc:
             if not (self._cancelled and exc.code() == grpc.StatusCode.CANCELLED):
                 self.error = exc
@@ -196,8 +191,6 @@ class StreamClient:
                 raise
         finally:
             self.ended = True
-            async with self._changed:
-                self._changed.notify_all()
 
     def _apply(self, event: configstream_pb2.ConfigEvent) -> None:
         self.events.append(event)

@@ -27,10 +27,10 @@ from tests.e2e.consumer_support import (
     assert_view_matches,
     core_view,
     running_consumer,
-    wait_for,
     wait_in_sync,
 )
 from tests.e2e.harness import AgentProcess
+from tests.support.polling import eventually
 
 AgentFactory = Callable[..., AgentProcess]
 
@@ -46,7 +46,7 @@ async def test_sigkill_and_restart(start_agent: AgentFactory, restart: Any) -> N
 
         agent.send_signal(signal.SIGKILL)
         await asyncio.to_thread(agent.wait)
-        await wait_for(lambda: consumer.state != ConsumerState.READY, "the consumer to notice")
+        await eventually(lambda: consumer.state != ConsumerState.READY, "the consumer to notice", WAIT)
         assert_view_matches(consumer, before)  # the last good view keeps answering
         assert consumer.reader().get_string("log_level") == "debug"
 
@@ -74,7 +74,7 @@ async def test_a_twenty_second_outage(start_agent: AgentFactory, restart: Any) -
 
         assert await asyncio.to_thread(agent.stop) == 0
         stopped_at = time.monotonic()
-        await wait_for(lambda: len(consumer.stats.reconnect_delays) >= 6, "six failed attempts")
+        await eventually(lambda: len(consumer.stats.reconnect_delays) >= 6, "six failed attempts", WAIT)
         # The outage itself: nothing to wait for but time; the consumer keeps retrying meanwhile.
         await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - stopped_at)))
         assert consumer.state != ConsumerState.READY
@@ -93,7 +93,7 @@ async def test_a_twenty_second_outage(start_agent: AgentFactory, restart: Any) -
 
         new = await asyncio.to_thread(restart, agent)
         attempts_when_serving = len(consumer.stats.reconnect_delays)
-        await wait_for(lambda: consumer.state == ConsumerState.READY, "the consumer to recover")
+        await eventually(lambda: consumer.state == ConsumerState.READY, "the consumer to recover", WAIT)
         # At most the delay already running when the core came back (at most one cap), then success.
         assert len(consumer.stats.reconnect_delays) <= attempts_when_serving + 1
         assert len(delays) >= OUTAGE / p.cap  # it kept trying through the whole outage
@@ -108,12 +108,14 @@ async def test_an_evicted_session_registers_again(start_agent: AgentFactory) -> 
     async with running_consumer(agent, name="e2e-evicted", refresh_interval=0) as (consumer, _telemetry):
         await consumer.wait_ready(WAIT)
         first = await wait_in_sync(consumer, agent)
-        await wait_for(lambda: consumer.stats.registrations >= 2, "a second registration")
+        await eventually(lambda: consumer.stats.registrations >= 2, "a second registration", WAIT)
         assert "PERMISSION_DENIED" in (consumer.stats.last_error or "")
         assert_view_matches(consumer, first)
         async with SettingsClient(agent) as client:
             await client.set({"hostname": "after-eviction"})
-        await wait_for(lambda: consumer.reader().get_string("hostname") == "after-eviction", "the change")
+        await eventually(
+            lambda: consumer.reader().get_string("hostname") == "after-eviction", "the change", WAIT
+        )
         assert_view_matches(consumer, await wait_in_sync(consumer, agent))
 
 

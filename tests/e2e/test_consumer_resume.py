@@ -22,11 +22,11 @@ from tests.e2e.consumer_support import (
     SettingsClient,
     assert_view_matches,
     running_consumer,
-    wait_for,
     wait_in_sync,
 )
 from tests.e2e.harness import AgentProcess
 from tests.e2e.relay import Relay
+from tests.support.polling import eventually
 
 AgentFactory = Callable[..., AgentProcess]
 NEVER_QUIET = 120.0
@@ -35,7 +35,7 @@ NEVER_QUIET = 120.0
 
 async def _cut_off(relay: Relay, consumer: StreamConsumer) -> None:
     relay.cut()
-    await wait_for(lambda: consumer.state != ConsumerState.READY, "the consumer to lose its stream")
+    await eventually(lambda: consumer.state != ConsumerState.READY, "the consumer to lose its stream", WAIT)
 
 
 async def test_a_lost_connection_resumes_from_the_missed_updates(start_agent: AgentFactory) -> None:
@@ -78,7 +78,7 @@ async def test_a_lost_connection_resumes_from_the_missed_updates(start_agent: Ag
         # ("configstream-resume: accepted"), and the stream is live long before the quiet period.
         await _cut_off(relay, consumer)
         relay.restore()
-        await wait_for(lambda: consumer.state == ConsumerState.READY, "the silent resume")
+        await eventually(lambda: consumer.state == ConsumerState.READY, "the silent resume", WAIT)
         assert (consumer.stats.snapshots, consumer.stats.resumes) == (1, 2)
         await client.set({"hostname": "after-resume"})
         assert await asyncio.wait_for(anext(changes), WAIT) == ChangeEvent(
@@ -101,7 +101,7 @@ async def test_a_restarted_core_answers_with_a_snapshot_and_a_new_epoch(
 
         assert await asyncio.to_thread(agent.stop) == 0
         new = await asyncio.to_thread(restart, agent)
-        await wait_for(lambda: consumer.stats.snapshots == 2, "a snapshot from the new core")
+        await eventually(lambda: consumer.stats.snapshots == 2, "a snapshot from the new core", WAIT)
         assert_view_matches(consumer, await wait_in_sync(consumer, new))
         assert consumer.reader().get_string("log_level") == "info"  # the runtime change died with the core
         stats = consumer.stats
@@ -139,11 +139,15 @@ async def test_an_evicted_session_resumes_after_registering_again(start_agent: A
     }
     async with running_consumer(agent, **params) as (consumer, telemetry):
         await consumer.wait_ready(WAIT)
-        await wait_for(lambda: consumer.stats.registrations >= 2, "an eviction and a new registration")
-        await wait_for(lambda: consumer.stats.resumes >= 1, "a resume with the new session")
+        await eventually(
+            lambda: consumer.stats.registrations >= 2, "an eviction and a new registration", WAIT
+        )
+        await eventually(lambda: consumer.stats.resumes >= 1, "a resume with the new session", WAIT)
         async with SettingsClient(agent) as client:
             await client.set({"hostname": "after-eviction"})
-        await wait_for(lambda: consumer.reader().get_string("hostname") == "after-eviction", "the change")
+        await eventually(
+            lambda: consumer.reader().get_string("hostname") == "after-eviction", "the change", WAIT
+        )
         assert_view_matches(consumer, await wait_in_sync(consumer, agent))
         stats = consumer.stats
         assert (stats.snapshots, stats.resumes_refused, stats.gaps) == (1, 0, 0)

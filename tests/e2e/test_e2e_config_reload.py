@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from tests.e2e.consumer_support import WAIT, running_consumer, wait_for
+from tests.e2e.consumer_support import WAIT, running_consumer
 from tests.e2e.harness import AgentProcess, run_core_agent
+from tests.support.polling import eventually
 
 
 async def test_reload_applies_the_edited_file_streams_it_and_reports_restart_keys(
@@ -29,7 +30,9 @@ async def test_reload_applies_the_edited_file_streams_it_and_reports_restart_key
         assert got.stdout == "debug (file)\n"
         host = await asyncio.to_thread(agent.run_cli, "config", "get", "cmd_host")
         assert host.stdout == "127.0.0.1\n"
-        await wait_for(lambda: reader.get_string("log_level") == "debug", "the consumer to see log_level")
+        await eventually(
+            lambda: reader.get_string("log_level") == "debug", "the consumer to see log_level", WAIT
+        )
         assert reader.get("tags") == ["reloaded:yes"]
         agent.wait_for_log(
             r"config reloaded from .*: log_level, tags changed; needs a restart, not applied: cmd_host"

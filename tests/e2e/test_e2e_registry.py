@@ -13,7 +13,8 @@ from pkg.proto.gen.datadog.api.v1 import api_pb2_grpc
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2 as ra
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2_grpc
-from tests.e2e.harness import AgentFactory, AgentProcess, wait_until
+from tests.e2e.harness import AgentFactory, AgentProcess
+from tests.support.polling import eventually_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +73,7 @@ async def test_idle_agent_is_evicted_then_refresh_is_not_found(start_agent: Agen
         assert result.returncode == 0, result.stderr
         return reply.session_id not in result.stdout
 
-    wait_until(evicted, 15, "the idle remote agent to be evicted")
+    eventually_sync(evicted, "the idle remote agent to be evicted", 15)
 
     async with agent.aio_channel() as channel:
         stub = remoteagent_pb2_grpc.RemoteAgentStub(channel)

@@ -24,7 +24,8 @@ from pkg.proto.gen.datadog.remoteagent.status.v1 import status_pb2
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2 as ra
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2_grpc
 from pkg.remoteagent.services import STATUS_METHOD, STATUS_SERVICE
-from tests.e2e.harness import API_KEY, AgentFactory, AgentProcess, wait_until
+from tests.e2e.harness import API_KEY, AgentFactory, AgentProcess
+from tests.support.polling import eventually_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +73,7 @@ def host(start_agent: AgentFactory, tmp_path: Path) -> Iterator[tuple[AgentProce
         SampleAgent(core, "sample/unix", f"unix://{tmp_path}/unix.sock", tmp_path / "unix.log"),
     ]
     try:
-        wait_until(lambda: _ready_agents(core) == ["Sample TCP", "sample/unix"], 30, "both agents ready")
+        eventually_sync(lambda: _ready_agents(core) == ["Sample TCP", "sample/unix"], "both agents ready", 30)
         yield core, agents
     finally:
         for agent in agents:
@@ -189,7 +190,7 @@ async def test_agent_answering_under_another_session_is_evicted(agent: AgentProc
         assert "SESSION" in impostor["error"].upper() or "session" in impostor["error"]
 
         await asyncio.to_thread(
-            wait_until, lambda: not _status(agent)["remote_agents"], 15, "the impostor evicted"
+            eventually_sync, lambda: not _status(agent)["remote_agents"], "the impostor evicted", 15
         )
         assert "marked unhealthy" in agent.log_text()
     finally:

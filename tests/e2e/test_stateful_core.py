@@ -67,6 +67,7 @@ from tests.e2e import consumer_support
 from tests.e2e.harness import API_KEY, AgentProcess
 from tests.e2e.stateful_support import LibraryConsumer, LoopThread, RawSubscriber
 from tests.e2e.stream_support import CoreView, SettingsApi, memory_kib, view_mismatches
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -519,9 +520,10 @@ class CoreMachine(RuleBasedStateMachine):
                 await sub.connect(self.agent, self.generation)
             # Each library consumer gets a snapshot of the new epoch (its resume is refused).
             for consumer, before in zip(self.library, snapshots, strict=True):
-                await consumer_support.wait_for(
+                await eventually(
                     lambda c=consumer, b=before: c.ready and c.snapshots > b,  # type: ignore[misc]
                     f"{consumer.name}'s snapshot from the restarted core",
+                    consumer_support.WAIT,
                 )
 
         self.loop.run(reconnect(), 60, "reconnecting after the restart")
@@ -556,7 +558,7 @@ class CoreMachine(RuleBasedStateMachine):
         for consumer in self.library:
             target = consumer.consumer
             assert target is not None
-            await consumer_support.wait_for(
+            await eventually(
                 lambda c=consumer: c.ready and c.sequence_id == core.sequence_id,  # type: ignore[misc]
                 f"{consumer.name} at sequence id {core.sequence_id} (it is at {target.sequence_id}, "
                 f"{target.state})",

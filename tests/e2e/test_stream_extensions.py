@@ -20,6 +20,7 @@ from pkg.protoconv.configevents import EPOCH_HEADER, RESUME_HEADER
 from pkg.protoconv.values import from_value
 from tests.e2e.harness import AgentFactory, AgentProcess
 from tests.e2e.stream_support import WAIT, SettingsApi, register, scrape
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -73,7 +74,6 @@ class RawStream:
     events: list[configstream_pb2.ConfigEvent] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     error: grpc.aio.AioRpcError | None = None
-    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def updates(self) -> list[configstream_pb2.ConfigUpdate]:
         """Every update received, batches unpacked, in order."""
@@ -90,11 +90,8 @@ class RawStream:
         return [str(e.WhichOneof("event")) for e in self.events]
 
     async def wait_for(self, predicate: Any, what: str) -> None:
-        async with self.changed:
-            try:
-                await asyncio.wait_for(self.changed.wait_for(lambda: predicate() or self.error), WAIT)
-            except TimeoutError:
-                raise AssertionError(f"timed out waiting for {what}: {self.kinds()}") from None
+        """Until ``predicate()`` holds; fails if the call ends with an error first."""
+        await eventually(lambda: predicate() or self.error, what, WAIT, detail=self.kinds)
         assert self.error is None or predicate(), f"stream ended waiting for {what}: {self.error}"
 
     async def read_all(self) -> None:
@@ -107,13 +104,9 @@ class RawStream:
                     return
                 self.raw.append(payload)
                 self.events.append(configstream_pb2.ConfigEvent.FromString(payload))
-                async with self.changed:
-                    self.changed.notify_all()
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.CANCELLED:
                 self.error = exc
-            async with self.changed:
-                self.changed.notify_all()
 
 
 @asynccontextmanager

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from config_stream_client.client import EXIT_FAILURE, EXIT_OK, FLAVOR, run
 from config_stream_client.options import Options, Target
-from tests.cmd.config_stream_client.stream_client_fakes import FakeCore, batch, progress, snapshot, update
+from tests.support.fake_core import FakeCore
+from tests.support.wire import batch, progress, snapshot, update
 
 
 @dataclass
@@ -41,7 +42,9 @@ def _options(**changes: object) -> Options:
 
 
 def _target(core: FakeCore) -> Target:
-    return Target(address=core.address, auth_token_file=core.token_file, cert_file=core.cert_file)
+    return Target(
+        address=core.address, auth_token_file=core.ipc.paths.auth_token, cert_file=core.ipc.paths.ipc_cert
+    )
 
 
 async def _run(
@@ -54,7 +57,7 @@ async def _run(
 
 async def test_prints_snapshot_and_updates_and_succeeds(fake_core: FakeCore) -> None:
     fake_core.events = [
-        snapshot(4, log_level="info", site="datadoghq.com", hostname="h1"),
+        snapshot(4, {"log_level": "info", "site": "datadoghq.com", "hostname": "h1"}),
         update(5, "log_level", "debug"),
         update(6, "site", "datadoghq.eu"),
     ]
@@ -82,7 +85,7 @@ async def test_prints_snapshot_and_updates_and_succeeds(fake_core: FakeCore) -> 
 
 
 async def test_ends_with_success_when_the_duration_elapses(fake_core: FakeCore) -> None:
-    fake_core.events = [snapshot(1, log_level="info")]
+    fake_core.events = [snapshot(1, {"log_level": "info"})]
     output = Output()
     assert await _run(fake_core, output, _options(duration_seconds=0.3)) == EXIT_OK
     assert output.out[0] == "SNAPSHOT received (seq_id=1, settings=1)"
@@ -90,7 +93,7 @@ async def test_ends_with_success_when_the_duration_elapses(fake_core: FakeCore) 
 
 
 async def test_gap_is_warned_about_and_fails(fake_core: FakeCore) -> None:
-    fake_core.events = [snapshot(1, log_level="info"), update(3, "log_level", "warn")]
+    fake_core.events = [snapshot(1, {"log_level": "info"}), update(3, "log_level", "warn")]
     output = Output(stop_on="UPDATE #1")
     assert await _run(fake_core, output) == EXIT_FAILURE
     assert "WARNING: gap: expected seq_id=2, got seq_id=3 (1 missing)" in output.out
@@ -98,7 +101,7 @@ async def test_gap_is_warned_about_and_fails(fake_core: FakeCore) -> None:
 
 
 async def test_out_of_order_update_fails(fake_core: FakeCore) -> None:
-    fake_core.events = [snapshot(5, log_level="info"), update(5, "log_level", "warn")]
+    fake_core.events = [snapshot(5, {"log_level": "info"}), update(5, "log_level", "warn")]
     output = Output(stop_on="UPDATE #1")
     assert await _run(fake_core, output) == EXIT_FAILURE
     assert "WARNING: out-of-order update: seq_id=5 after seq_id=5" in output.out
@@ -111,9 +114,10 @@ async def test_no_snapshot_fails(fake_core: FakeCore) -> None:
 
 
 async def test_unset_shows_unset_source(fake_core: FakeCore) -> None:
-    unset = update(8, "log_level", "info", source="file")
-    unset.update.setting.unset_source = "agent-runtime"
-    fake_core.events = [snapshot(7, log_level="debug"), unset]
+    fake_core.events = [
+        snapshot(7, {"log_level": "debug"}),
+        update(8, "log_level", "info", source="file", unset_source="agent-runtime"),
+    ]
     output = Output(stop_on="UPDATE #1")
     assert await _run(fake_core, output) == EXIT_OK
     assert "  log_level = info (source: file, unset_source: agent-runtime)" in output.out
@@ -154,7 +158,7 @@ async def test_missing_token_file_names_the_file(fake_core: FakeCore, tmp_path: 
 
 
 async def test_stream_ended_by_the_agent_fails(fake_core: FakeCore) -> None:
-    fake_core.events = [snapshot(1, log_level="info")]
+    fake_core.events = [snapshot(1, {"log_level": "info"})]
     fake_core.end_stream = True
     output = Output()
     assert await _run(fake_core, output) == EXIT_FAILURE
@@ -171,14 +175,14 @@ async def test_stop_before_the_snapshot_ends_with_the_summary(fake_core: FakeCor
 
 async def test_name_is_sent_at_registration(fake_core: FakeCore) -> None:
     name = "agent-x"
-    fake_core.events = [snapshot(1, log_level="info")]
+    fake_core.events = [snapshot(1, {"log_level": "info"})]
     output = Output(stop_on="SNAPSHOT")
     assert await _run(fake_core, output, _options(name=name)) == EXIT_OK
     assert fake_core.registrations[0].display_name == name
 
 
 async def test_without_extension_flags_the_request_is_the_plain_one(fake_core: FakeCore) -> None:
-    fake_core.events = [snapshot(1, a="x")]
+    fake_core.events = [snapshot(1, {"a": "x"})]
     output = Output(stop_on="SNAPSHOT")
     assert await _run(fake_core, output) == EXIT_OK
     [request] = fake_core.requests
@@ -187,7 +191,7 @@ async def test_without_extension_flags_the_request_is_the_plain_one(fake_core: F
 
 async def test_extension_flags_ask_for_them_and_their_events_are_checked(fake_core: FakeCore) -> None:
     fake_core.events = [
-        snapshot(4, log_level="info"),
+        snapshot(4, {"log_level": "info"}),
         update(7, "log_level", "debug", previous=4),
         progress(9),
         batch(update(10, "logs_config.x", "1", previous=9), update(12, "log_level", "warn", previous=10)),
@@ -206,7 +210,7 @@ async def test_extension_flags_ask_for_them_and_their_events_are_checked(fake_co
 
 
 async def test_a_lost_event_of_a_filtered_stream_fails(fake_core: FakeCore) -> None:
-    fake_core.events = [snapshot(4, log_level="info"), update(9, "log_level", "debug", previous=6)]
+    fake_core.events = [snapshot(4, {"log_level": "info"}), update(9, "log_level", "debug", previous=6)]
     output = Output(stop_on="UPDATE #1")
     assert await _run(fake_core, output, _options(keys=("log_level",))) == EXIT_FAILURE
     assert "WARNING: gap: seq_id=9 follows seq_id=6 on the core's side, the last event seen was seq_id=4" in (

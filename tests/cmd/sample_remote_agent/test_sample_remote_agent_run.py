@@ -13,12 +13,14 @@ from dependency_injector import providers
 
 from comp.core.configstreamconsumer.def_ import ChangeEvent
 from comp.core.configstreamconsumer.mock import MockConsumer
+from comp.core.ipc.mock import MockIpc
 from pkg.config.sources import Source
-from pkg.ipc import generate_auth_token, generate_ipc_certificate
 from sample_remote_agent.agent import EXIT_FAILURE, EXIT_OK, LevelMirror, StartupError, format_change, run
 from sample_remote_agent.container import SampleRemoteAgentContainer, build_parts
 from sample_remote_agent.options import Options
-from tests.comp.core.configstreamconsumer.conftest import FakeCore, snapshot, update
+from tests.support.fake_core import FakeCore
+from tests.support.polling import eventually
+from tests.support.wire import snapshot, update
 
 WAIT = 5.0
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -40,9 +42,7 @@ def _container(options: Options, consumer: MockConsumer) -> SampleRemoteAgentCon
 
 
 async def _until(lines: list[str], text: str) -> None:
-    async with asyncio.timeout(WAIT):
-        while text not in lines:  # noqa: ASYNC110 - the lines come from the task under test
-            await asyncio.sleep(0.01)
+    await eventually(lambda: text in lines, f"the line {text!r}", WAIT)
 
 
 def test_every_component_is_built_and_its_hooks_run_in_this_order(tmp_path: Path) -> None:
@@ -153,12 +153,7 @@ def test_level_mirror_unsets_the_source_it_set_before(tmp_path: Path) -> None:
 async def test_the_agent_streams_only_the_keys_it_reads(tmp_path: Path) -> None:
     """With the real consumer against a scripted core: the request's filter, and what the agent sees
     from a core that sends every key anyway."""
-    token, cert = generate_auth_token(), generate_ipc_certificate()
-    (tmp_path / "auth_token").write_text(token)
-    (tmp_path / "ipc_cert.pem").write_bytes(cert.cert_pem + cert.key_pem)
-    for name in ("auth_token", "ipc_cert.pem"):
-        (tmp_path / name).chmod(0o600)
-    core = FakeCore(token, cert)
+    core = FakeCore(MockIpc(tmp_path))
     await core.start()
     try:
         options = Options(state_dir=tmp_path, ipc_address=core.address, wait_timeout=WAIT)

@@ -112,3 +112,32 @@ def test_the_mock_reads_its_limits_like_startup() -> None:
     assert config.limits.value_max_bytes == 4096
     with pytest.raises(ConfigLimitError, match=r"config_limits\.value_max_bytes"):
         new_mock({"hostname": "h" * 2 * 1024 * 1024})
+
+
+def test_the_mock_takes_refused_values_of_unchecked_keys_only() -> None:
+    config = new_mock(
+        {"log_level": "verbose", "telemetry.port": -1}, unchecked=["LOG_LEVEL", "telemetry.port"]
+    )
+    assert (config.get_string("log_level"), config.get_int("telemetry.port")) == ("verbose", -1)
+    config.set("log_level", "louder", Source.CLI)
+    assert config.get_string("log_level") == "louder"
+    with pytest.raises(ConfigValueError, match=r"telemetry\.port"):
+        config.set("telemetry.port", "many", Source.CLI)  # the type is still checked
+    with pytest.raises(ConfigValueError, match="cmd_port"):
+        config.set("cmd_port", -1, Source.CLI)  # other keys keep their bounds
+    assert config.get_int("remote_agent.configstream.queue_size") == config.get_int(
+        "config_stream.queue_size"
+    )
+    with pytest.raises(ValueError, match=r"unchecked keys must be declared keys: \['no_such_key'\]"):
+        new_mock(unchecked=["no_such_key"])
+
+
+def test_the_mock_counts_its_subscribers() -> None:
+    config = new_mock()
+    first, second = config.on_update(lambda _change: None), config.on_update(lambda _change: None)
+    assert config.subscriber_count == 2
+    first()
+    first()  # unsubscribing twice changes nothing
+    assert config.subscriber_count == 1
+    second()
+    assert config.subscriber_count == 0

@@ -17,17 +17,16 @@ from pkg.config.change import Setting
 from pkg.config.sources import Source
 from pkg.ipc import ClientMaterial
 from pkg.util.lifecycle import Lifecycle
+from tests.support import wire
+from tests.support.polling import eventually
 
 Core = Any
 Make = Any
-Wire = Any
 WAIT = 10.0
 RUNTIME = Source.AGENT_RUNTIME
 
 
-async def _ready(
-    make: Make, core: Core, wire: Wire, settings: dict[str, Any], seq: int = 5, **kw: Any
-) -> Any:
+async def _ready(make: Make, core: Core, settings: dict[str, Any], seq: int = 5, **kw: Any) -> Any:
     built = await make(core.address, **kw)
     stream = await core.next_stream()
     stream.push(wire.snapshot(seq, settings, epoch="e1"))
@@ -35,9 +34,7 @@ async def _ready(
     return built, stream
 
 
-async def test_the_request_asks_for_batches_and_progress_by_default(
-    core: Core, make_consumer: Make, wire: Wire
-) -> None:
+async def test_the_request_asks_for_batches_and_progress_by_default(core: Core, make_consumer: Make) -> None:
     await make_consumer(core.address)
     stream = await core.next_stream()
     assert stream.max_batch_updates == DEFAULT_MAX_BATCH_UPDATES == 256
@@ -52,10 +49,8 @@ async def test_with_the_extensions_off_the_request_is_the_plain_one(core: Core, 
     assert fields == {"name", "resume_from"}
 
 
-async def test_a_batch_is_one_view_change_reported_change_by_change(
-    core: Core, make_consumer: Make, wire: Wire
-) -> None:
-    built, stream = await _ready(make_consumer, core, wire, {"a": 1, "b": 1})
+async def test_a_batch_is_one_view_change_reported_change_by_change(core: Core, make_consumer: Make) -> None:
+    built, stream = await _ready(make_consumer, core, {"a": 1, "b": 1})
     consumer = built.consumer
     changes = consumer.subscribe()
     seen_at_first_change: dict[str, Any] = {}
@@ -85,8 +80,8 @@ async def test_a_batch_is_one_view_change_reported_change_by_change(
     assert built.telemetry.value("configstream_consumer.last_sequence_id") == 10
 
 
-async def test_a_batch_and_single_updates_mix_in_order(core: Core, make_consumer: Make, wire: Wire) -> None:
-    built, stream = await _ready(make_consumer, core, wire, {"a": 1})
+async def test_a_batch_and_single_updates_mix_in_order(core: Core, make_consumer: Make) -> None:
+    built, stream = await _ready(make_consumer, core, {"a": 1})
     changes = built.consumer.subscribe(keys=["a"])
     stream.push(wire.update(6, "a", 2), wire.batch(wire.update(7, "a", 3), wire.update(8, "a", 4)))
     stream.push(wire.update(9, "a", 5))
@@ -95,10 +90,8 @@ async def test_a_batch_and_single_updates_mix_in_order(core: Core, make_consumer
     assert built.consumer.sequence_id == 9
 
 
-async def test_a_batch_with_a_gap_applies_nothing_and_resyncs(
-    core: Core, make_consumer: Make, wire: Wire
-) -> None:
-    built, stream = await _ready(make_consumer, core, wire, {"a": 1, "b": 1})
+async def test_a_batch_with_a_gap_applies_nothing_and_resyncs(core: Core, make_consumer: Make) -> None:
+    built, stream = await _ready(make_consumer, core, {"a": 1, "b": 1})
     consumer = built.consumer
     stream.push(wire.batch(wire.update(6, "a", 2), wire.update(8, "b", 2)))
     again = await core.next_stream()
@@ -107,21 +100,19 @@ async def test_a_batch_with_a_gap_applies_nothing_and_resyncs(
     assert consumer.stats.gaps == 1
     assert "expected update 7, received 8" in (consumer.stats.last_error or "")
     again.push(wire.snapshot(8, {"a": 2, "b": 2}, epoch="e1"))
-    await wire.eventually(lambda: consumer.sequence_id == 8, "the resync snapshot applied")
+    await eventually(lambda: consumer.sequence_id == 8, "the resync snapshot applied")
 
 
-async def test_a_batch_out_of_order_is_a_gap(core: Core, make_consumer: Make, wire: Wire) -> None:
-    built, stream = await _ready(make_consumer, core, wire, {"a": 1})
+async def test_a_batch_out_of_order_is_a_gap(core: Core, make_consumer: Make) -> None:
+    built, stream = await _ready(make_consumer, core, {"a": 1})
     stream.push(wire.batch(wire.update(7, "a", 2), wire.update(6, "a", 3)))
     await core.next_stream()
     assert built.consumer.stats.gaps == 1
     assert built.consumer.reader().get("a") == 1
 
 
-async def test_stale_updates_at_the_head_of_a_batch_are_dropped(
-    core: Core, make_consumer: Make, wire: Wire
-) -> None:
-    built, stream = await _ready(make_consumer, core, wire, {"a": 1})
+async def test_stale_updates_at_the_head_of_a_batch_are_dropped(core: Core, make_consumer: Make) -> None:
+    built, stream = await _ready(make_consumer, core, {"a": 1})
     changes = built.consumer.subscribe()
     stream.push(wire.batch(wire.update(4, "a", 0), wire.update(5, "a", 9), wire.update(6, "a", 2)))
     assert await asyncio.wait_for(anext(changes), WAIT) == ChangeEvent("a", 1, 2, RUNTIME)

@@ -25,10 +25,11 @@ from comp.core.configstreamconsumer import (
 )
 from comp.core.configstreamconsumer.mock import MockConfigStream, MockSyncConfigStream
 from comp.core.configstreamconsumer.stream import Location, config_stream_params
+from comp.core.ipc.mock import MockIpc
 from pkg.config.errors import ConfigValueError
 from pkg.ipc import IpcError
-from pkg.ipc.auth_token import generate_auth_token
-from pkg.ipc.certificate import generate_ipc_certificate
+from tests.support import wire
+from tests.support.fake_core import FakeCore
 
 WAIT = 10.0
 
@@ -126,18 +127,10 @@ def test_bad_location_settings_fail_before_anything_starts(tmp_path: Path) -> No
         config_stream_params(" ", environ={})
 
 
-def _secrets(directory: Path) -> None:
-    cert = generate_ipc_certificate()
-    (directory / "auth_token").write_text(generate_auth_token(), encoding="utf-8")
-    (directory / "ipc_cert.pem").write_bytes(cert.cert_pem + cert.key_pem)
-    for name in ("auth_token", "ipc_cert.pem"):
-        (directory / name).chmod(0o600)
-
-
 async def test_connect_without_a_core_fails_clearly_and_leaves_nothing_running(
     tmp_path: Path, free_address: str
 ) -> None:
-    _secrets(tmp_path)
+    MockIpc(tmp_path)
     tasks_before = asyncio.all_tasks()
     with pytest.raises(NotReadyError) as info:
         async with connect_config_stream(
@@ -235,7 +228,7 @@ def test_close_from_a_callback_is_refused() -> None:
 
 @pytest.mark.usefixtures("no_leaked_threads")
 def test_sync_stream_without_a_core_times_out_clearly(tmp_path: Path, free_address: str) -> None:
-    _secrets(tmp_path)
+    MockIpc(tmp_path)
     with SyncConfigStream("my-agent", state_dir=tmp_path, address=free_address) as config:
         with pytest.raises(NotReadyError, match=rf"not ready after 0.3s: .*{free_address}"):
             config.wait_ready(0.3)
@@ -253,15 +246,7 @@ def test_sync_stream_with_bad_arguments_starts_no_thread() -> None:
 # --- the key filter through both facades, against the scripted core ----------------------------
 
 
-def _core_secrets(directory: Path, core: Any) -> None:
-    (directory / "auth_token").write_text(core.token)
-    (directory / "ipc_cert.pem").write_bytes(core.cert.cert_pem + core.cert.key_pem)
-    for name in ("auth_token", "ipc_cert.pem"):
-        (directory / name).chmod(0o600)
-
-
-async def test_connect_config_stream_asks_for_its_filter(core: Any, wire: Any, tmp_path: Path) -> None:
-    _core_secrets(tmp_path, core)
+async def test_connect_config_stream_asks_for_its_filter(core: FakeCore) -> None:
 
     async def answer() -> Any:
         stream = await core.next_stream()
@@ -270,7 +255,11 @@ async def test_connect_config_stream_asks_for_its_filter(core: Any, wire: Any, t
 
     answering = asyncio.create_task(answer())
     async with connect_config_stream(
-        "my-agent", state_dir=tmp_path, address=core.address, keys=["log_level"], prefixes=["my_agent"]
+        "my-agent",
+        state_dir=core.ipc.paths.auth_token.parent,
+        address=core.address,
+        keys=["log_level"],
+        prefixes=["my_agent"],
     ) as config:
         stream = await answering
         assert stream.key_filter == (("log_level",), ("my_agent",))
@@ -281,9 +270,10 @@ async def test_connect_config_stream_asks_for_its_filter(core: Any, wire: Any, t
 
 
 @pytest.mark.usefixtures("no_leaked_threads")
-async def test_sync_config_stream_asks_for_its_filter(core: Any, wire: Any, tmp_path: Path) -> None:
-    _core_secrets(tmp_path, core)
-    config = SyncConfigStream("my-agent", state_dir=tmp_path, address=core.address, keys=["log_level"])
+async def test_sync_config_stream_asks_for_its_filter(core: FakeCore) -> None:
+    config = SyncConfigStream(
+        "my-agent", state_dir=core.ipc.paths.auth_token.parent, address=core.address, keys=["log_level"]
+    )
     try:
         stream = await core.next_stream()
         assert stream.key_filter == (("log_level",), ())

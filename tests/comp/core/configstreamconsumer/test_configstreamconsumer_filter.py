@@ -21,10 +21,11 @@ from comp.core.telemetry.mock import MockTelemetry
 from pkg.config.sources import Source
 from pkg.ipc import ClientMaterial
 from pkg.util.lifecycle import Lifecycle
+from tests.support import wire
+from tests.support.polling import eventually
 
 Core = Any
 Make = Any
-Wire = Any
 WAIT = 10.0
 RUNTIME = Source.AGENT_RUNTIME
 FILTER = {"keys": ("log_level",), "prefixes": ("my_agent",)}
@@ -37,7 +38,7 @@ EVERYTHING = {
 }
 
 
-async def _ready(make: Make, core: Core, wire: Wire, seq: int = 5, **kw: Any) -> Any:
+async def _ready(make: Make, core: Core, seq: int = 5, **kw: Any) -> Any:
     """A filtered consumer that applied a snapshot of EVERYTHING (as a core ignoring the filter sends)."""
     kw = {**FILTER, **kw}
     built = await make(core.address, **kw)
@@ -48,7 +49,7 @@ async def _ready(make: Make, core: Core, wire: Wire, seq: int = 5, **kw: Any) ->
 
 
 async def test_the_filter_is_sent_in_canonical_form_and_again_on_resume(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
     built = await make_consumer(
         core.address, keys=("Log_Level", "remote_agent_registry.enabled", "log_level"), prefixes=("my_agent",)
@@ -64,9 +65,9 @@ async def test_the_filter_is_sent_in_canonical_form_and_again_on_resume(
 
 
 async def test_the_view_holds_only_matching_keys_and_other_reads_fail(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, _ = await _ready(make_consumer, core, wire)
+    built, _ = await _ready(make_consumer, core)
     reader = built.consumer.reader()
     assert reader.all_settings() == {"log_level": "info", "my_agent.port": 8125, "my_agent.a.b": "x"}
     assert reader.get_string("log_level") == "info"
@@ -90,9 +91,9 @@ async def test_the_view_holds_only_matching_keys_and_other_reads_fail(
 
 
 async def test_updates_of_a_core_that_ignores_the_filter_are_filtered_here(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, stream = await _ready(make_consumer, core, wire)
+    built, stream = await _ready(make_consumer, core)
     consumer = built.consumer
     changes = consumer.subscribe()
     stream.push(
@@ -111,9 +112,9 @@ async def test_updates_of_a_core_that_ignores_the_filter_are_filtered_here(
 
 
 async def test_a_filtered_core_skips_ids_and_previous_sequence_id_chains_them(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, stream = await _ready(make_consumer, core, wire)
+    built, stream = await _ready(make_consumer, core)
     consumer = built.consumer
     changes = consumer.subscribe()
     stream.push(wire.update(9, "log_level", "debug", previous=5))
@@ -129,13 +130,11 @@ async def test_a_filtered_core_skips_ids_and_previous_sequence_id_chains_them(
     assert consumer.stats.gaps == 0
 
 
-async def test_a_lost_event_of_a_filtered_stream_is_a_gap(
-    core: Core, make_consumer: Make, wire: Wire
-) -> None:
-    built, stream = await _ready(make_consumer, core, wire)
+async def test_a_lost_event_of_a_filtered_stream_is_a_gap(core: Core, make_consumer: Make) -> None:
+    built, stream = await _ready(make_consumer, core)
     consumer = built.consumer
     stream.push(wire.update(9, "log_level", "debug", previous=5))
-    await wire.eventually(lambda: consumer.sequence_id == 9, "the first update applied")
+    await eventually(lambda: consumer.sequence_id == 9, "the first update applied")
     stream.push(wire.update(14, "log_level", "warn", previous=11))  # event 11 never arrived
     again = await core.next_stream()
     assert consumer.stats.gaps == 1
@@ -146,27 +145,23 @@ async def test_a_lost_event_of_a_filtered_stream_is_a_gap(
     assert again.resume_from == ("", 0) and again.key_filter == (("log_level",), ("my_agent",))
 
 
-async def test_an_unset_previous_id_is_accepted_only_for_the_next_id(
-    core: Core, make_consumer: Make, wire: Wire
-) -> None:
-    built, stream = await _ready(make_consumer, core, wire)
+async def test_an_unset_previous_id_is_accepted_only_for_the_next_id(core: Core, make_consumer: Make) -> None:
+    built, stream = await _ready(make_consumer, core)
     stream.push(wire.update(6, "log_level", "debug"), wire.update(8, "log_level", "warn"))
     await core.next_stream()
     assert built.consumer.stats.gaps == 1
     assert built.consumer.reader().get("log_level") == "debug"
 
 
-async def test_a_filtered_resume_continues_from_the_resume_point(
-    core: Core, make_consumer: Make, wire: Wire
-) -> None:
-    built, stream = await _ready(make_consumer, core, wire)
+async def test_a_filtered_resume_continues_from_the_resume_point(core: Core, make_consumer: Make) -> None:
+    built, stream = await _ready(make_consumer, core)
     consumer = built.consumer
     stream.abort(grpc.StatusCode.UNAVAILABLE, "connection lost")
     again = await core.next_stream()
     assert again.resume_from == ("e1", 5)
     again.send_headers(("configstream-epoch", "e1"), ("configstream-resume", "accepted"))
     again.push(wire.update(8, "my_agent.port", 7, previous=5))
-    await wire.eventually(lambda: consumer.sequence_id == 8, "the missed update applied")
+    await eventually(lambda: consumer.sequence_id == 8, "the missed update applied")
     assert (consumer.stats.resumes, consumer.stats.gaps, consumer.reader().get("my_agent.port")) == (1, 0, 7)
 
 

@@ -15,10 +15,11 @@ from comp.core.configstreamconsumer.impl.liveness import MIN_STALL_TIMEOUT, PROG
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.ipc import ClientMaterial
 from pkg.util.lifecycle import Lifecycle
+from tests.support import wire
+from tests.support.polling import eventually
 
 Core = Any
 Make = Any
-Wire = Any
 WAIT = 10.0
 
 
@@ -30,7 +31,7 @@ class FakeClock:
         return self.now
 
 
-async def _ready(make: Make, core: Core, wire: Wire, seq: int = 5, **kw: Any) -> Any:
+async def _ready(make: Make, core: Core, seq: int = 5, **kw: Any) -> Any:
     built = await make(core.address, **kw)
     stream = await core.next_stream()
     stream.push(wire.snapshot(seq, {"a": 1}, epoch="e1"))
@@ -95,14 +96,14 @@ def test_a_stall_multiple_below_the_jitter_is_refused(material: ClientMaterial, 
         )
 
 
-async def test_progress_at_the_last_id_is_a_sign_of_life(core: Core, make_consumer: Make, wire: Wire) -> None:
-    built, stream = await _ready(make_consumer, core, wire, stall_multiple=0)
+async def test_progress_at_the_last_id_is_a_sign_of_life(core: Core, make_consumer: Make) -> None:
+    built, stream = await _ready(make_consumer, core, stall_multiple=0)
     consumer = built.consumer
     assert consumer.liveness.last_progress_at is None
     snapshot_at = consumer.liveness.last_event_at
     assert snapshot_at is not None
     stream.push(wire.progress(5, epoch="e1"))
-    await wire.eventually(lambda: consumer.stats.progress_events == 1, "the progress event counted")
+    await eventually(lambda: consumer.stats.progress_events == 1, "the progress event counted")
     liveness = consumer.liveness
     assert liveness.last_progress_at is not None and liveness.last_progress_at >= snapshot_at
     assert liveness.last_event_at == liveness.last_progress_at
@@ -110,13 +111,13 @@ async def test_progress_at_the_last_id_is_a_sign_of_life(core: Core, make_consum
     assert (consumer.sequence_id, consumer.stats.gaps) == (5, 0)
     assert built.telemetry.value("configstream_consumer.progress_events") == 1
     stream.push(wire.update(6, "a", 2))
-    await wire.eventually(lambda: consumer.reader().get("a") == 2, "the next update applied")
+    await eventually(lambda: consumer.reader().get("a") == 2, "the next update applied")
 
 
 async def test_progress_past_the_last_update_of_an_unfiltered_stream_means_lost_updates(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, stream = await _ready(make_consumer, core, wire)
+    built, stream = await _ready(make_consumer, core)
     stream.push(wire.progress(7, epoch="e1"))
     again = await core.next_stream()
     stats = built.consumer.stats
@@ -127,32 +128,32 @@ async def test_progress_past_the_last_update_of_an_unfiltered_stream_means_lost_
     assert again.resume_from == ("", 0)
 
 
-async def test_progress_from_another_epoch_is_a_gap(core: Core, make_consumer: Make, wire: Wire) -> None:
-    built, stream = await _ready(make_consumer, core, wire)
+async def test_progress_from_another_epoch_is_a_gap(core: Core, make_consumer: Make) -> None:
+    built, stream = await _ready(make_consumer, core)
     stream.push(wire.progress(5, epoch="e2"))
     await core.next_stream()
     assert built.consumer.stats.gaps == 1
 
 
 async def test_progress_moves_a_filtered_stream_and_the_next_update_refers_to_it(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, stream = await _ready(make_consumer, core, wire, keys=("a",), stall_multiple=0)
+    built, stream = await _ready(make_consumer, core, keys=("a",), stall_multiple=0)
     consumer = built.consumer
     stream.push(wire.progress(40, epoch="e1"))
-    await wire.eventually(lambda: consumer.sequence_id == 40, "the position moved to the progress id")
+    await eventually(lambda: consumer.sequence_id == 40, "the position moved to the progress id")
     assert built.telemetry.value("configstream_consumer.last_sequence_id") == 40
     stream.push(wire.update(41, "a", 2, previous=40))
-    await wire.eventually(lambda: consumer.reader().get("a") == 2, "the update after the progress applied")
+    await eventually(lambda: consumer.reader().get("a") == 2, "the update after the progress applied")
     stream.abort(grpc.StatusCode.UNAVAILABLE, "connection lost")
     again = await core.next_stream()
     assert again.resume_from == ("e1", 41)
 
 
 async def test_a_stream_silent_after_progress_is_reconnected_and_resumed(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, stream = await _ready(make_consumer, core, wire)
+    built, stream = await _ready(make_consumer, core)
     # Progress right after the snapshot: the usual silence is a few milliseconds, so the stream is
     # judged stuck after the shortest stall timeout (1 s), as one that stopped sending for good would be.
     stream.push(wire.progress(5, epoch="e1"))
@@ -166,10 +167,10 @@ async def test_a_stream_silent_after_progress_is_reconnected_and_resumed(
     assert consumer.reader().get("a") == 1  # the view stays
 
 
-async def test_a_core_without_progress_is_never_judged(core: Core, make_consumer: Make, wire: Wire) -> None:
-    built, stream = await _ready(make_consumer, core, wire)
+async def test_a_core_without_progress_is_never_judged(core: Core, make_consumer: Make) -> None:
+    built, stream = await _ready(make_consumer, core)
     stream.push(wire.update(6, "a", 2))
-    await wire.eventually(lambda: built.consumer.reader().get("a") == 2, "the update applied")
+    await eventually(lambda: built.consumer.reader().get("a") == 2, "the update applied")
     liveness = built.consumer.liveness
     assert liveness.last_progress_at is None and liveness.stall_timeout is None
     assert built.consumer.stats.stalls == 0

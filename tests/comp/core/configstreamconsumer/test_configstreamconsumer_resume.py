@@ -12,10 +12,12 @@ import pytest
 
 from comp.core.configstreamconsumer.def_ import ChangeEvent, ConsumerState
 from pkg.config.sources import Source
+from tests.support import wire
+from tests.support.fake_core import answer_resume
+from tests.support.polling import eventually
 
 Core = Any
 Make = Any
-Wire = Any
 WAIT = 10.0
 SLOW = 60.0
 """A quiet period no test reaches: the stream waits for its first event."""
@@ -24,7 +26,6 @@ SLOW = 60.0
 async def _ready_with_epoch(
     make: Make,
     core: Core,
-    wire: Wire,
     settings: dict[str, Any],
     *,
     seq: int = 5,
@@ -46,7 +47,7 @@ async def _reconnect(core: Core, stream: Any) -> Any:
 
 
 async def test_the_first_request_asks_for_the_epoch_and_the_snapshot_epoch_is_kept(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
     built = await make_consumer(core.address)
     stream = await core.next_stream()
@@ -58,11 +59,9 @@ async def test_the_first_request_asks_for_the_epoch_and_the_snapshot_epoch_is_ke
 
 
 async def test_a_reconnect_resumes_from_the_missed_updates_without_a_snapshot(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, first = await _ready_with_epoch(
-        make_consumer, core, wire, {"a": 1, "b": 1}, resume_quiet_period=SLOW
-    )
+    built, first = await _ready_with_epoch(make_consumer, core, {"a": 1, "b": 1}, resume_quiet_period=SLOW)
     consumer = built.consumer
     changes = consumer.subscribe()
     second = await _reconnect(core, first)
@@ -75,7 +74,7 @@ async def test_a_reconnect_resumes_from_the_missed_updates_without_a_snapshot(
         wire.update(8, "c", 3),
     ]
     current = wire.snapshot(8, {"a": 2, "c": 3})
-    assert wire.answer_resume(second, epoch="e1", current=current, history=history)
+    assert answer_resume(second, epoch="e1", current=current, history=history)
     got = [await asyncio.wait_for(anext(changes), WAIT) for _ in range(3)]
     assert got == [
         ChangeEvent("a", 1, 2, Source.AGENT_RUNTIME),
@@ -96,15 +95,15 @@ async def test_a_reconnect_resumes_from_the_missed_updates_without_a_snapshot(
 
 
 async def test_a_refused_resume_is_answered_with_a_snapshot_applied_as_usual(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, first = await _ready_with_epoch(make_consumer, core, wire, {"a": 1, "b": 1}, seq=500)
+    built, first = await _ready_with_epoch(make_consumer, core, {"a": 1, "b": 1}, seq=500)
     consumer = built.consumer
     changes = consumer.subscribe()
     second = await _reconnect(core, first)
     assert second.resume_from == ("e1", 500)
     # A restarted core: a new epoch, a new sequence id space.
-    assert not wire.answer_resume(second, epoch="e2", current=wire.snapshot(3, {"a": 1, "b": 2}))
+    assert not answer_resume(second, epoch="e2", current=wire.snapshot(3, {"a": 1, "b": 2}))
     assert await asyncio.wait_for(anext(changes), WAIT) == ChangeEvent("b", 1, 2, Source.FILE)
     stats = consumer.stats
     assert (stats.snapshots, stats.resumes, stats.resumes_refused, stats.epoch) == (2, 0, 1, "e2")
@@ -114,27 +113,25 @@ async def test_a_refused_resume_is_answered_with_a_snapshot_applied_as_usual(
     assert third.resume_from == ("e2", 3)
 
 
-async def test_a_resume_the_history_cannot_serve_gets_a_snapshot(
-    core: Core, make_consumer: Make, wire: Wire
-) -> None:
-    built, first = await _ready_with_epoch(make_consumer, core, wire, {"a": 1})
+async def test_a_resume_the_history_cannot_serve_gets_a_snapshot(core: Core, make_consumer: Make) -> None:
+    built, first = await _ready_with_epoch(make_consumer, core, {"a": 1})
     second = await _reconnect(core, first)
     history = [wire.update(9, "a", 5), wire.update(10, "a", 6)]  # 6 to 8 are no longer held
-    assert not wire.answer_resume(second, epoch="e1", current=wire.snapshot(10, {"a": 6}), history=history)
-    await wire.eventually(lambda: built.consumer.sequence_id == 10, "the snapshot applied")
+    assert not answer_resume(second, epoch="e1", current=wire.snapshot(10, {"a": 6}), history=history)
+    await eventually(lambda: built.consumer.sequence_id == 10, "the snapshot applied")
     assert built.consumer.reader().get_int("a") == 6
     assert (built.consumer.stats.resumes_refused, built.consumer.stats.epoch) == (1, "e1")
 
 
 async def test_a_silent_resumed_stream_is_live_after_the_quiet_period(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, first = await _ready_with_epoch(make_consumer, core, wire, {"a": 1}, resume_quiet_period=0.05)
+    built, first = await _ready_with_epoch(make_consumer, core, {"a": 1}, resume_quiet_period=0.05)
     consumer = built.consumer
     changes = consumer.subscribe()
     second = await _reconnect(core, first)
-    assert wire.answer_resume(second, epoch="e1", current=wire.snapshot(5, {"a": 1}))  # nothing missed
-    await wire.eventually(lambda: consumer.state == ConsumerState.READY, "ready without any event")
+    assert answer_resume(second, epoch="e1", current=wire.snapshot(5, {"a": 1}))  # nothing missed
+    await eventually(lambda: consumer.state == ConsumerState.READY, "ready without any event")
     assert (consumer.stats.resumes, consumer.stats.snapshots) == (1, 1)
     second.push(wire.update(6, "a", 2))
     assert await asyncio.wait_for(anext(changes), WAIT) == ChangeEvent("a", 1, 2, Source.AGENT_RUNTIME)
@@ -144,21 +141,21 @@ async def test_a_silent_resumed_stream_is_live_after_the_quiet_period(
     assert consumer.stats.gaps == 0 and consumer.sequence_id == 9
 
 
-async def test_resuming_survives_registering_again(core: Core, make_consumer: Make, wire: Wire) -> None:
-    built, first = await _ready_with_epoch(make_consumer, core, wire, {"a": 1})
+async def test_resuming_survives_registering_again(core: Core, make_consumer: Make) -> None:
+    built, first = await _ready_with_epoch(make_consumer, core, {"a": 1})
     core.sessions.clear()  # evicted: the epoch still names the core's sequence ids
     first.abort(grpc.StatusCode.PERMISSION_DENIED, f"session_id '{first.session_id}' not found")
     second = await core.next_stream()
     assert second.session_id != first.session_id and second.resume_from == ("e1", 5)
     history = [wire.update(6, "a", 2)]
-    assert wire.answer_resume(second, epoch="e1", current=wire.snapshot(6, {"a": 2}), history=history)
-    await wire.eventually(lambda: built.consumer.sequence_id == 6, "the missed update applied")
+    assert answer_resume(second, epoch="e1", current=wire.snapshot(6, {"a": 2}), history=history)
+    await eventually(lambda: built.consumer.sequence_id == 6, "the missed update applied")
     stats = built.consumer.stats
     assert (stats.registrations, stats.snapshots, stats.resumes) == (2, 1, 1)
 
 
 async def test_a_core_without_the_extension_gets_an_empty_epoch_every_time(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
     built = await make_consumer(core.address)
     consumer = built.consumer
@@ -172,20 +169,18 @@ async def test_a_core_without_the_extension_gets_an_empty_epoch_every_time(
     third = await core.next_stream()
     assert third.resume_from == ("", 0)
     third.push(wire.snapshot(6, {"a": 2}))
-    await wire.eventually(lambda: consumer.sequence_id == 6, "the snapshot applied")
+    await eventually(lambda: consumer.sequence_id == 6, "the snapshot applied")
     stats = consumer.stats
     assert (stats.gaps, stats.resumes, stats.resumes_refused, stats.epoch) == (1, 0, 0, "")
     assert "update 6 received before any snapshot" in (stats.last_error or "")
 
 
-async def test_a_snapshot_without_epoch_forgets_the_stored_one(
-    core: Core, make_consumer: Make, wire: Wire
-) -> None:
-    built, first = await _ready_with_epoch(make_consumer, core, wire, {"a": 1})
+async def test_a_snapshot_without_epoch_forgets_the_stored_one(core: Core, make_consumer: Make) -> None:
+    built, first = await _ready_with_epoch(make_consumer, core, {"a": 1})
     second = await _reconnect(core, first)
     assert second.resume_from == ("e1", 5)
     second.push(wire.snapshot(2, {"a": 2}))  # the core was replaced by one without the extension
-    await wire.eventually(lambda: built.consumer.sequence_id == 2, "the snapshot applied")
+    await eventually(lambda: built.consumer.sequence_id == 2, "the snapshot applied")
     assert (built.consumer.stats.epoch, built.consumer.stats.resumes_refused) == ("", 1)
     third = await _reconnect(core, second)
     assert third.resume_from == ("", 0)
@@ -193,9 +188,9 @@ async def test_a_snapshot_without_epoch_forgets_the_stored_one(
 
 @pytest.mark.parametrize("first_id", [7, 5, 4])
 async def test_a_first_update_that_does_not_follow_is_a_gap_and_the_next_stream_asks_for_a_snapshot(
-    core: Core, make_consumer: Make, wire: Wire, first_id: int
+    core: Core, make_consumer: Make, first_id: int
 ) -> None:
-    built, first = await _ready_with_epoch(make_consumer, core, wire, {"a": 1}, resume_quiet_period=SLOW)
+    built, first = await _ready_with_epoch(make_consumer, core, {"a": 1}, resume_quiet_period=SLOW)
     consumer = built.consumer
     second = await _reconnect(core, first)
     second.push(wire.update(first_id, "a", 99))
@@ -207,14 +202,12 @@ async def test_a_first_update_that_does_not_follow_is_a_gap_and_the_next_stream_
     assert (stats.gaps, stats.resumes, stats.epoch) == (1, 0, "")
     assert f"resuming after update 5: expected update 6, received {first_id}" in (stats.last_error or "")
     third.push(wire.snapshot(8, {"a": 2}, epoch="e1"))
-    await wire.eventually(lambda: consumer.sequence_id == 8, "the resync snapshot applied")
+    await eventually(lambda: consumer.sequence_id == 8, "the resync snapshot applied")
     assert consumer.stats.epoch == "e1" and consumer.stats.resumes_refused == 0
 
 
-async def test_a_gap_on_a_resumed_stream_asks_for_a_snapshot_next(
-    core: Core, make_consumer: Make, wire: Wire
-) -> None:
-    built, first = await _ready_with_epoch(make_consumer, core, wire, {"a": 1})
+async def test_a_gap_on_a_resumed_stream_asks_for_a_snapshot_next(core: Core, make_consumer: Make) -> None:
+    built, first = await _ready_with_epoch(make_consumer, core, {"a": 1})
     second = await _reconnect(core, first)
     second.push(wire.update(6, "a", 2), wire.update(8, "a", 3))  # resumed, then 7 is missing
     await asyncio.wait_for(second.ended.wait(), WAIT)
@@ -229,16 +222,16 @@ QUIET = 30.0
 
 
 async def test_an_accepted_header_makes_a_silent_resumed_stream_live_without_the_timer(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, first = await _ready_with_epoch(make_consumer, core, wire, {"a": 1}, resume_quiet_period=QUIET)
+    built, first = await _ready_with_epoch(make_consumer, core, {"a": 1}, resume_quiet_period=QUIET)
     consumer = built.consumer
     changes = consumer.subscribe()
     second = await _reconnect(core, first)
     assert second.resume_from == ("e1", 5)
     # Nothing missed: the core sends its answer in the headers and no event at all.
-    assert wire.answer_resume(second, epoch="e1", current=wire.snapshot(5, {"a": 1}), headers=True)
-    await wire.eventually(lambda: consumer.state == ConsumerState.READY, "ready from the header", timeout=3.0)
+    assert answer_resume(second, epoch="e1", current=wire.snapshot(5, {"a": 1}), headers=True)
+    await eventually(lambda: consumer.state == ConsumerState.READY, "ready from the header", timeout=3.0)
     stats = consumer.stats
     assert (stats.resumes, stats.snapshots, stats.resumes_refused, stats.epoch) == (1, 1, 0, "e1")
     second.push(wire.update(6, "a", 2))
@@ -247,36 +240,36 @@ async def test_an_accepted_header_makes_a_silent_resumed_stream_live_without_the
 
 
 async def test_an_accepted_header_then_the_missed_updates_counts_one_resume(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, first = await _ready_with_epoch(make_consumer, core, wire, {"a": 1}, resume_quiet_period=QUIET)
+    built, first = await _ready_with_epoch(make_consumer, core, {"a": 1}, resume_quiet_period=QUIET)
     second = await _reconnect(core, first)
     history = [wire.update(6, "a", 2), wire.update(7, "a", 3)]
     current = wire.snapshot(7, {"a": 3})
-    assert wire.answer_resume(second, epoch="e1", current=current, history=history, headers=True)
-    await wire.eventually(lambda: built.consumer.sequence_id == 7, "the missed updates applied")
+    assert answer_resume(second, epoch="e1", current=current, history=history, headers=True)
+    await eventually(lambda: built.consumer.sequence_id == 7, "the missed updates applied")
     stats = built.consumer.stats
     assert (stats.resumes, stats.snapshots, stats.gaps, built.consumer.reader().get_int("a")) == (1, 1, 0, 3)
 
 
-async def test_a_refused_header_waits_for_the_snapshot(core: Core, make_consumer: Make, wire: Wire) -> None:
-    built, first = await _ready_with_epoch(make_consumer, core, wire, {"a": 1}, resume_quiet_period=QUIET)
+async def test_a_refused_header_waits_for_the_snapshot(core: Core, make_consumer: Make) -> None:
+    built, first = await _ready_with_epoch(make_consumer, core, {"a": 1}, resume_quiet_period=QUIET)
     consumer = built.consumer
     second = await _reconnect(core, first)
     second.send_headers(("configstream-epoch", "e2"), ("configstream-resume", "refused"))
     second.push(wire.snapshot(3, {"a": 7}, epoch="e2"))
-    await wire.eventually(lambda: consumer.sequence_id == 3, "the snapshot applied")
+    await eventually(lambda: consumer.sequence_id == 3, "the snapshot applied")
     assert consumer.state == ConsumerState.READY
     stats = consumer.stats
     assert (stats.resumes, stats.resumes_refused, stats.snapshots, stats.epoch) == (0, 1, 2, "e2")
 
 
 async def test_a_none_header_on_the_first_stream_is_followed_by_the_snapshot(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
     built = await make_consumer(core.address, resume_quiet_period=QUIET)
     stream = await core.next_stream()
-    assert not wire.answer_resume(stream, epoch="e1", current=wire.snapshot(4, {"a": 1}), headers=True)
+    assert not answer_resume(stream, epoch="e1", current=wire.snapshot(4, {"a": 1}), headers=True)
     await built.consumer.wait_ready(WAIT)
     stats = built.consumer.stats
     assert (stats.resumes, stats.resumes_refused, stats.snapshots, stats.epoch) == (0, 0, 1, "e1")

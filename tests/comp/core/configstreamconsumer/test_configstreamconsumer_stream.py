@@ -17,17 +17,18 @@ from comp.core.configstreamconsumer.def_ import (
     ConsumerState,
     NotReadyError,
 )
+from comp.core.ipc.mock import MockIpc
 from pkg.config.sources import Source
+from tests.support import wire
+from tests.support.fake_core import FakeCore
+from tests.support.polling import eventually
 
 Core = Any
 Make = Any
-Wire = Any
 WAIT = 10.0
 
 
-async def _ready(
-    make: Make, core: Core, wire: Wire, settings: dict[str, Any], seq: int = 5, **kw: Any
-) -> Any:
+async def _ready(make: Make, core: Core, settings: dict[str, Any], seq: int = 5, **kw: Any) -> Any:
     """A consumer that has applied a snapshot of ``settings``; returns (built, stream)."""
     built = await make(core.address, **kw)
     stream = await core.next_stream()
@@ -37,7 +38,7 @@ async def _ready(
 
 
 async def test_registers_streams_with_session_and_token_and_becomes_ready(
-    core: Core, make_consumer: Make, wire: Wire, token: str
+    core: Core, make_consumer: Make, ipc: MockIpc
 ) -> None:
     built = await make_consumer(core.address)
     consumer = built.consumer
@@ -50,7 +51,7 @@ async def test_registers_streams_with_session_and_token_and_becomes_ready(
         "Test Consumer",
     )
     assert stream.session_id in core.sessions
-    assert stream.metadata["authorization"] == f"Bearer {token}"
+    assert stream.metadata["authorization"] == f"Bearer {ipc.token}"
     assert stream.name == "test-consumer"
     state_before_snapshot: ConsumerState = consumer.state  # a local: mypy keeps narrowings past awaits
     assert state_before_snapshot == ConsumerState.CONNECTING
@@ -70,12 +71,8 @@ async def test_registers_streams_with_session_and_token_and_becomes_ready(
     assert t.value("configstream_consumer.registrations") == 1
 
 
-async def test_updates_are_applied_in_order_and_reach_subscribers(
-    core: Core, make_consumer: Make, wire: Wire
-) -> None:
-    built, stream = await _ready(
-        make_consumer, core, wire, {"log_level": "info", "site": "a", "hostname": "h"}
-    )
+async def test_updates_are_applied_in_order_and_reach_subscribers(core: Core, make_consumer: Make) -> None:
+    built, stream = await _ready(make_consumer, core, {"log_level": "info", "site": "a", "hostname": "h"})
     consumer = built.consumer
     everything = consumer.subscribe()
     level = consumer.subscribe(keys=["log_level"])
@@ -101,11 +98,11 @@ async def test_updates_are_applied_in_order_and_reach_subscribers(
     assert built.telemetry.value("configstream_consumer.last_sequence_id") == 9
 
 
-async def test_stale_updates_are_dropped_and_counted(core: Core, make_consumer: Make, wire: Wire) -> None:
-    built, stream = await _ready(make_consumer, core, wire, {"a": 1})
+async def test_stale_updates_are_dropped_and_counted(core: Core, make_consumer: Make) -> None:
+    built, stream = await _ready(make_consumer, core, {"a": 1})
     consumer = built.consumer
     stream.push(wire.update(5, "a", 99), wire.update(3, "a", 98), wire.update(6, "a", 2))
-    await wire.eventually(lambda: consumer.sequence_id == 6, "update 6 applied")
+    await eventually(lambda: consumer.sequence_id == 6, "update 6 applied")
     assert consumer.reader().get_int("a") == 2
     assert consumer.stats.stale_events_dropped == 2
     assert built.telemetry.value("configstream_consumer.stale_events_dropped") == 2
@@ -113,9 +110,9 @@ async def test_stale_updates_are_dropped_and_counted(core: Core, make_consumer: 
 
 
 async def test_a_gap_drops_the_stream_and_resyncs_reporting_what_changed(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, first = await _ready(make_consumer, core, wire, {"a": 1, "b": 1})
+    built, first = await _ready(make_consumer, core, {"a": 1, "b": 1})
     consumer = built.consumer
     sub = consumer.subscribe()
     first.push(wire.update(7, "a", 2))  # 6 is missing
@@ -136,7 +133,7 @@ async def test_a_gap_drops_the_stream_and_resyncs_reporting_what_changed(
     assert built.telemetry.value("configstream_consumer.gaps") == 1
 
 
-async def test_an_update_before_any_snapshot_is_a_gap(core: Core, make_consumer: Make, wire: Wire) -> None:
+async def test_an_update_before_any_snapshot_is_a_gap(core: Core, make_consumer: Make) -> None:
     built = await make_consumer(core.address)
     first = await core.next_stream()
     first.push(wire.update(1, "a", 1))
@@ -148,9 +145,9 @@ async def test_an_update_before_any_snapshot_is_a_gap(core: Core, make_consumer:
 
 
 async def test_a_snapshot_from_a_restarted_core_is_accepted_whatever_its_sequence_id(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, first = await _ready(make_consumer, core, wire, {"a": 1}, seq=500)
+    built, first = await _ready(make_consumer, core, {"a": 1}, seq=500)
     consumer = built.consumer
     sub = consumer.subscribe()
     first.abort(grpc.StatusCode.UNAVAILABLE, "core agent shutting down")
@@ -163,9 +160,9 @@ async def test_a_snapshot_from_a_restarted_core_is_accepted_whatever_its_sequenc
 
 
 async def test_a_second_snapshot_on_the_same_stream_replaces_the_view(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, stream = await _ready(make_consumer, core, wire, {"a": 1, "b": 2})
+    built, stream = await _ready(make_consumer, core, {"a": 1, "b": 2})
     sub = built.consumer.subscribe()
     stream.push(wire.snapshot(40, {"a": 1, "b": 3}))
     assert await asyncio.wait_for(anext(sub), WAIT) == ChangeEvent("b", 2, 3, Source.FILE)
@@ -177,9 +174,9 @@ SLOW_BACKOFF = BackoffPolicy(initial=60.0, cap=60.0, jitter=0.0)
 
 
 async def test_the_session_is_registered_again_at_once_when_the_stream_is_refused(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, first = await _ready(make_consumer, core, wire, {"a": 1}, backoff=SLOW_BACKOFF)
+    built, first = await _ready(make_consumer, core, {"a": 1}, backoff=SLOW_BACKOFF)
     core.sessions.clear()  # the core evicted the agent
     first.abort(grpc.StatusCode.PERMISSION_DENIED, f"session_id '{first.session_id}' not found")
     second = await core.next_stream()
@@ -190,10 +187,10 @@ async def test_the_session_is_registered_again_at_once_when_the_stream_is_refuse
 
 
 async def test_after_an_outage_a_core_that_forgot_the_session_gets_a_registration_at_once(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
     """The outage grew the backoff; the refusal of the old session by the restarted core skips it."""
-    built, stream = await _ready(make_consumer, core, wire, {"a": 1}, rand=lambda: 0.0)
+    built, stream = await _ready(make_consumer, core, {"a": 1}, rand=lambda: 0.0)
     consumer = built.consumer
     first_session = stream.session_id
     for attempt in range(3):
@@ -207,11 +204,11 @@ async def test_after_an_outage_a_core_that_forgot_the_session_gets_a_registratio
     assert renewed.session_id != first_session and len(core.registrations) == 2
     assert consumer.stats.reconnect_delays == pytest.approx([0.02, 0.04, 0.08])  # none after the refusal
     renewed.push(wire.snapshot(1, {"a": 2}))
-    await wire.eventually(lambda: consumer.reader().get_int("a") == 2, "the new view")
+    await eventually(lambda: consumer.reader().get_int("a") == 2, "the new view")
 
 
 async def test_a_session_refused_before_it_ever_worked_waits_for_the_backoff(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
     built = await make_consumer(core.address, rand=lambda: 0.0)
     first = await core.next_stream()
@@ -222,12 +219,10 @@ async def test_a_session_refused_before_it_ever_worked_waits_for_the_backoff(
 
 
 async def test_the_session_is_refreshed_and_registered_again_at_once_when_the_refresh_is_refused(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
-    built, first = await _ready(
-        make_consumer, core, wire, {"a": 1}, refresh_interval=0.02, backoff=SLOW_BACKOFF
-    )
-    await wire.eventually(lambda: first.session_id in core.refreshes, "a refresh of the session")
+    built, first = await _ready(make_consumer, core, {"a": 1}, refresh_interval=0.02, backoff=SLOW_BACKOFF)
+    await eventually(lambda: first.session_id in core.refreshes, "a refresh of the session")
     core.sessions.clear()
     await asyncio.wait_for(first.ended.wait(), WAIT)  # the consumer dropped the stream of the lost session
     second = await core.next_stream()
@@ -236,40 +231,40 @@ async def test_the_session_is_refreshed_and_registered_again_at_once_when_the_re
     assert "NOT_FOUND" in (built.consumer.stats.last_error or "")
 
 
-async def test_the_recommended_refresh_interval_is_used(core: Core, make_consumer: Make, wire: Wire) -> None:
+async def test_the_recommended_refresh_interval_is_used(core: Core, make_consumer: Make) -> None:
     core.refresh_secs = 1
-    _built, stream = await _ready(make_consumer, core, wire, {"a": 1})
-    await wire.eventually(lambda: stream.session_id in core.refreshes, "a refresh after about 1 s", timeout=5)
+    _built, stream = await _ready(make_consumer, core, {"a": 1})
+    await eventually(lambda: stream.session_id in core.refreshes, "a refresh after about 1 s", timeout=5)
 
 
 async def test_an_old_core_without_the_remote_agent_service_is_asked_through_agent_secure(
-    token: str, cert: Any, make_consumer: Make, wire: Wire, fake_core_class: Any
+    ipc: MockIpc, make_consumer: Make
 ) -> None:
-    old_core = fake_core_class(token, cert, serve_remote_agent_service=False)
+    old_core = FakeCore(ipc, serve_remote_agent_service=False)
     await old_core.start()
     try:
-        built, stream = await _ready(make_consumer, old_core, wire, {"a": 1}, refresh_interval=0.02)
+        built, stream = await _ready(make_consumer, old_core, {"a": 1}, refresh_interval=0.02)
         assert len(old_core.registrations) == 1
-        await wire.eventually(lambda: stream.session_id in old_core.refreshes, "a refresh via AgentSecure")
+        await eventually(lambda: stream.session_id in old_core.refreshes, "a refresh via AgentSecure")
         assert built.consumer.state == ConsumerState.READY
     finally:
         await old_core.stop()
 
 
-async def test_a_wrong_token_is_reported_and_retried(core: Core, make_consumer: Make, wire: Wire) -> None:
+async def test_a_wrong_token_is_reported_and_retried(core: Core, make_consumer: Make) -> None:
     core.token = "0" * 64
     built = await make_consumer(core.address)
     with pytest.raises(NotReadyError) as err:
         await built.consumer.wait_ready(0.3)
     assert f"core agent at {core.address} answered UNAUTHENTICATED: invalid auth token" in str(err.value)
-    await wire.eventually(lambda: built.consumer.stats.reconnects >= 2, "retries")
+    await eventually(lambda: built.consumer.stats.reconnects >= 2, "retries")
 
 
 async def test_wait_ready_without_a_core_agent_fails_at_its_timeout_naming_address_and_cause(
-    free_address: str, make_consumer: Make, wire: Wire
+    free_address: str, make_consumer: Make
 ) -> None:
     built = await make_consumer(free_address)
-    await wire.eventually(lambda: built.consumer.stats.last_error is not None, "a first failure")
+    await eventually(lambda: built.consumer.stats.last_error is not None, "a first failure")
     with pytest.raises(NotReadyError) as err:
         await built.consumer.wait_ready(0.2)
     assert str(err.value).startswith(
@@ -299,13 +294,13 @@ async def test_missing_ipc_files_are_reported_and_retried(
 
 
 async def test_reconnect_delays_grow_with_jitter_and_the_view_survives_the_outage(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
     draws = iter([0.0, 0.5, 1.0 - 1e-9] * 100)
-    built, _stream = await _ready(make_consumer, core, wire, {"a": 1}, rand=lambda: next(draws))
+    built, _stream = await _ready(make_consumer, core, {"a": 1}, rand=lambda: next(draws))
     consumer = built.consumer
     await core.stop()
-    await wire.eventually(lambda: len(consumer.stats.reconnect_delays) >= 4, "four failed attempts")
+    await eventually(lambda: len(consumer.stats.reconnect_delays) >= 4, "four failed attempts")
     assert consumer.state in (ConsumerState.DISCONNECTED, ConsumerState.CONNECTING)
     assert consumer.reader().get_int("a") == 1
     d = consumer.stats.reconnect_delays
@@ -316,12 +311,12 @@ async def test_reconnect_delays_grow_with_jitter_and_the_view_survives_the_outag
     await core.start()
     second = await core.next_stream()
     second.push(wire.snapshot(1, {"a": 2}))
-    await wire.eventually(lambda: consumer.state == ConsumerState.READY, "ready again")
+    await eventually(lambda: consumer.state == ConsumerState.READY, "ready again")
     assert consumer.reader().get_int("a") == 2
 
 
 async def test_a_stream_that_stayed_healthy_long_enough_resets_the_backoff(
-    core: Core, make_consumer: Make, wire: Wire
+    core: Core, make_consumer: Make
 ) -> None:
     now = [1000.0]
     built = await make_consumer(core.address, rand=lambda: 0.0, clock=lambda: now[0])
@@ -335,14 +330,14 @@ async def test_a_stream_that_stayed_healthy_long_enough_resets_the_backoff(
     stream.abort(grpc.StatusCode.UNAVAILABLE, "short-lived")  # healthy for 0 s: the curve goes on
     stream = await core.next_stream()
     stream.push(wire.snapshot(1, {"a": 1}))
-    await wire.eventually(lambda: consumer.state == ConsumerState.READY, "ready again")
+    await eventually(lambda: consumer.state == ConsumerState.READY, "ready again")
     now[0] += 60.0  # FAST_BACKOFF.healthy_reset
     stream.abort(grpc.StatusCode.UNAVAILABLE, "after a healthy minute")
     await core.next_stream()
     assert consumer.stats.reconnect_delays == pytest.approx([0.02, 0.04, 0.08, 0.1, 0.02])
 
 
-async def test_invalid_settings_are_skipped_and_counted(core: Core, make_consumer: Make, wire: Wire) -> None:
+async def test_invalid_settings_are_skipped_and_counted(core: Core, make_consumer: Make) -> None:
     built = await make_consumer(core.address)
     stream = await core.next_stream()
     event = wire.snapshot(1, {"a": 1})
@@ -353,8 +348,8 @@ async def test_invalid_settings_are_skipped_and_counted(core: Core, make_consume
     assert built.consumer.stats.invalid_settings == 1
 
 
-async def test_stop_ends_subscriptions_and_is_idempotent(core: Core, make_consumer: Make, wire: Wire) -> None:
-    built, stream = await _ready(make_consumer, core, wire, {"a": 1})
+async def test_stop_ends_subscriptions_and_is_idempotent(core: Core, make_consumer: Make) -> None:
+    built, stream = await _ready(make_consumer, core, {"a": 1})
     sub = built.consumer.subscribe()
     await built.consumer.start()  # idempotent
     await built.consumer.stop()

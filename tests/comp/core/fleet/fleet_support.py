@@ -1,10 +1,8 @@
-"""Building a fleet source on a real config for tests, writing to etcd, waiting on conditions."""
+"""Building a fleet source on a real config for tests, writing to etcd."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +71,3 @@ async def delete(endpoints: Sequence[str], key: str) -> int:
         return (await client.delete(PREFIX + key, expected_revision=None)).revision
     finally:
         await client.close()
-
-
-async def eventually(condition: Callable[[], bool], within: float = 10.0) -> None:
-    """Until ``condition()`` holds; AssertionError after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from pkg.etcd import EtcdClient
-from tests.comp.core.fleet.fleet_support import PREFIX, RunningFleet, delete, eventually, fleet_settings, put
+from tests.comp.core.fleet.fleet_support import PREFIX, RunningFleet, delete, fleet_settings, put
 from tests.e2e.relay import Relay
 from tests.etcd_server import EtcdCluster
+from tests.support.polling import eventually
 
 
 async def test_load_then_watch_applies_at_remote_config(etcd: EtcdCluster, tmp_path: Path) -> None:
@@ -103,7 +104,7 @@ async def test_compacted_resume_reads_again_and_applies_only_differences(
             changes: list[str] = []
             running.config.on_update(lambda change: changes.append(change.key))
             relay.cut()
-            await eventually(lambda: running.fleet.status().state == "stale")
+            await eventually(lambda: running.fleet.status().state == "stale", "the fleet source stale")
             await put(etcd.endpoints, "global/site", "two.example")
             await delete(etcd.endpoints, "global/log_level")
             last = await put(etcd.endpoints, "global/hostname", "fleet-host")
@@ -127,7 +128,7 @@ async def test_etcd_restart_resumes_from_the_last_revision(etcd: EtcdCluster, tm
         revision = await put(etcd.endpoints, "global/log_level", "warn")
         assert await running.fleet.wait_revision(revision, 10)
         etcd.members[0].kill()
-        await eventually(lambda: running.fleet.status().state == "stale")
+        await eventually(lambda: running.fleet.status().state == "stale", "the fleet source stale")
         status = running.fleet.status()
         assert status.stale_since_unix is not None
         assert etcd.endpoints[0] in status.stale_reason
@@ -168,7 +169,7 @@ async def test_outage_keeps_cached_values_for_a_core_started_during_it(
         assert second.value("site") == ("h1.example", "remote-config")
         status = second.fleet.status()
         assert status.values_from == "cache"
-        await eventually(lambda: second.fleet.status().state == "stale")
+        await eventually(lambda: second.fleet.status().state == "stale", "the fleet source stale")
         assert second.fleet.status().stale_reason
 
         etcd.restart(etcd.members[0])
@@ -224,7 +225,7 @@ async def test_tls_with_client_certificate_and_password(tmp_path: Path) -> None:
         wrong["remote_config.etcd.cache_file"] = str(tmp_path / "other-cache.json")
         refused = await RunningFleet(wrong).start(loaded=False)
         try:
-            await eventually(lambda: refused.fleet.status().state == "stale")
+            await eventually(lambda: refused.fleet.status().state == "stale", "the fleet source stale")
             assert "authentication failed" in refused.fleet.status().stale_reason
             assert refused.value("log_level") == ("info", "default")
         finally:

@@ -5,19 +5,20 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any, cast
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from comp.core.config import def_ as config_def
+from comp.core.config.mock import MockConfig, new_mock
 from comp.core.log.container import LogContainer
 from comp.core.log.def_ import Component
 from comp.core.log.impl import Logging, Requires, new_component
 from pkg.config.errors import ConfigValueError
+from pkg.config.sources import Source
 from pkg.util.lifecycle import Lifecycle
 
-MakeConfig = Callable[[dict[str, Any]], Any]
 API_KEY = "0123456789abcdef0123456789abcdef"
 
 _log = logging.getLogger("tests.log_component")
@@ -32,9 +33,14 @@ def _restore_root_logger() -> Iterator[None]:
     root.setLevel(level)
 
 
-def _build(config: Any) -> tuple[Lifecycle, Logging]:
+def _config(settings: dict[str, Any]) -> MockConfig:
+    """A config that also holds log levels the schema refuses (the component must cope with them)."""
+    return new_mock(settings, unchecked=["log_level"])
+
+
+def _build(config: config_def.Component) -> tuple[Lifecycle, Logging]:
     lifecycle = Lifecycle()
-    provides = new_component(Requires(lifecycle=lifecycle, config=cast(config_def.Component, config)))
+    provides = new_component(Requires(lifecycle=lifecycle, config=config))
     assert isinstance(provides.comp, Logging)
     return lifecycle, provides.comp
 
@@ -53,8 +59,8 @@ def _build(config: Any) -> tuple[Lifecycle, Logging]:
         ("", "info", logging.INFO),
     ],
 )
-async def test_level_from_config(make_config: MakeConfig, value: str, name: str, level: int) -> None:
-    lifecycle, component = _build(make_config({"log_level": value}))
+async def test_level_from_config(value: str, name: str, level: int) -> None:
+    lifecycle, component = _build(_config({"log_level": value}))
     await lifecycle.start()
     try:
         assert component.level == name
@@ -64,9 +70,9 @@ async def test_level_from_config(make_config: MakeConfig, value: str, name: str,
 
 
 async def test_records_go_to_stderr_with_time_level_and_logger_name(
-    make_config: MakeConfig, capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    lifecycle, _ = _build(make_config({"log_level": "info"}))
+    lifecycle, _ = _build(_config({"log_level": "info"}))
     await lifecycle.start()
     try:
         _log.info("hello %s", "world")
@@ -81,21 +87,19 @@ async def test_records_go_to_stderr_with_time_level_and_logger_name(
     )
 
 
-async def test_level_changes_live_from_any_thread(
-    make_config: MakeConfig, capsys: pytest.CaptureFixture[str]
-) -> None:
-    config = make_config({"log_level": "info"})
+async def test_level_changes_live_from_any_thread(capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config({"log_level": "info"})
     lifecycle, component = _build(config)
     await lifecycle.start()
     try:
-        writer = threading.Thread(target=config.set, args=("log_level", "error"))
+        writer = threading.Thread(target=config.set, args=("log_level", "error", Source.CLI))
         writer.start()
         writer.join(10)
         assert component.level == "error"
         assert logging.getLogger().level == logging.ERROR
         _log.warning("hidden warning")
 
-        config.set("log_level", "debug")
+        config.set("log_level", "debug", Source.CLI)
         assert logging.getLogger().level == logging.DEBUG
         _log.debug("visible debug")
     finally:
@@ -106,14 +110,12 @@ async def test_level_changes_live_from_any_thread(
     assert "visible debug" in err
 
 
-async def test_invalid_level_in_an_update_keeps_the_old_one(
-    make_config: MakeConfig, capsys: pytest.CaptureFixture[str]
-) -> None:
-    config = make_config({"log_level": "info"})
+async def test_invalid_level_in_an_update_keeps_the_old_one(capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config({"log_level": "info"})
     lifecycle, component = _build(config)
     await lifecycle.start()
     try:
-        config.set("log_level", "verbose")
+        config.set("log_level", "verbose", Source.CLI)
 
         assert component.level == "info"
         assert logging.getLogger().level == logging.INFO
@@ -124,15 +126,13 @@ async def test_invalid_level_in_an_update_keeps_the_old_one(
     assert "WARNING" in err and "'verbose'" in err and "log_level" in err
 
 
-def test_invalid_level_at_construction_names_key_and_value(make_config: MakeConfig) -> None:
+def test_invalid_level_at_construction_names_key_and_value() -> None:
     with pytest.raises(ConfigValueError, match=r"'log_level'.*'verbose'.*one of trace"):
-        _build(make_config({"log_level": "verbose"}))
+        _build(_config({"log_level": "verbose"}))
 
 
-async def test_api_key_is_masked_and_follows_changes(
-    make_config: MakeConfig, capsys: pytest.CaptureFixture[str]
-) -> None:
-    config = make_config({"log_level": "info", "api_key": API_KEY})
+async def test_api_key_is_masked_and_follows_changes(capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config({"log_level": "info", "api_key": API_KEY})
     lifecycle, _ = _build(config)
     await lifecycle.start()
     try:
@@ -142,7 +142,7 @@ async def test_api_key_is_masked_and_follows_changes(
             raise ValueError(f"rejected key {API_KEY}")
         except ValueError:
             _log.exception("request failed")
-        config.set("api_key", "fedcba9876543210")
+        config.set("api_key", "fedcba9876543210", Source.CLI)
         _log.info("new key fedcba9876543210")
     finally:
         await lifecycle.stop()
@@ -156,10 +156,8 @@ async def test_api_key_is_masked_and_follows_changes(
     assert "new key ********3210" in err
 
 
-async def test_short_api_key_is_not_masked(
-    make_config: MakeConfig, capsys: pytest.CaptureFixture[str]
-) -> None:
-    lifecycle, _ = _build(make_config({"log_level": "info", "api_key": "abcd"}))
+async def test_short_api_key_is_not_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    lifecycle, _ = _build(_config({"log_level": "info", "api_key": "abcd"}))
     await lifecycle.start()
     try:
         _log.info("abcd is too short to be a key")
@@ -169,8 +167,8 @@ async def test_short_api_key_is_not_masked(
     assert "abcd is too short to be a key" in capsys.readouterr().err
 
 
-async def test_stop_and_start_do_not_stack_handlers(make_config: MakeConfig) -> None:
-    config = make_config({"log_level": "debug"})
+async def test_stop_and_start_do_not_stack_handlers() -> None:
+    config = _config({"log_level": "debug"})
     root = logging.getLogger()
     before_handlers, before_level = len(root.handlers), root.level
     lifecycle, component = _build(config)
@@ -185,13 +183,13 @@ async def test_stop_and_start_do_not_stack_handlers(make_config: MakeConfig) -> 
         assert config.subscriber_count == 0
         assert component.handlers == ()
 
-    config.set("log_level", "error")
+    config.set("log_level", "error", Source.CLI)
     assert root.level == before_level
 
 
-async def test_a_new_instance_replaces_a_leftover_handler(make_config: MakeConfig) -> None:
-    first_lc, first = _build(make_config({"log_level": "info"}))
-    second_lc, second = _build(make_config({"log_level": "info"}))
+async def test_a_new_instance_replaces_a_leftover_handler() -> None:
+    first_lc, first = _build(_config({"log_level": "info"}))
+    second_lc, second = _build(_config({"log_level": "info"}))
     await first_lc.start()
     [first_handler] = first.handlers
     handler_type = type(first_handler)
@@ -204,9 +202,9 @@ async def test_a_new_instance_replaces_a_leftover_handler(make_config: MakeConfi
     assert not [h for h in logging.getLogger().handlers if type(h) is handler_type]
 
 
-async def test_container_builds_the_component_and_registers_its_hook(make_config: MakeConfig) -> None:
+async def test_container_builds_the_component_and_registers_its_hook() -> None:
     lifecycle = Lifecycle()
-    container = LogContainer(lifecycle=lifecycle, config=make_config({"log_level": "warn"}))
+    container = LogContainer(lifecycle=lifecycle, config=_config({"log_level": "warn"}))
 
     component = container.component()
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from typing import Any, cast
+from collections.abc import Iterator
 
 import pytest
 
-from comp.core.config import def_ as config_def
+from comp.core.config.mock import new_mock
 from comp.core.log.impl import Requires, new_component
 from comp.core.log.impl.masking import SecretMaskingFilter
+from pkg.config.sources import Source
 from pkg.util.lifecycle import Lifecycle
 
-MakeConfig = Callable[[dict[str, Any]], Any]
 _log = logging.getLogger("tests.log_scrubbing")
 
 
@@ -27,9 +26,9 @@ def _restore_root_logger() -> Iterator[None]:
 
 
 async def test_every_secret_setting_and_credential_text_is_scrubbed(
-    make_config: MakeConfig, capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = make_config(
+    config = new_mock(
         {
             "log_level": "info",
             "proxy.password": "proxy-pass-0001",
@@ -38,13 +37,13 @@ async def test_every_secret_setting_and_credential_text_is_scrubbed(
         }
     )
     lifecycle = Lifecycle()
-    new_component(Requires(lifecycle=lifecycle, config=cast(config_def.Component, config)))
+    new_component(Requires(lifecycle=lifecycle, config=config))
     await lifecycle.start()
     try:
         _log.info("connecting with proxy-pass-0001 and list-secret-01 from web-host-1")
         _log.info("headers {'Authorization': 'Bearer tok-0123456789'} url http://bob:pw1234@proxy:3128")
         _log.info("config dump: app_key: short, token=abc")
-        config.set("my.auth_token", "later-token-77")
+        config.set("my.auth_token", "later-token-77", Source.CLI)
         _log.warning("retrying with later-token-77")
         try:
             raise RuntimeError("refused password=hunter2")

@@ -4,13 +4,15 @@ mTLS): a session the core no longer knows is replaced at once, never after a bac
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
+from comp.core.ipc.mock import MockIpc
 from comp.core.remoteagent.def_ import Params
 from comp.core.remoteagent.impl.agent import RegisteredAgent
-from pkg.ipc import ClientMaterial, generate_auth_token, generate_ipc_certificate
-from tests.comp.core.configstreamconsumer.conftest import FakeCore, eventually
+from tests.support.fake_core import FakeCore
+from tests.support.polling import eventually
 
 WAIT = 10.0
 SLOW_RETRY = 60.0
@@ -19,7 +21,7 @@ SLOW_RETRY = 60.0
 
 @pytest.fixture
 async def core() -> AsyncIterator[FakeCore]:
-    fake = FakeCore(generate_auth_token(), generate_ipc_certificate())
+    fake = FakeCore(MockIpc())
     await fake.start()
     try:
         yield fake
@@ -29,12 +31,11 @@ async def core() -> AsyncIterator[FakeCore]:
 
 @pytest.fixture
 async def agent(core: FakeCore) -> AsyncIterator[RegisteredAgent]:
-    material = ClientMaterial(token=core.token, cert_pem=core.cert.cert_pem, key_pem=core.cert.key_pem)
     params = Params(
         core_address=core.address,
         flavor="test-flavor",
         display_name="Test Agent",
-        material=material,
+        material=core.material(),
         refresh_interval=0.02,
         retry_initial=SLOW_RETRY,
         retry_cap=SLOW_RETRY,
@@ -78,7 +79,7 @@ async def test_a_stale_session_lost_report_is_ignored(core: FakeCore, agent: Reg
 
 
 async def test_callers_fail_fast_while_the_agent_backs_off(core: FakeCore) -> None:
-    material = ClientMaterial(token="not-the-token", cert_pem=core.cert.cert_pem, key_pem=core.cert.key_pem)
+    material = replace(core.material(), token="not-the-token")
     params = Params(
         core_address=core.address,
         flavor="test-flavor",

@@ -10,12 +10,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from comp.core.telemetry.impl.endpoint import MetricsEndpoint, MetricsEndpointError
+from tests.support.polling import eventually
 
 IDLE_SOCKETS = 50
 
@@ -57,21 +58,15 @@ def _closed_by_server(sock: socket.socket) -> bool:
         return True
 
 
-async def _wait_for(predicate: Callable[[], bool], within: float) -> None:
-    """Poll ``predicate`` until it holds; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def test_idle_sockets_take_no_thread_and_are_closed_after_the_timeout(
     endpoint: MetricsEndpoint,
 ) -> None:
     assert endpoint.port is not None and endpoint.url is not None
     threads_before = threading.active_count()
     with _idle_sockets(endpoint.port, IDLE_SOCKETS) as sockets:
-        await _wait_for(lambda: endpoint.open_connections == IDLE_SOCKETS, 5)
+        await eventually(
+            lambda: endpoint.open_connections == IDLE_SOCKETS, f"{IDLE_SOCKETS} open connections", 5
+        )
         assert threading.active_count() <= threads_before
 
         started = time.monotonic()
@@ -81,7 +76,7 @@ async def test_idle_sockets_take_no_thread_and_are_closed_after_the_timeout(
         closed = await asyncio.to_thread(lambda: all(_closed_by_server(s) for s in sockets))
         assert closed
         assert time.monotonic() - started < 5
-    await _wait_for(lambda: endpoint.open_connections == 0, 5)
+    await eventually(lambda: endpoint.open_connections == 0, "no open connection", 5)
     # Only the event loop's few worker threads (this test's and the scrape's), never one per socket.
     assert threading.active_count() <= threads_before + 4
 
@@ -108,10 +103,10 @@ async def test_connections_beyond_the_bound_are_refused_and_scrapes_resume() -> 
     try:
         assert endpoint.port is not None and endpoint.url is not None
         with _idle_sockets(endpoint.port, 3):
-            await _wait_for(lambda: endpoint.open_connections == 3, 5)
+            await eventually(lambda: endpoint.open_connections == 3, "3 open connections", 5)
             status, body = await asyncio.to_thread(_fetch, endpoint.url)
             assert (status, body) == (503, "too many connections\n")
-        await _wait_for(lambda: endpoint.open_connections == 0, 5)
+        await eventually(lambda: endpoint.open_connections == 0, "no open connection", 5)
         status, _ = await asyncio.to_thread(_fetch, endpoint.url)
         assert status == 200
     finally:

@@ -6,7 +6,7 @@ import asyncio
 import socket
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import pytest
@@ -14,23 +14,27 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from comp.core.config import def_ as config_def
+from comp.core.config.mock import MockConfig, new_mock
 from comp.core.telemetry.container import TelemetryContainer
 from comp.core.telemetry.def_ import Component
 from comp.core.telemetry.impl import Requires, Telemetry, new_component
 from pkg.config.errors import ConfigValueError
 from pkg.util.lifecycle import Lifecycle, LifecycleError
 
-MakeConfig = Callable[[dict[str, Any]], Any]
 
-
-def _build(config: Any) -> tuple[Lifecycle, Telemetry]:
+def _build(config: config_def.Component) -> tuple[Lifecycle, Telemetry]:
     lifecycle = Lifecycle(start_timeout=10, stop_timeout=10)
-    provides = new_component(Requires(lifecycle=lifecycle, config=cast(config_def.Component, config)))
+    provides = new_component(Requires(lifecycle=lifecycle, config=config))
     return lifecycle, cast(Telemetry, provides.comp)
 
 
-def _enabled(make_config: MakeConfig, port: int = 0) -> Any:
-    return make_config({"telemetry.enabled": True, "telemetry.port": port})
+def _config(settings: dict[str, Any]) -> MockConfig:
+    """A config that also holds ports the schema refuses (the component must refuse them itself)."""
+    return new_mock(settings, unchecked=["telemetry.port"])
+
+
+def _enabled(port: int = 0) -> MockConfig:
+    return _config({"telemetry.enabled": True, "telemetry.port": port})
 
 
 async def _get(url: str) -> tuple[int, str]:
@@ -58,8 +62,8 @@ def _connection_refused(port: int) -> bool:
 
 
 @pytest.fixture
-async def started(make_config: MakeConfig) -> AsyncIterator[Telemetry]:
-    lifecycle, telemetry = _build(_enabled(make_config))
+async def started() -> AsyncIterator[Telemetry]:
+    lifecycle, telemetry = _build(_enabled())
     await lifecycle.start()
     try:
         yield telemetry
@@ -117,8 +121,8 @@ async def test_other_paths_are_not_found(started: Telemetry) -> None:
     assert "/metrics" in body
 
 
-async def test_stop_frees_the_port(make_config: MakeConfig) -> None:
-    lifecycle, telemetry = _build(_enabled(make_config))
+async def test_stop_frees_the_port() -> None:
+    lifecycle, telemetry = _build(_enabled())
     await lifecycle.start()
     port = telemetry.port
     assert port is not None and telemetry.url is not None
@@ -128,7 +132,7 @@ async def test_stop_frees_the_port(make_config: MakeConfig) -> None:
     assert telemetry.port is None and telemetry.url is None
     assert _connection_refused(port)
     # The same fixed port can be served again right away.
-    lifecycle, again = _build(_enabled(make_config, port))
+    lifecycle, again = _build(_enabled(port))
     await lifecycle.start()
     try:
         assert again.port == port
@@ -137,11 +141,11 @@ async def test_stop_frees_the_port(make_config: MakeConfig) -> None:
         await lifecycle.stop()
 
 
-async def test_disabled_opens_no_port_and_meters_still_work(make_config: MakeConfig) -> None:
+async def test_disabled_opens_no_port_and_meters_still_work() -> None:
     with socket.socket() as grab:
         grab.bind(("127.0.0.1", 0))
         port = grab.getsockname()[1]
-    lifecycle, telemetry = _build(make_config({"telemetry.enabled": False, "telemetry.port": port}))
+    lifecycle, telemetry = _build(_config({"telemetry.enabled": False, "telemetry.port": port}))
     await lifecycle.start()
     try:
         telemetry.meter("configstream").create_counter("configstream.snapshots_sent").add(1)
@@ -154,9 +158,9 @@ async def test_disabled_opens_no_port_and_meters_still_work(make_config: MakeCon
         await lifecycle.stop()
 
 
-async def test_two_instances_in_one_process_do_not_collide(make_config: MakeConfig) -> None:
-    first_lc, first = _build(_enabled(make_config))
-    second_lc, second = _build(_enabled(make_config))
+async def test_two_instances_in_one_process_do_not_collide() -> None:
+    first_lc, first = _build(_enabled())
+    second_lc, second = _build(_enabled())
     await first_lc.start()
     await second_lc.start()
     try:
@@ -175,12 +179,12 @@ async def test_two_instances_in_one_process_do_not_collide(make_config: MakeConf
     assert b"configstream_snapshots_sent" not in generate_latest(REGISTRY)
 
 
-async def test_port_in_use_fails_start_naming_the_address(make_config: MakeConfig) -> None:
+async def test_port_in_use_fails_start_naming_the_address() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        lifecycle, telemetry = _build(_enabled(make_config, port))
+        lifecycle, telemetry = _build(_enabled(port))
 
         with pytest.raises(LifecycleError, match=f"127\\.0\\.0\\.1:{port}"):
             await lifecycle.start()
@@ -189,14 +193,14 @@ async def test_port_in_use_fails_start_naming_the_address(make_config: MakeConfi
 
 
 @pytest.mark.parametrize("port", [-1, 65536])
-def test_invalid_port_is_refused_at_construction(make_config: MakeConfig, port: int) -> None:
+def test_invalid_port_is_refused_at_construction(port: int) -> None:
     with pytest.raises(ConfigValueError, match=r"telemetry\.port.*" + str(port)):
-        _build(_enabled(make_config, port))
+        _build(_enabled(port))
 
 
-async def test_container_builds_the_component_and_registers_its_hook(make_config: MakeConfig) -> None:
+async def test_container_builds_the_component_and_registers_its_hook() -> None:
     lifecycle = Lifecycle()
-    container = TelemetryContainer(lifecycle=lifecycle, config=_enabled(make_config))
+    container = TelemetryContainer(lifecycle=lifecycle, config=_enabled())
 
     telemetry = container.component()
 

@@ -9,7 +9,6 @@ import threading
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
@@ -17,6 +16,7 @@ from google import protobuf
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from comp.core.config.mock import new_mock
 from comp.core.telemetry.container import TelemetryContainer
 from comp.core.telemetry.def_ import Params
 from comp.core.telemetry.impl import Telemetry
@@ -114,8 +114,8 @@ def test_program_names_become_metric_prefixes(program: str, prefix: str) -> None
     assert metric_prefix(program) == prefix
 
 
-async def test_container_passes_the_program_name(make_config: Any) -> None:
-    config = make_config({"telemetry.enabled": True, "telemetry.port": 0})
+async def test_container_passes_the_program_name() -> None:
+    config = new_mock({"telemetry.enabled": True, "telemetry.port": 0})
     container = TelemetryContainer(lifecycle=Lifecycle(), config=config, params=Params(program="sample"))
     telemetry = container.component()
     await telemetry.start()

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: polling, a scripted core agent, wire events."""
