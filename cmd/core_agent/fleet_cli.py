@@ -26,11 +26,16 @@ class FleetCommandError(Exception):
 
 
 def add_fleet_parser(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser], parents: list[argparse.ArgumentParser]
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    parents: list[argparse.ArgumentParser],
+    group_parents: list[argparse.ArgumentParser],
 ) -> None:
-    """Add ``fleet`` and its actions to ``commands``; ``parents``: ``-c``, ``--state-dir``, ``--timeout``."""
+    """Add ``fleet`` and its actions to ``commands``; ``parents`` of each action and
+    ``group_parents`` of ``fleet`` itself: ``-c``, ``--state-dir``, ``--timeout`` (given before or
+    after the action)."""
     fleet = commands.add_parser(
         "fleet",
+        parents=group_parents,
         help="read or change the fleet configuration in etcd",
         description="Read or change the fleet configuration in etcd (remote_config.etcd.*): keys "
         "<prefix><scope>/<key>, YAML values, scopes such as global, env:prod, host:web-1.",

@@ -149,7 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     version = commands.add_parser(
-        "version", help="print the version", description="Print the version of core-agent."
+        "version",
+        parents=[_common_options()],
+        help="print the version",
+        description="Print the version of core-agent (-c is accepted, as by every subcommand).",
     )
     version.set_defaults(handler=_print_version)
 
@@ -248,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         "prints why not and exits 1.",
     )
     health.set_defaults(handler=_client, action="health")
-    add_fleet_parser(commands, [_client_options()])
+    add_fleet_parser(commands, [_client_options(nested=True)], [_client_options()])
     return parser
 
 

@@ -98,3 +98,13 @@ def test_health_is_a_client_action() -> None:
     args = build_parser().parse_args(["health", "-c", "x.yaml", "--timeout", "2"])
     assert (args.action, args.config, args.timeout) == ("health", Path("x.yaml"), 2.0)
     assert args.action in ACTIONS
+
+
+def test_every_subcommand_accepts_cfgpath_after_it() -> None:
+    missing = [
+        name
+        for name, parser in _subcommands(build_parser())
+        if not {"-c", "--cfgpath", "--config"} <= parser._option_string_actions.keys()
+    ]
+    assert not missing
+    assert main(["version", "-c", "x.yaml"]) == 0

@@ -69,6 +69,7 @@ from comp.core.configstream.impl.metrics import ResumeRefusal, ResyncCause, Stre
 from comp.core.configstream.impl.subscription import Delivery, StreamSubscription
 from pkg.config import keys
 from pkg.config.change import ConfigChange
+from pkg.config.durations import parse_duration
 from pkg.config.schema import declared_default
 from pkg.protoconv.configevents import (
     sequence_id_from_wire,
@@ -96,7 +97,9 @@ DEFAULT_HISTORY_MAX_BYTES: int = declared_default(keys.CONFIGSTREAM_HISTORY_MAX_
 DEFAULT_QUEUE_MAX_BYTES: int = declared_default(keys.CONFIGSTREAM_QUEUE_MAX_BYTES)
 DEFAULT_MAX_EVENT_BYTES: int = declared_default(keys.GRPC_MAX_MESSAGE_SIZE)
 DEFAULT_BATCH_MAX_UPDATES: int = declared_default(keys.CONFIGSTREAM_BATCH_MAX_UPDATES)
-DEFAULT_PROGRESS_INTERVAL = 10.0
+DEFAULT_PROGRESS_INTERVAL: float = parse_duration(
+    declared_default(keys.CONFIGSTREAM_PROGRESS_INTERVAL)
+).total_seconds()
 _MAX_FILTERED_SNAPSHOTS = 4
 """Filtered snapshots kept for one sequence id (each no larger than the shared one)."""
 

@@ -13,7 +13,8 @@ NAMESPACE = "configstream_consumer"
 STATE_VALUES = {ConsumerState.DISCONNECTED: 0, ConsumerState.CONNECTING: 1, ConsumerState.READY: 2}
 """The values of the ``state`` gauge."""
 
-_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
+# Outages and reconnections last longer than the core's calls: buckets up to 5 minutes.
+_SECONDS_BUCKETS = [*telemetry_def.SECONDS_BUCKETS, 30.0, 60.0, 120.0, 300.0]
 
 
 @dataclass

@@ -102,7 +102,7 @@ def test_action_durations_have_buckets_in_seconds() -> None:
         "remote_agent_registry.action_duration_seconds", action="register"
     )
     assert boundaries == SECONDS_BUCKETS
-    assert boundaries[0] == 0.005 and boundaries[-1] == 10.0
+    assert boundaries[0] == 0.0001 and boundaries[-1] == 10.0  # a loopback call takes well under 5 ms
 
 
 def test_every_registration_gets_its_own_session() -> None:
