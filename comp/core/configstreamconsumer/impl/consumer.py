@@ -443,17 +443,19 @@ class StreamConsumer:
 
     def _apply_snapshot(self, snapshot: configstream_pb2.ConfigSnapshot) -> None:
         settings: dict[str, Setting] = {}
+        sources: dict[str, Source] = {}  # a snapshot names few sources: each parsed once
+        matches = self._filter.matches
         for wire in snapshot.settings:
-            if not self._filter.matches(wire.key):
+            if not matches(wire.key):
                 continue
-            converted = self._convert(wire)
+            converted = self._convert(wire, sources)
             if converted is not None:
                 settings[wire.key] = converted
         first = not self._ready.is_set()
         if not self._synced and self._resuming_after is not None:
             self._metrics.resume_refused()
             _log.debug("config stream: the core answered our resume point with a snapshot")
-        changes = self._holder.replace(settings, snapshot.sequence_id)
+        changes = self._holder.replace(settings, snapshot.sequence_id, diff=not first)
         self._set_epoch(snapshot.epoch)
         self._synced = self._session_worked = True
         self._live_since = self._clock()
@@ -571,8 +573,11 @@ class StreamConsumer:
         self._set_epoch("")  # the next stream asks for a snapshot instead of resuming
         raise _AttemptError(f"{reason}; resynchronising with a new stream")
 
-    def _convert(self, wire: configstream_pb2.ConfigSetting) -> Setting | None:
-        """The view's setting for a wire setting, or None (logged and counted) when unreadable."""
+    def _convert(
+        self, wire: configstream_pb2.ConfigSetting, sources: dict[str, Source] | None = None
+    ) -> Setting | None:
+        """The view's setting for a wire setting, or None (logged and counted) when unreadable;
+        ``sources``: source names already parsed, completed by this call."""
         if not wire.key:
             self._metrics.invalid_setting()
             _log.error("config stream: skipped a setting without a key (source %r)", wire.source)
@@ -583,7 +588,12 @@ class StreamConsumer:
             self._metrics.invalid_setting()
             _log.error("config stream: skipped setting %r: cannot read its value: %s", wire.key, exc)
             return None
-        return Setting(value, parse_source(wire.source) or Source.UNKNOWN)
+        if sources is None:
+            return Setting(value, parse_source(wire.source) or Source.UNKNOWN)
+        source = sources.get(wire.source)
+        if source is None:
+            source = sources[wire.source] = parse_source(wire.source) or Source.UNKNOWN
+        return Setting(value, source)
 
 
 def _removes_key(wire: configstream_pb2.ConfigSetting) -> bool:

@@ -80,12 +80,15 @@ class ViewHolder:
     def sequence_id(self) -> int:
         return self._sequence_id
 
-    def replace(self, settings: dict[str, Setting], sequence_id: int) -> list[ChangeEvent]:
-        """Swap in a whole new view (``settings`` must not be used by the caller afterwards)."""
+    def replace(
+        self, settings: dict[str, Setting], sequence_id: int, *, diff: bool = True
+    ) -> list[ChangeEvent]:
+        """Swap in a whole new view (``settings`` must not be used by the caller afterwards); the
+        changes from the previous view, or none without ``diff`` (a first view is not announced)."""
         old = self._view
         self._view = MappingProxyType(settings)
         self._sequence_id = sequence_id
-        return diff_views(old, self._view)
+        return diff_views(old, self._view) if diff else []
 
     def apply(self, key: str, setting: Setting | None, sequence_id: int) -> ChangeEvent | None:
         """Set (or, with None, remove) one key; the event, or None when nothing visible changed."""
