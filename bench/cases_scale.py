@@ -5,11 +5,14 @@
 - 8: for each size, snapshot build (in a fresh process, :mod:`bench.snapshot_build`), time to the
   first snapshot at a new sequence id (build and send) and with it cached (send), the consumer
   library's apply (:mod:`bench.consumer_probe`) and peak memories.
-- 9: subscribers that ask for batches of ``batch_updates``: server CPU per delivered update under
-  the flood, against the floor's one message per update.
+- 9: subscribers that ask for batches of ``batch_updates`` while the writer sets
+  ``batch_keys_per_set`` keys per call as fast as the server answers: server CPU per delivered
+  update, against the floor's one message per update. (A writer setting one key per call never
+  queues a second update before the first is written: nothing to batch.)
 - 10: subscribers filtered to 1% of the keys that the writer changes in turn: the core's CPU per
-  update beside the same number of unfiltered subscribers, and the filtered snapshot's bytes beside
-  the full one's (the floor does not filter: both columns are the core's).
+  update beside the same number of unfiltered subscribers, in all and beyond the write path (the
+  CPU per update with no subscriber), and the filtered snapshot's bytes beside the full one's (the
+  floor does not filter: both columns are the core's).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from bench.cases_stream import cost_run
 from bench.context import LATENCY_KEY, MIX_PREFIX, Bench
-from bench.procs import Child
+from bench.procs import Child, cpu_seconds
 from bench.report import Target
 from bench.servers import CORE, Server
 from bench.writer import burst_keys
@@ -193,7 +196,14 @@ async def run_batch(bench: Bench) -> None:
     update (the floor ignores the request's extensions)."""
     plan = bench.plan
     extra = ["--max-batch-updates", str(plan.batch_updates)]
-    command = {"cmd": "flood", "key": LATENCY_KEY, "seconds": plan.batch_seconds}
+    per_set = plan.batch_keys_per_set
+    command = {
+        "cmd": "mix",
+        "prefix": MIX_PREFIX,
+        "keys": per_set,
+        "per_call": per_set,
+        "seconds": plan.batch_seconds,
+    }
     async with bench.servers() as servers:
         writers = {kind: await bench.writer(server) for kind, server in servers.items()}
         try:
@@ -211,7 +221,7 @@ async def run_batch(bench: Bench) -> None:
                             extra=extra if kind == CORE else (),
                             command=command,
                         )
-                        name = f"cpu per delivered update N={count} (batches of {plan.batch_updates})"
+                        name = f"cpu per delivered update N={count} ({per_set} keys per set)"
                         getattr(bench.report.figure("9 batch", name, "us"), kind).append(
                             result["cpu_us_per_update"]
                         )
@@ -220,6 +230,19 @@ async def run_batch(bench: Bench) -> None:
         finally:
             for writer in writers.values():
                 await bench.finish(writer)
+    for count, limit in ((10, 0.6), (100, 0.35)):
+        if count in plan.batch_subscribers:
+            name = f"cpu per delivered update N={count} ({per_set} keys per set)"
+            bench.report.targets.append(
+                Target(f"batches: {name} <= {limit}x floor", ("9 batch", name), limit, "ratio")
+            )
+
+
+async def _write_only_cpu_per_write(server: Server, writer: Child, command: dict[str, Any]) -> float:
+    """The server's CPU per write for ``command`` with no subscriber: the write path alone."""
+    before = cpu_seconds(server.pid)
+    done = await writer.request(command, 60 + float(command.get("seconds", 0)))
+    return (cpu_seconds(server.pid) - before) * 1e6 / max(int(done["sent"]), 1)
 
 
 def filter_arguments(keys: list[str], share: float = 0.01) -> list[str]:
@@ -249,7 +272,16 @@ async def run_filter(bench: Bench) -> None:
             size = bench.report.figure(
                 "10 filter", "snapshot bytes, filtered to 1%", "bytes", floor_label="full"
             )
+            streaming = bench.report.figure(
+                "10 filter",
+                f"core cpu per update for N={count} subscribers, filtered to 1%",
+                "us",
+                floor_label="unfiltered",
+            )
+            streaming.note = "the core's CPU per update with the subscribers, less without any (the write path)"
             for run in range(plan.runs):
+                bench.say(f"filter: N={count} run {run + 1}/{plan.runs} no subscriber")
+                alone = await _write_only_cpu_per_write(server, writer, command)
                 for label, extra in (("unfiltered", []), ("filtered", filtered)):
                     bench.say(f"filter: N={count} run {run + 1}/{plan.runs} {label}")
                     # The same values at the start of each run: the snapshots compare like for like.
@@ -257,8 +289,23 @@ async def run_filter(bench: Bench) -> None:
                     result = await cost_run(bench, server, writer, count, extra=extra, command=command)
                     column = cpu.core if extra else cpu.floor
                     column.append(result["cpu_us_per_write"])
+                    (streaming.core if extra else streaming.floor).append(
+                        max(result["cpu_us_per_write"] - alone, 0.0)
+                    )
                     (size.core if extra else size.floor).append(result["snapshot_bytes"])
         finally:
             await bench.finish(writer)
     finally:
         await bench.group.stop(server.child)
+    name = f"core cpu per update for N={count} subscribers, filtered to 1%"
+    bench.report.targets.append(
+        Target("filtered subscribers cost <= 0.05x unfiltered", ("10 filter", name), 0.05, "ratio")
+    )
+    bench.report.targets.append(
+        Target(
+            "filtered snapshot <= 0.02x the full one",
+            ("10 filter", "snapshot bytes, filtered to 1%"),
+            0.02,
+            "ratio",
+        )
+    )

@@ -42,6 +42,7 @@ class Plan:
     scale_settings: tuple[int, ...] = (10_000, 100_000)
     batch_subscribers: tuple[int, ...] = (10, 100)
     batch_updates: int = 256
+    batch_keys_per_set: int = 16
     batch_seconds: float = 2.0
     filter_subscribers: int = 10
     filter_keys: int = 100

@@ -8,8 +8,9 @@ JSON lines on stdin, answers JSON lines on stdout (``{"event": "ready"}`` once c
 - ``{"cmd": "rate", "key": K, "rate": R, "count": M}``: M sets of K at R per second
 - ``{"cmd": "flood", "key": K, "seconds": D, "max_count": M}``: sets of K one after the other, as fast
   as the server answers, for D seconds (at most M)
-- ``{"cmd": "mix", "prefix": P, "keys": C, "seconds": D}``: like flood, each set on the next of the C
-  keys ``P0000``, ``P0001``, ... in turn (every key changes as often)
+- ``{"cmd": "mix", "prefix": P, "keys": C, "seconds": D, "per_call": K}``: like flood, each call
+  setting the next K (default 1) of the C keys ``P0000``, ``P0001``, ... in turn (every key changes
+  as often)
 - ``{"cmd": "burst", "prefix": P, "count": C}``: one call that sets C keys ``P0000``, ``P0001``, ...
 - ``{"cmd": "set", "values": {...}}``: one call with these values
 - ``{"cmd": "exit"}``
@@ -76,13 +77,14 @@ class _Writer:
             sent += 1
         return self.done(started, sent)
 
-    async def mix(self, prefix: str, keys: int, seconds: float) -> dict[str, Any]:
+    async def mix(self, prefix: str, keys: int, seconds: float, per_call: int = 1) -> dict[str, Any]:
         names = burst_keys(prefix, keys)
         started = time.monotonic_ns()
         end = started + int(seconds * 1e9)
         sent = 0
         while time.monotonic_ns() < end:
-            await self.set({names[sent % keys]: f"{TIMESTAMP_PREFIX}{time.monotonic_ns()}"})
+            stamp = f"{TIMESTAMP_PREFIX}{time.monotonic_ns()}"
+            await self.set({names[(sent * per_call + i) % keys]: stamp for i in range(per_call)})
             sent += 1
         return self.done(started, sent)
 
@@ -130,7 +132,12 @@ async def _serve(args: argparse.Namespace) -> None:
                 )
                 _say(result)
             elif name == "mix":
-                _say(await writer.mix(command["prefix"], int(command["keys"]), float(command["seconds"])))
+                per_call = int(command.get("per_call", 1))
+                _say(
+                    await writer.mix(
+                        command["prefix"], int(command["keys"]), float(command["seconds"]), per_call
+                    )
+                )
             elif name == "burst":
                 _say(await writer.burst(command["prefix"], int(command["count"])))
             elif name == "set":
