@@ -278,7 +278,7 @@ async def run_filter(bench: Bench) -> None:
                 "us",
                 floor_label="unfiltered",
             )
-            streaming.note = "the core's CPU per update with the subscribers, less without any (the write path)"
+            streaming.note = "CPU per update with the subscribers, less without any (the write path)"
             for run in range(plan.runs):
                 bench.say(f"filter: N={count} run {run + 1}/{plan.runs} no subscriber")
                 alone = await _write_only_cpu_per_write(server, writer, command)
