@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -123,7 +124,14 @@ def test_status_flare_and_metrics_cover_both_agents(
     assert b"api_key: '********wxyz'" in contents["Sample_TCP/config.yaml"]
 
     with urllib.request.urlopen(f"http://127.0.0.1:{core.telemetry_port}/metrics", timeout=10) as response:
-        families = list(text_string_to_metric_families(response.read().decode()))
+        metrics_text = response.read().decode()
+    families = list(text_string_to_metric_families(metrics_text))
+    type_lines = re.findall(r"^# TYPE (\S+) ", metrics_text, re.MULTILINE)
+    assert len(type_lines) == len(set(type_lines)), "a metric name with two TYPE lines"
+    shared = {
+        s.labels.get("emitter") for f in families if f.name == "telemetry_dropped_families" for s in f.samples
+    }
+    assert shared == {None, "Sample_TCP", "sample_unix"}  # the agents' series of a core name, in one family
     emitters = {s.labels["emitter"] for f in families for s in f.samples if "emitter" in s.labels}
     assert emitters == {"Sample_TCP", "sample_unix"}
     snapshots = {
