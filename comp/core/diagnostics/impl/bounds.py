@@ -5,7 +5,7 @@ A flare travels as one ``CreateFlareResponse``, which must fit ``agent_ipc.grpc_
 and the response's own framing), for the notes that stand in for left-out files and for
 ``FLARE_TRUNCATED.txt`` (each a sixteenth of the size, at most 64 KiB); ``total``, what is left, for
 the files themselves (path, content and each entry's protobuf framing); ``per_file``, a quarter of
-``total``. At the default 4 MiB: 3,966 KiB of files, 991.75 KiB per file.
+``total``. At the default 4 MiB: 3,967 KiB of files, 991.75 KiB per file.
 
 :func:`bound_files` takes the files in order of importance (the core's first). A file over
 ``per_file`` keeps its head and ends with a marker line saying how many bytes were dropped and why.
