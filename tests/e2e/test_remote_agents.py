@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,11 +20,14 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from comp.api.grpcserver.def_ import GrpcService
+from comp.core.remoteagent.impl.server import AgentServer
 from pkg.ipc import server_credentials
 from pkg.proto.gen.datadog.remoteagent.status.v1 import status_pb2
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2 as ra
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2_grpc
-from pkg.remoteagent.services import STATUS_METHOD, STATUS_SERVICE
+from pkg.remoteagent.providers import flare_service
+from pkg.remoteagent.services import FLARE_SERVICE, STATUS_METHOD, STATUS_SERVICE
 from tests.e2e.harness import API_KEY, AgentFactory, AgentProcess
 from tests.support.polling import eventually_sync
 
@@ -120,7 +124,14 @@ def test_status_flare_and_metrics_cover_both_agents(
     assert b"api_key: '********wxyz'" in contents["Sample_TCP/config.yaml"]
 
     with urllib.request.urlopen(f"http://127.0.0.1:{core.telemetry_port}/metrics", timeout=10) as response:
-        families = list(text_string_to_metric_families(response.read().decode()))
+        metrics_text = response.read().decode()
+    families = list(text_string_to_metric_families(metrics_text))
+    type_lines = re.findall(r"^# TYPE (\S+) ", metrics_text, re.MULTILINE)
+    assert len(type_lines) == len(set(type_lines)), "a metric name with two TYPE lines"
+    shared = {
+        s.labels.get("emitter") for f in families if f.name == "telemetry_dropped_families" for s in f.samples
+    }
+    assert shared == {None, "Sample_TCP", "sample_unix"}  # the agents' series of a core name, in one family
     emitters = {s.labels["emitter"] for f in families for s in f.samples if "emitter" in s.labels}
     assert emitters == {"Sample_TCP", "sample_unix"}
     snapshots = {
@@ -195,3 +206,51 @@ async def test_agent_answering_under_another_session_is_evicted(agent: AgentProc
         assert "marked unhealthy" in agent.log_text()
     finally:
         await server.stop(None)
+
+
+async def test_a_flare_with_a_remote_file_larger_than_a_message_is_written_truncated(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    big = b"".join(b"big flare line %09d\n" % i for i in range(300_000))
+    assert len(big) > 5 * 1024 * 1024
+
+    async def files() -> dict[str, bytes]:
+        return {"big.log": big, "small.txt": b"small\n"}
+
+    session: list[str] = []
+    name, add = flare_service(files)
+    server = AgentServer(
+        "127.0.0.1:0", [GrpcService(names=(name,), register=add)], lambda: session[0] if session else None
+    )
+    await server.start(agent.material())
+    try:
+        async with agent.aio_channel() as channel:
+            stub = remoteagent_pb2_grpc.RemoteAgentStub(channel)
+            request = ra.RegisterRemoteAgentRequest(
+                pid="1",
+                flavor="big",
+                display_name="Big Flare",
+                api_endpoint_uri=server.api_endpoint_uri,
+                services=[FLARE_SERVICE],
+            )
+            reply = await stub.RegisterRemoteAgent(request, metadata=agent.auth_metadata(), timeout=5)
+            session.append(reply.session_id)
+        out = tmp_path / "flare.zip"
+        result = await asyncio.to_thread(agent.run_cli, "flare", "--output", str(out))
+    finally:
+        await server.stop()
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(out) as archive:
+        names = set(archive.namelist())
+        for expected in ("core/status.json", "core/status.txt", "core/config.yaml", "core/agent.log"):
+            assert expected in names
+            assert not archive.read(expected).startswith(b"[flare: this file")
+        truncated = archive.read("Big_Flare/big.log")
+        report = archive.read("FLARE_TRUNCATED.txt").decode()
+        assert archive.read("Big_Flare/small.txt") == b"small\n"
+    assert 0 < len(truncated) < 4 * 1024 * 1024
+    assert big.startswith(truncated.rsplit(b"\n[flare: ", 1)[0])
+    last = truncated.splitlines()[-1].decode()
+    assert last.startswith("[flare: ") and f" of {len(big)} bytes dropped here by the core agent: " in last
+    assert "truncated Big_Flare/big.log" in report
+    assert "Traceback" not in agent.log_text()

@@ -20,5 +20,9 @@ class Component(Protocol):
 
     async def flare_files(self) -> dict[str, bytes]:
         """Path in the archive -> content: the core's files under ``core/``, each remote agent's
-        under ``<sanitized display name>/`` (``UNREACHABLE.txt`` when it could not be queried)."""
+        under ``<sanitized display name>/`` (``UNREACHABLE.txt`` when it could not be queried).
+
+        The whole fits one message of ``agent_ipc.grpc_max_message_size``: files over a per-file
+        limit are truncated with a marker line, files past the total limit are replaced by a note,
+        and ``FLARE_TRUNCATED.txt`` lists what was cut (the core's files are kept first)."""
         ...

@@ -1,6 +1,6 @@
 """Implementation of the diagnostics component: :mod:`.service` (status, flare, gRPC),
-:mod:`.flare` (the files and their masking); recent log lines come from
-:class:`pkg.util.recent_logs.RecentLogs`."""
+:mod:`.flare` (the files and their masking), :mod:`.bounds` (the flare within one message); recent
+log lines come from :class:`pkg.util.recent_logs.RecentLogs`."""
 
 from __future__ import annotations
 

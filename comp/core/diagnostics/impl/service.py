@@ -14,6 +14,7 @@ import grpc
 
 from comp.api.grpcserver.def_ import GrpcService
 from comp.core.config import def_ as config_def
+from comp.core.diagnostics.impl.bounds import bound_files, limits_for
 from comp.core.diagnostics.impl.flare import (
     CORE_DIR,
     masker,
@@ -23,6 +24,7 @@ from comp.core.diagnostics.impl.flare import (
 )
 from comp.core.remoteagentregistry import def_ as registry_def
 from comp.core.settings import def_ as settings_def
+from pkg.config import keys
 from pkg.proto.gen.configstream.remoteagents.v1 import remoteagents_pb2 as pb
 from pkg.remoteagent.promtext import render
 from pkg.remoteagent.services import STATUS_SERVICE
@@ -88,21 +90,20 @@ class Diagnostics:
             self.remote_agents_status(), self._queries.flare_files(), self._metrics_text()
         )
         core_status = dataclasses.asdict(self._settings.status())
-        files = {
-            f"{CORE_DIR}/config.yaml": settings_yaml(self._settings),
-            f"{CORE_DIR}/agent.log": self._logs.text().encode(),
-            f"{CORE_DIR}/metrics.txt": metrics.encode(),
-            f"{CORE_DIR}/remote_agents.json": self._registry_view(),
-        }
-        files.update(
-            {
-                f"{CORE_DIR}/{name}": content
+        files = [
+            *(
+                (f"{CORE_DIR}/{name}", content)
                 for name, content in status_files(core_status, remote_status).items()
-            }
-        )
-        files.update(remote_agent_files(remote_files))
+            ),
+            (f"{CORE_DIR}/config.yaml", settings_yaml(self._settings)),
+            (f"{CORE_DIR}/agent.log", self._logs.text().encode()),
+            (f"{CORE_DIR}/metrics.txt", metrics.encode()),
+            (f"{CORE_DIR}/remote_agents.json", self._registry_view()),
+            *remote_agent_files(remote_files).items(),
+        ]
         mask = masker(self._config, self._settings)
-        return {path: mask(content) for path, content in files.items()}
+        limits = limits_for(self._config.get_int(keys.GRPC_MAX_MESSAGE_SIZE))
+        return bound_files(((path, mask(content)) for path, content in files), limits)
 
     def _registry_view(self) -> bytes:
         agents = [dataclasses.asdict(a) for a in self._registry.list()]

@@ -4,7 +4,9 @@ Each call dials every agent that advertises the service, all at once, under one 
 ``remote_agent.registry.query_timeout`` at each call. A fresh channel per agent and call keeps a dead
 agent's connection state from leaking into the next call. After a successful call the agent's
 ``session_id`` response header must hold exactly its registered session, else the answer is
-discarded and the agent marked unhealthy (evicted at the registry's next check).
+discarded and the agent marked unhealthy (evicted at the registry's next check). An answer larger
+than :data:`REPLY_SIZE_FACTOR` times ``agent_ipc.grpc_max_message_size`` (16 MiB at the default) is
+refused by the channel, and the query fails naming the agent and the limit.
 
 Telemetry (namespace ``remote_agent_registry``), each labelled ``name`` (the sanitized display name)
 and ``action`` (``status``, ``flare``, ``telemetry``): ``action_duration_seconds``, ``action_error``
@@ -45,6 +47,7 @@ from pkg.remoteagent.services import (
 )
 
 __all__ = [
+    "REPLY_SIZE_FACTOR",
     "SESSION_ID_MISMATCH",
     "RemoteAgentQueries",
 ]
@@ -52,8 +55,10 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 SESSION_ID_MISMATCH = "SESSION_ID_MISMATCH"
-_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+REPLY_SIZE_FACTOR = 4
+_MAX_GRPC_LENGTH = 2**31 - 1
 _NAMESPACE = "remote_agent_registry"
+_RECEIVED_TOO_LARGE = "Received message larger than max"
 
 _R = TypeVar("_R")
 _V = TypeVar("_V")
@@ -138,6 +143,10 @@ class RemoteAgentQueries:
         self._ipc = ipc
         self._metrics = _Metrics(meter)
 
+    def max_reply_bytes(self) -> int:
+        """The largest answer accepted from one agent: :data:`REPLY_SIZE_FACTOR` times the message size."""
+        return min(REPLY_SIZE_FACTOR * self._config.get_int(keys.GRPC_MAX_MESSAGE_SIZE), _MAX_GRPC_LENGTH)
+
     def timeout(self) -> float:
         """The deadline of one fan-out, in seconds (declared positive)."""
         return self._config.get_duration(keys.REGISTRY_QUERY_TIMEOUT).total_seconds()
@@ -188,8 +197,9 @@ class RemoteAgentQueries:
             raise _QueryError("NO_ENDPOINT", "registered without an api_endpoint_uri")
         if self._ipc is None:
             raise _QueryError("NO_CREDENTIALS", "the core agent has no IPC credentials to dial it")
+        max_reply = self.max_reply_bytes()
         options = [
-            ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", max_reply),
             ("grpc.enable_retries", 0),
         ]
         channel = secure_channel(target, self._ipc.client_credentials(), options)
@@ -205,6 +215,15 @@ class RemoteAgentQueries:
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                     raise _DeadlineError() from None
+                if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and _RECEIVED_TOO_LARGE in (
+                    exc.details() or ""
+                ):
+                    raise _QueryError(
+                        exc.code().name,
+                        f"remote agent {agent.display_name!r} at {agent.api_endpoint_uri} answered "
+                        f"{rpc.action} with more than the {max_reply} bytes the core accepts "
+                        f"({REPLY_SIZE_FACTOR} x {keys.GRPC_MAX_MESSAGE_SIZE}): {exc.details()}",
+                    ) from None
                 raise _QueryError(
                     exc.code().name, describe_rpc_error(agent.api_endpoint_uri, exc, peer="remote agent")
                 ) from None

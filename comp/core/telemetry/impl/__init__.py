@@ -22,6 +22,10 @@ With a ``program`` name (``core_agent``) ``/metrics`` also carries ``<program>_b
 process's own series (CPU, memory, fds, threads: :mod:`.process`). Only the binary that serves the
 merged ``/metrics`` names itself: a remote agent's process series, relayed into the core's with an
 ``emitter`` label, would share the core's family names.
+
+Families of one name from several collectors (a remote agent's relayed series beside the core's
+own) are served as one family (:mod:`.exposition`); a family of the same name but another type is
+left out, logged once per name and reason, and counted in ``telemetry_dropped_families_total``.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from comp.core.config import def_ as config_def
 from comp.core.settings.def_ import StatusFields, StatusProvider
 from comp.core.telemetry.def_ import Component, Params
 from comp.core.telemetry.impl.endpoint import MetricsEndpoint
+from comp.core.telemetry.impl.exposition import DroppedFamily, MergedFamilies
 from comp.core.telemetry.impl.process import register_process_collectors
 from pkg.config.errors import ConfigValueError
 from pkg.util.lifecycle import Hook, Lifecycle
@@ -48,6 +53,8 @@ __all__ = ["Provides", "Requires", "new_component"]
 _log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+_NAMESPACE = "telemetry"
+_MAX_WARNED = 1000
 _MAX_PORT = 65535
 
 
@@ -75,6 +82,7 @@ class Telemetry:
         self._enabled = enabled
         self._endpoint: MetricsEndpoint | None = None
         self._registry: CollectorRegistry | None = None
+        self._warned: set[tuple[str, str]] = set()
         self._provider: MeterProvider
         if enabled:
             registry = CollectorRegistry(auto_describe=False)
@@ -85,10 +93,25 @@ class Telemetry:
             self._provider = SdkMeterProvider(metric_readers=[reader], shutdown_on_exit=False)
             if program:
                 register_process_collectors(registry, program)
-            self._endpoint = MetricsEndpoint(registry, HOST, port)
+            self._dropped = self._provider.get_meter(_NAMESPACE).create_counter(
+                f"{_NAMESPACE}.dropped_families",
+                description="Families or series left out of a scrape of /metrics: their name was "
+                "another family's of another type, or the same series came twice",
+            )
+            self._dropped.add(0)
+            self._endpoint = MetricsEndpoint(MergedFamilies(registry, self._on_drop), HOST, port)
             self._registry = registry
         else:
             self._provider = NoOpMeterProvider()
+
+    def _on_drop(self, dropped: DroppedFamily) -> None:
+        self._dropped.add(1)
+        key = (dropped.name, dropped.reason)
+        if key in self._warned or len(self._warned) >= _MAX_WARNED:
+            _log.debug("metric %r left out of /metrics: %s", dropped.name, dropped.reason)
+            return
+        self._warned.add(key)
+        _log.warning("metric %r left out of /metrics (logged once): %s", dropped.name, dropped.reason)
 
     @property
     def meter_provider(self) -> MeterProvider:

@@ -21,7 +21,8 @@ import contextlib
 import logging
 import threading
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 
 from pkg.ipc.locate import format_address
 from pkg.util.listen import ListenError, resolve_listen_addresses
@@ -62,7 +63,7 @@ class MetricsEndpoint:
 
     def __init__(
         self,
-        registry: CollectorRegistry,
+        registry: Collector,
         host: str,
         port: int,
         *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -14,14 +15,14 @@ from comp.core.ipc.mock import MockIpc
 from comp.core.remoteagent.impl.server import AgentServer
 from comp.core.remoteagentregistry.def_ import EventKind, RemoteAgentEvent
 from comp.core.remoteagentregistry.impl.events import EventDispatcher, InvalidApiKeyLogger
-from comp.core.remoteagentregistry.impl.queries import RemoteAgentQueries
+from comp.core.remoteagentregistry.impl.queries import REPLY_SIZE_FACTOR, RemoteAgentQueries
 from comp.core.remoteagentregistry.mock import MockRemoteAgentRegistry
 from comp.core.telemetry.def_ import SECONDS_BUCKETS
 from comp.core.telemetry.mock import MockTelemetry
 from pkg.ipc import ClientMaterial
 from pkg.proto.gen.datadog.remoteagent.v1 import remoteagent_pb2 as pb
-from pkg.remoteagent.providers import Sections, status_service
-from pkg.remoteagent.services import STATUS_SERVICE
+from pkg.remoteagent.providers import Sections, flare_service, status_service
+from pkg.remoteagent.services import FLARE_SERVICE, STATUS_SERVICE
 
 Status = Callable[[], Awaitable[Sections]]
 StartServer = Callable[[Status, Callable[[], str | None]], Awaitable[str]]
@@ -150,3 +151,55 @@ def test_events_reach_every_subscriber_even_after_one_raises() -> None:
     assert telemetry.value("remote_agent_registry.invalid_api_key_events", name="Trace_Agent") == 1
     assert not dispatcher.report("unknown-session", events)
     assert len(received) == 2
+
+
+async def test_an_answer_larger_than_the_core_accepts_fails_naming_the_agent(ipc: MockIpc) -> None:
+    registry, telemetry = MockRemoteAgentRegistry(), MockTelemetry()
+    material = ClientMaterial(ipc.token, ipc.cert_pem, ipc.key_pem)
+    max_message = 64 * 1024
+    sizes = {"big": REPLY_SIZE_FACTOR * max_message + 1, "fits": REPLY_SIZE_FACTOR * max_message - 1024}
+    servers: list[AgentServer] = []
+    try:
+        for session, size in sizes.items():
+
+            async def files(size: int = size) -> dict[str, bytes]:
+                return {"big.bin": b"b" * size}
+
+            name, add = flare_service(files)
+            server = AgentServer(
+                "127.0.0.1:0", [GrpcService(names=(name,), register=add)], functools.partial(str, session)
+            )
+            await server.start(material)
+            servers.append(server)
+            display = "Big Agent" if session == "big" else "Fits"
+            registry.add_session(
+                session,
+                display_name=display,
+                api_endpoint_uri=server.api_endpoint_uri,
+                services=(FLARE_SERVICE,),
+            )
+        config = new_config(
+            {
+                "remote_agent.registry.query_timeout": "5s",
+                "agent_ipc.grpc_max_message_size": max_message,
+                "config_limits.total_max_bytes": 32 * 1024,
+            }
+        )
+        queries = RemoteAgentQueries(registry, config, telemetry.meter("remote_agent_registry"), ipc)
+        assert queries.max_reply_bytes() == REPLY_SIZE_FACTOR * max_message
+        results = {r.agent.session_id: r for r in await queries.flare_files()}
+    finally:
+        for server in servers:
+            await server.stop()
+    big = results["big"]
+    assert big.response is None and big.error is not None
+    assert big.error.startswith(
+        f"remote agent 'Big Agent' at {big.agent.api_endpoint_uri} answered flare with more "
+    )
+    assert f"than the {REPLY_SIZE_FACTOR * max_message} bytes the core accepts" in big.error
+    assert "agent_ipc.grpc_max_message_size" in big.error
+    labels = {"name": "Big_Agent", "action": "flare", "error": "RESOURCE_EXHAUSTED"}
+    assert telemetry.value("remote_agent_registry.action_error", **labels) == 1
+    fits = results["fits"]
+    assert fits.error is None and fits.response is not None
+    assert len(fits.response["big.bin"]) == sizes["fits"]
