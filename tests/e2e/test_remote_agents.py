@@ -117,7 +117,7 @@ def test_status_flare_and_metrics_cover_both_agents(
         assert expected in names
     for name, content in contents.items():
         assert API_KEY.encode() not in content, f"unmasked api_key in {name}"
-    assert b"api_key: '********wxyz'" in contents["Sample_TCP/config.yaml"]
+    assert b"api_key: '" + b"*" * 27 + API_KEY[-5:].encode() + b"'" in contents["Sample_TCP/config.yaml"]
 
     with urllib.request.urlopen(f"http://127.0.0.1:{core.telemetry_port}/metrics", timeout=10) as response:
         families = list(text_string_to_metric_families(response.read().decode()))
