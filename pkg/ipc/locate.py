@@ -176,9 +176,8 @@ def locate_with_settings(
     cert_file: Path | None = None,
 ) -> AgentLocation:
     """As :func:`locate_core_agent`, with the effective values of :data:`LOCATION_KEYS` (dotted names)
-    already read
-    from ``config_file`` and the environment (a loaded configuration's values; None or ``""``: unset).
-    ``environ`` only locates the default state directory."""
+    already read from ``config_file`` and the environment (a loaded configuration's values; None or
+    ``""``: unset). ``environ`` only locates the default state directory."""
     origin = "DD_* variables" if config_file is None else f"config file {config_file} or DD_* variables"
     given = {
         key: _Setting(value, origin) for key, value in settings.items() if value is not None and value != ""

@@ -54,8 +54,8 @@ def known_secrets(config: config_def.Component, settings: settings_def.Component
 def scrub_section(fields: Mapping[str, str], known: Sequence[str]) -> dict[str, str]:
     """A remote agent's status section as the core shows it: the value of a field whose name is a
     credential's (``password``, ``API key``: :func:`pkg.scrub.is_secret_key`, spaces read as ``_``)
-    masked whole (:func:`pkg.scrub.mask`); every other value, and every name, through
-    :func:`pkg.scrub.scrub_text` with the ``known`` secret values."""
+    masked as a setting of that name is (:func:`pkg.scrub.mask`); every other value, and every name,
+    through :func:`pkg.scrub.scrub_text` with the ``known`` secret values."""
     shown: dict[str, str] = {}
     for name, value in fields.items():
         key = name.strip().replace(" ", "_")
@@ -69,7 +69,7 @@ def masker(config: config_def.Component, settings: settings_def.Component) -> Ca
     byte."""
     ordered = known_secrets(config, settings)
 
-    def mask(content: bytes) -> bytes:
+    def scrub_file(content: bytes) -> bytes:
         try:
             text = content.decode("utf-8")
         except UnicodeDecodeError:
@@ -78,7 +78,7 @@ def masker(config: config_def.Component, settings: settings_def.Component) -> Ca
             return content
         return scrub_text(text, ordered).encode("utf-8")
 
-    return mask
+    return scrub_file
 
 
 def settings_yaml(settings: settings_def.Component) -> bytes:
