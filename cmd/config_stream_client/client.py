@@ -187,7 +187,9 @@ async def _connect_and_stream(
     except IpcError as exc:
         raise ClientFailedError(str(exc)) from exc
     credentials = client_credentials(material.cert_pem, material.key_pem)
-    async with secure_channel(target.address, credentials) as channel:
+    async with secure_channel(
+        target.address, credentials, max_message_bytes=target.max_message_bytes
+    ) as channel:
         stopper = asyncio.create_task(stop.wait())
         session = _Session(options, target, channel, material.token, printer, stopper, deadline)
         try:

@@ -8,7 +8,9 @@ Explicit flags win. Otherwise values are resolved as ``core-agent`` resolves the
   to ``auth_token`` beside FILE and the certificate to ``ipc_cert.pem`` beside the token;
 - without ``-c``: the token and the certificate live in the agent's state directory
   (``$XDG_STATE_HOME/core-agent``, else ``~/.local/state/core-agent``);
-- the address defaults to ``localhost:5001``.
+- the address defaults to ``localhost:5001``;
+- the largest message accepted is the core's ``agent_ipc.grpc_max_message_size``: the
+  ``DD_AGENT_IPC_GRPC_MAX_MESSAGE_SIZE`` variable, else the setting of FILE, else 4 MiB.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 from pkg.config.durations import parse_duration
 from pkg.config.errors import ConfigValueError
 from pkg.config.schema import MAX_KEY_CHARS
-from pkg.ipc import DEFAULT_ADDRESS, IpcError, locate_core_agent
+from pkg.ipc import DEFAULT_ADDRESS, DEFAULT_MAX_MESSAGE_BYTES, IpcError, locate_core_agent
 from pkg.util.cli import (
     add_config_path_option,
     add_version_command,
@@ -79,11 +81,12 @@ class Options:
 
 @dataclass(frozen=True)
 class Target:
-    """Where to connect and which secrets to present."""
+    """Where to connect, which secrets to present and the largest message to accept."""
 
     address: str
     auth_token_file: Path
     cert_file: Path
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
 
 def _duration(text: str) -> float:
@@ -207,4 +210,9 @@ def resolve_target(options: Options, environ: Mapping[str, str] | None = None) -
         )
     except IpcError as exc:
         raise OptionsError(str(exc)) from exc
-    return Target(address=found.address, auth_token_file=found.auth_token, cert_file=found.ipc_cert)
+    return Target(
+        address=found.address,
+        auth_token_file=found.auth_token,
+        cert_file=found.ipc_cert,
+        max_message_bytes=found.max_message_bytes,
+    )

@@ -28,7 +28,6 @@ from comp.core.remoteagent import def_ as remoteagent_def
 from comp.core.remoteagent.container import RemoteAgentContainer
 from comp.core.telemetry import def_ as telemetry_def
 from comp.core.telemetry.container import TelemetryContainer
-from pkg.ipc import DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_SIZE_KEY
 from pkg.util.lifecycle import Hook, Lifecycle
 from pkg.util.recent_logs import RecentLogs
 from sample_remote_agent.diagnostics import SampleDiagnostics
@@ -76,7 +75,7 @@ def consumer_params(
         flavor=FLAVOR,
         display_name=options.name,
         ready_timeout=options.wait_timeout,
-        max_message_bytes=_max_message_bytes(config),
+        max_message_bytes=location.max_message_bytes,
         keys=keys,
         prefixes=prefixes,
     )
@@ -128,13 +127,6 @@ def _diagnostics(
     return SampleDiagnostics(
         slot.get, config.is_secret, ring, lambda: telemetry.url, (params.keys, params.prefixes)
     )
-
-
-def _max_message_bytes(config: config_def.Component) -> int:
-    """The local config's ``agent_ipc.grpc_max_message_size``, which should match the core's."""
-    if config.get(MAX_MESSAGE_SIZE_KEY) is None:
-        return DEFAULT_MAX_MESSAGE_BYTES
-    return config.get_int(MAX_MESSAGE_SIZE_KEY)
 
 
 class SampleRemoteAgentContainer(containers.DeclarativeContainer):

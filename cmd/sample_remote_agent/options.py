@@ -9,7 +9,9 @@ Explicit flags win. Otherwise everything is resolved as ``core-agent`` resolves 
 - else with ``-c FILE``: ``auth_token_file_path`` / ``ipc_cert_file_path`` of FILE, by default
   ``auth_token`` beside FILE and ``ipc_cert.pem`` beside the token;
 - else the core agent's default state directory (``$XDG_STATE_HOME/core-agent``, else
-  ``~/.local/state/core-agent``).
+  ``~/.local/state/core-agent``);
+- the largest message accepted is ``agent_ipc.grpc_max_message_size`` of the local configuration,
+  which should be the core's.
 """
 
 from __future__ import annotations

@@ -39,14 +39,14 @@ class ConfigValueError(ConfigError, ValueError):
         self.origin = origin
         self.secret = is_secret_key(str(key)) if secret is None else secret
         where = f" (from {origin})" if origin else ""
-        shown = _masked_repr(value) if self.secret else repr(value)
+        shown = _masked_repr(str(key), value) if self.secret else repr(value)
         super().__init__(f"invalid value for {key!r}{where}: {shown}, expected {expected}")
 
 
-def _masked_repr(value: Any) -> str:
+def _masked_repr(key: str, value: Any) -> str:
     """A string masked like everywhere else; any other value wholly masked, with its type."""
     if isinstance(value, str):
-        return f"{mask(value) or repr('')} (a string)"
+        return f"{mask(value, key) or repr('')} (a string)"
     name = type(value).__name__
     return f"{MASK} ({'an' if name[0] in 'aeiou' else 'a'} {name})"
 

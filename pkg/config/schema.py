@@ -54,6 +54,7 @@ __all__ = [
     "Schema",
     "ValueType",
     "declared_default",
+    "declared_spec",
     "default_schema",
     "plain_value",
 ]
@@ -693,10 +694,16 @@ _CORE_KEYS = (
     *_FLEET_KEYS,
 )
 
-_CORE_DEFAULTS = {spec.key: spec.default for spec in _CORE_KEYS}
+_CORE_SPECS = {spec.key: spec for spec in _CORE_KEYS}
 
 
 def declared_default(key: str) -> Any:
     """The default of a core key (a name of :mod:`pkg.config.keys`) as declared, for readers that
     work without a config (command-line clients). Raises KeyError for any other key."""
-    return _CORE_DEFAULTS[key]
+    return _CORE_SPECS[key].default
+
+
+def declared_spec(key: str) -> KeySpec:
+    """The declaration of a core key (a name of :mod:`pkg.config.keys`): its type, default and
+    bounds, for readers that check a value without a config. Raises KeyError for any other key."""
+    return _CORE_SPECS[key]

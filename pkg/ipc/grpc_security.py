@@ -20,9 +20,9 @@ from typing import Any
 import grpc
 
 from pkg.config import keys
-from pkg.config.schema import declared_default
 from pkg.ipc.auth_token import load_auth_token
 from pkg.ipc.certificate import load_ipc_certificate
+from pkg.ipc.locate import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = [
     "AUTH_METADATA_KEY",
@@ -44,7 +44,6 @@ TLS_SERVER_NAME = "localhost"
 """The name checked against the certificate when the dialled host is not ``localhost``."""
 MAX_MESSAGE_SIZE_KEY = keys.GRPC_MAX_MESSAGE_SIZE
 """The setting that bounds every IPC gRPC message: what the core sends and receives, what clients accept."""
-DEFAULT_MAX_MESSAGE_BYTES: int = declared_default(MAX_MESSAGE_SIZE_KEY)
 _TARGET_NAME_OVERRIDE = "grpc.ssl_target_name_override"
 _MAX_RECEIVE = "grpc.max_receive_message_length"
 _MAX_SEND = "grpc.max_send_message_length"

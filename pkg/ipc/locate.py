@@ -11,12 +11,15 @@ The rules are those of ``core-agent run``, so a client finds exactly the files t
 - the certificate defaults to ``ipc_cert.pem`` beside the token in use;
 - the address is ``cmd_host:cmd_port`` from the environment (``DD_CMD_HOST``, ``DD_CMD_PORT``), then
   the config file, then the declared defaults (:func:`pkg.config.schema.declared_default`:
-  ``localhost:5001``).
+  ``localhost:5001``);
+- the largest message the core sends is its ``agent_ipc.grpc_max_message_size``, from the environment
+  (``DD_AGENT_IPC_GRPC_MAX_MESSAGE_SIZE``), then the config file, then the declared default (4 MiB):
+  a client accepts messages that large.
 
 Usage::
 
     found = locate_core_agent(Path("/etc/datadog-agent/datadog.yaml"), None, os.environ)
-    found.address, found.auth_token, found.ipc_cert
+    found.address, found.auth_token, found.ipc_cert, found.max_message_bytes
 
 Light to import (PyYAML, the standard library and the declarations, without pydantic): command-line
 clients use it on every call.
@@ -35,7 +38,7 @@ import yaml
 from pkg.config import keys
 from pkg.config.limits import CONFIG_FILE_MAX_BYTES
 from pkg.config.safe_yaml import YamlLimitError, load_document
-from pkg.config.schema import declared_default
+from pkg.config.schema import declared_default, declared_spec
 from pkg.ipc.errors import LocationError
 from pkg.ipc.paths import resolve_ipc_file_paths
 
@@ -43,6 +46,7 @@ __all__ = [
     "DEFAULT_ADDRESS",
     "DEFAULT_CMD_HOST",
     "DEFAULT_CMD_PORT",
+    "DEFAULT_MAX_MESSAGE_BYTES",
     "LOCATION_KEYS",
     "STATE_DIR_NAME",
     "AgentLocation",
@@ -57,8 +61,17 @@ STATE_DIR_NAME = "core-agent"
 DEFAULT_CMD_HOST: str = declared_default(keys.CMD_HOST)
 DEFAULT_CMD_PORT: int = declared_default(keys.CMD_PORT)
 DEFAULT_ADDRESS = f"{DEFAULT_CMD_HOST}:{DEFAULT_CMD_PORT}"
-# The settings that say where the agent is; the environment variable of each is DD_ + upper case.
-LOCATION_KEYS = (keys.CMD_HOST, keys.CMD_PORT, keys.AUTH_TOKEN_FILE_PATH, keys.IPC_CERT_FILE_PATH)
+DEFAULT_MAX_MESSAGE_BYTES: int = declared_default(keys.GRPC_MAX_MESSAGE_SIZE)
+# The settings that say where the agent is and the size of its messages; the environment variable of
+# each is DD_ + the key in upper case with dots as underscores.
+LOCATION_KEYS = (
+    keys.CMD_HOST,
+    keys.CMD_PORT,
+    keys.AUTH_TOKEN_FILE_PATH,
+    keys.IPC_CERT_FILE_PATH,
+    keys.GRPC_MAX_MESSAGE_SIZE,
+)
+_MESSAGE_SIZE = declared_spec(keys.GRPC_MAX_MESSAGE_SIZE)
 
 
 @dataclass(frozen=True)
@@ -66,13 +79,15 @@ class AgentLocation:
     """How to reach the core agent.
 
     ``config_file``: the config file whose settings were read (the embedded one included); None when
-    only the environment and the defaults applied.
+    only the environment and the defaults applied. ``max_message_bytes``: the core's
+    ``agent_ipc.grpc_max_message_size``, the largest message a client must accept.
     """
 
     address: str
     auth_token: Path
     ipc_cert: Path
     config_file: Path | None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
 
 class _Setting(NamedTuple):
@@ -134,7 +149,7 @@ def locate_core_agent(
         origin = f"config file {read_from}"
         settings.update((key, _Setting(value, origin)) for key, value in _read_settings(read_from).items())
     for key in LOCATION_KEYS:
-        var = "DD_" + key.upper()
+        var = "DD_" + key.upper().replace(".", "_")
         text = environ.get(var, "").strip()
         if text:  # an empty variable counts as unset, as for the agent
             settings[key] = _Setting(text, f"environment variable {var}")
@@ -160,9 +175,9 @@ def locate_with_settings(
     auth_token_file: Path | None = None,
     cert_file: Path | None = None,
 ) -> AgentLocation:
-    """As :func:`locate_core_agent`, with the effective values of :data:`LOCATION_KEYS` already read
-    from ``config_file`` and the environment (a loaded configuration's values; None or ``""``: unset).
-    ``environ`` only locates the default state directory."""
+    """As :func:`locate_core_agent`, with the effective values of :data:`LOCATION_KEYS` (dotted names)
+    already read from ``config_file`` and the environment (a loaded configuration's values; None or
+    ``""``: unset). ``environ`` only locates the default state directory."""
     origin = "DD_* variables" if config_file is None else f"config file {config_file} or DD_* variables"
     given = {
         key: _Setting(value, origin) for key, value in settings.items() if value is not None and value != ""
@@ -204,12 +219,13 @@ def _locate(
     if not address:
         host = _text(settings, keys.CMD_HOST) or DEFAULT_CMD_HOST
         address = format_address(host, _port(settings.get(keys.CMD_PORT)))
-    return AgentLocation(address, files.auth_token, files.ipc_cert, read_from)
+    max_message_bytes = _message_size(settings.get(keys.GRPC_MAX_MESSAGE_SIZE))
+    return AgentLocation(address, files.auth_token, files.ipc_cert, read_from, max_message_bytes)
 
 
 def _read_settings(path: Path) -> dict[str, Any]:
-    """The top-level values of :data:`LOCATION_KEYS` in a YAML config file (keys as the agent reads
-    them: case-insensitive; null values skipped)."""
+    """The values of :data:`LOCATION_KEYS` in a YAML config file (keys as the agent reads them:
+    case-insensitive, a dotted key nested or written whole; null values skipped)."""
     try:
         with path.open("rb") as file:
             raw = file.read(CONFIG_FILE_MAX_BYTES + 1)
@@ -233,8 +249,18 @@ def _read_settings(path: Path) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         kind = "a list" if isinstance(data, list) else f"the value {data!r}"
         raise LocationError(f"config file {path} must hold a mapping of settings, not {kind}")
-    values = {str(key).lower(): value for key, value in data.items()}
-    return {key: values[key] for key in LOCATION_KEYS if values.get(key) is not None}
+    found = {key: _lookup(data, key) for key in LOCATION_KEYS}
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def _lookup(data: Mapping[Any, Any], key: str) -> Any:
+    """The value of the dotted ``key`` in a mapping of settings (``a: {b: 1}`` or ``a.b: 1``), or None."""
+    values = {str(name).lower(): value for name, value in data.items()}
+    if key in values:
+        return values[key]
+    head, dot, rest = key.partition(".")
+    nested = values.get(head)
+    return _lookup(nested, rest) if dot and isinstance(nested, Mapping) else None
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -256,20 +282,34 @@ def _text(settings: Mapping[str, _Setting], key: str) -> str | None:
 
 def _port(setting: _Setting | None) -> int:
     """The port of a setting, read as the agent's config does (``"6001"`` and ``6001.0`` included)."""
+    return _integer(setting, keys.CMD_PORT, DEFAULT_CMD_PORT, (1, 65535), "a port number 1-65535")
+
+
+def _message_size(setting: _Setting | None) -> int:
+    """The core's message size limit, within its declared bounds."""
+    low, high = _MESSAGE_SIZE.minimum, _MESSAGE_SIZE.maximum
+    assert low is not None and high is not None  # declared with both bounds
+    return _integer(
+        setting, _MESSAGE_SIZE.key, DEFAULT_MAX_MESSAGE_BYTES, (int(low), int(high)), _MESSAGE_SIZE.expected
+    )
+
+
+def _integer(setting: _Setting | None, key: str, default: int, bounds: tuple[int, int], expected: str) -> int:
+    """An integer setting read as the agent's config does (``"6001"`` and ``6001.0`` included), within
+    ``bounds`` (inclusive); ``default`` when unset."""
     if setting is None:
-        return DEFAULT_CMD_PORT
+        return default
     value = setting.value
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
-            value = float(value)
-    port = -1
+            value = int(value.strip()) if value.strip().lstrip("+-").isdigit() else float(value)
+    number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
-        port = value
+        number = value
     elif isinstance(value, float) and value.is_integer():
-        port = int(value)
-    if not 0 < port <= 65535:
+        number = int(value)
+    if number is None or not bounds[0] <= number <= bounds[1]:
         raise LocationError(
-            f"{setting.origin}: invalid value for {keys.CMD_PORT!r}: {setting.value!r}, "
-            "expected a port number 1-65535"
+            f"{setting.origin}: invalid value for {key!r}: {setting.value!r}, expected {expected}"
         )
-    return port
+    return number

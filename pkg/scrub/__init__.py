@@ -8,8 +8,10 @@ Three layers, each usable alone:
 - :func:`scrub_text` / :class:`TextScrubber`: free text such as log records and error messages
   (known secret values, ``key: value`` pairs, bearer tokens, URL credentials, API-key-shaped hex, PEM).
 
-The masked form is ``********`` followed by the last four characters of a secret of 12 characters
-or more, so an operator can tell which key is configured without it being usable.
+The masked form is ``********``, as the Go agent's scrubber shows passwords, tokens and other
+secrets. API keys (32 characters) and application keys (40) keep their last 5 characters behind one
+``*`` per hidden character (``***************************c0ffe``), as the Go agent shows them, so an
+operator can tell which key is configured without it being usable.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ In order: the known secret values of the running configuration, PEM blocks, URL 
 ``Bearer`` tokens, ``key: value`` / ``key=value`` pairs whose key names a credential (quoted or
 not, as in YAML, JSON, HTTP headers and command lines), then API-key-shaped hex words (32 hex
 characters: an API key; 40: an application key), as the Go agent's scrubber does. Each is replaced
-by its masked form (:func:`~pkg.scrub.mask`).
+by its masked form: ``********``, except that the value of a pair whose key names an API or
+application key (:func:`~pkg.scrub.mask`) and any word of 32 or 40 hexadecimal characters, known
+or found, keep their last 5 characters (:func:`~pkg.scrub.values.mask_key_shaped`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from collections.abc import Iterable
 
 from pkg.scrub.names import is_secret_key
-from pkg.scrub.values import MASK, mask, scrub_string
+from pkg.scrub.values import MASK, mask, mask_key_shaped, scrub_string
 
 __all__ = ["MIN_KNOWN_SECRET_LENGTH", "TextScrubber", "scrub_text"]
 
@@ -44,7 +46,7 @@ def _mask_pairs(text: str) -> str:
         found = _VALUE.match(text, pair.end())
         if found is None or not found["value"] or found["value"].startswith("*"):
             continue  # nothing there, or already masked
-        parts += [text[done : found.start("value")], mask(found["value"])]
+        parts += [text[done : found.start("value")], mask(found["value"], pair["key"])]
         done = found.end("value")
     return "".join(parts) + text[done:] if parts else text
 
@@ -57,14 +59,14 @@ def _scrub_patterns(text: str) -> str:
         text = _BEARER.sub(lambda m: f"{m[1]}{m[2]}{mask(m[3])}", text)
     if ":" in text or "=" in text:
         text = _mask_pairs(text)
-    return _HEX_KEY.sub(lambda m: mask(m[0]), text)
+    return _HEX_KEY.sub(lambda m: mask_key_shaped(m[0]), text)
 
 
 def scrub_text(text: str, known: Iterable[str] = ()) -> str:
     """``text`` with every secret the rules of the module docstring find replaced by its mask."""
     for secret in sorted(set(known), key=len, reverse=True):
         if len(secret) >= MIN_KNOWN_SECRET_LENGTH and secret in text:
-            text = text.replace(secret, mask(secret))
+            text = text.replace(secret, mask_key_shaped(secret))
     return _scrub_patterns(text)
 
 

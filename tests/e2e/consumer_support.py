@@ -140,6 +140,6 @@ def assert_view_matches(consumer: StreamConsumer, core: CoreView) -> None:
     assert sorted(ours) == sorted(core.settings)
     for key, (value, source, masked) in core.settings.items():
         mine = ours[key]
-        assert (mask_secret(mine) if masked else mine) == value, f"value of {key!r}"
+        assert (mask_secret(mine, key) if masked else mine) == value, f"value of {key!r}"
         got = reader.get_source(key)
         assert got is not None and got.value == source, f"source of {key!r}: {got} != {source}"

@@ -261,7 +261,7 @@ def view_mismatches(view: View, core: CoreView) -> list[str]:
     for key in sorted(set(view) & set(core.settings)):
         value, source = view[key]
         expected, expected_source, masked = core.settings[key]
-        shown = mask_secret(value) if masked else value
+        shown = mask_secret(value, key) if masked else value
         if (shown, source) != (expected, expected_source):
             problems.append(f"{key}: stream has {shown!r} ({source}), core {expected!r} ({expected_source})")
     return problems

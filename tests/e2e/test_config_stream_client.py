@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import AgentProcess
+from tests.e2e.harness import AgentFactory, AgentProcess
 
 CLIENT_TIMEOUT = 30.0
 
@@ -140,3 +140,26 @@ def test_wrong_token_fails_with_a_clear_message(
     assert code == 1
     assert f"error: core agent at {agent.address} answered UNAUTHENTICATED: invalid auth token" in err
     assert "SNAPSHOT" not in "\n".join(client.lines)
+
+
+def test_a_snapshot_over_4_mib_arrives_when_the_core_config_allows_larger_messages(
+    start_agent: AgentFactory, clients: list[ClientProcess]
+) -> None:
+    big = {f"custom.big{i}": chr(ord("a") + i) * 1_000_000 for i in range(6)}
+    agent = start_agent(
+        {
+            "agent_ipc.grpc_max_message_size": 16 * 1024 * 1024,
+            "config_limits.total_max_bytes": 12 * 1024 * 1024,
+            **big,
+        }
+    )
+    client = ClientProcess("-c", str(agent.config_file), "--duration", "2s", "--max-samples", "0")
+    clients.append(client)
+    code, err = client.finish()
+    assert code == 0, (client.lines, err)
+    assert err == ""
+    header = client.lines[0]
+    assert header.startswith("SNAPSHOT received (seq_id="), client.lines
+    assert int(header.split("settings=")[1].rstrip(")")) > len(big)
+    assert "snapshots:     1" in client.lines
+    assert client.lines[-1] == "result:        OK"

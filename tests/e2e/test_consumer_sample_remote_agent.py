@@ -57,7 +57,7 @@ def test_follows_the_core_agent_and_stops_on_sigint(agent: AgentProcess, run_rem
 
     mark = remote.mark()
     assert agent.run_cli("config", "set", "api_key", "0123456789abcdef0123456789abcdef").returncode == 0
-    remote.wait_for(r"^change: api_key = \*{8}cdef \(source: agent-runtime\)$", WAIT, after=mark)
+    remote.wait_for(r"^change: api_key = \*{27}bcdef \(source: agent-runtime\)$", WAIT, after=mark)
     assert agent.run_cli("config", "unset", "log_level").returncode == 0
     remote.wait_for(r"^change: log_level = info \(source: file\)$", WAIT, after=mark)
     remote.wait_for(r"log level changed from 'debug' to 'info'", WAIT, after=mark)

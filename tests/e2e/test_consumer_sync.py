@@ -51,7 +51,7 @@ async def test_the_view_equals_the_core_config_after_start(agent: AgentProcess) 
             text, source = printed[key]
             assert source == str(reader.get_source(key)), key
             if key == "api_key":
-                assert text == mask_secret(value)
+                assert text == mask_secret(value, key)
             elif value == "":
                 assert text in ("", '""'), key
             else:

@@ -49,10 +49,10 @@ def test_config_list_and_get_mask_secrets(agent: AgentProcess) -> None:
     assert listing.returncode == 0, listing.stderr
     assert "hostname = e2e-host (file)" in listing.stdout.splitlines()
     assert API_KEY not in listing.stdout
-    assert f"api_key = ********{API_KEY[-4:]} (file)" in listing.stdout.splitlines()
+    assert f"api_key = {'*' * 27}{API_KEY[-5:]} (file)" in listing.stdout.splitlines()
 
     got = agent.run_cli("config", "get", "api_key")
-    assert got.stdout.strip() == f"********{API_KEY[-4:]}"
+    assert got.stdout.strip() == f"{'*' * 27}{API_KEY[-5:]}"
 
     prefixed = agent.run_cli("config", "list", "remote_agent.registry.")
     lines = prefixed.stdout.splitlines()

@@ -121,7 +121,7 @@ def test_status_flare_and_metrics_cover_both_agents(
         assert expected in names
     for name, content in contents.items():
         assert API_KEY.encode() not in content, f"unmasked api_key in {name}"
-    assert b"api_key: '********wxyz'" in contents["Sample_TCP/config.yaml"]
+    assert b"api_key: '" + b"*" * 27 + API_KEY[-5:].encode() + b"'" in contents["Sample_TCP/config.yaml"]
 
     with urllib.request.urlopen(f"http://127.0.0.1:{core.telemetry_port}/metrics", timeout=10) as response:
         metrics_text = response.read().decode()
@@ -254,3 +254,79 @@ async def test_a_flare_with_a_remote_file_larger_than_a_message_is_written_trunc
     assert last.startswith("[flare: ") and f" of {len(big)} bytes dropped here by the core agent: " in last
     assert "truncated Big_Flare/big.log" in report
     assert "Traceback" not in agent.log_text()
+
+
+async def test_status_shows_a_remote_agent_s_sections_scrubbed(agent: AgentProcess) -> None:
+    session: list[str] = []
+
+    async def status(
+        _request: status_pb2.GetStatusDetailsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> status_pb2.GetStatusDetailsResponse:
+        await context.send_initial_metadata((("session_id", session[0]),))
+        response = status_pb2.GetStatusDetailsResponse()
+        response.main_section.fields.update(
+            {
+                "state": "ready",
+                "password": "hunter2-long-value",
+                "last_error": "login refused: password: hunter2-long-value",
+                "core key": f"seen {API_KEY}",
+            }
+        )
+        response.named_sections["endpoints"].fields.update(
+            {
+                "intake": "https://admin:url-pass-99@intake.example:443/v1",
+                "headers": "Authorization: Bearer tok-abcdef-0123",
+            }
+        )
+        return response
+
+    material = agent.material()
+    server = grpc.aio.server()
+    handler = grpc.unary_unary_rpc_method_handler(
+        status,
+        request_deserializer=status_pb2.GetStatusDetailsRequest.FromString,
+        response_serializer=status_pb2.GetStatusDetailsResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(STATUS_SERVICE, {STATUS_METHOD: handler}),)
+    )
+    port = server.add_secure_port("127.0.0.1:0", server_credentials(material.cert_pem, material.key_pem))
+    await server.start()
+    try:
+        async with agent.aio_channel() as channel:
+            stub = remoteagent_pb2_grpc.RemoteAgentStub(channel)
+            request = ra.RegisterRemoteAgentRequest(
+                pid="1",
+                flavor="leaky",
+                display_name="Leaky",
+                api_endpoint_uri=f"127.0.0.1:{port}",
+                services=[STATUS_SERVICE],
+            )
+            registered = await stub.RegisterRemoteAgent(request, metadata=agent.auth_metadata(), timeout=5)
+        session.append(registered.session_id)
+        planted = ("hunter2-long-value", "url-pass-99", "tok-abcdef-0123", API_KEY)
+
+        as_json = await asyncio.to_thread(agent.run_cli, "status", "--json")
+        assert as_json.returncode == 0, as_json.stderr
+        (leaky,) = json.loads(as_json.stdout)["remote_agents"]
+        assert leaky["error"] is None
+        assert leaky["main_section"] == {
+            "state": "ready",
+            "password": "********",
+            "last_error": "login refused: password: ********",
+            "core key": "seen ********",
+        }
+        assert leaky["named_sections"] == {
+            "endpoints": {
+                "intake": "https://admin:********@intake.example:443/v1",
+                "headers": "Authorization: Bearer ********",
+            }
+        }
+        text = await asyncio.to_thread(agent.run_cli, "status")
+        assert text.returncode == 0, text.stderr
+        assert "password: ********" in text.stdout and "state: ready" in text.stdout
+        for secret in planted:
+            assert secret not in as_json.stdout
+            assert secret not in text.stdout
+    finally:
+        await server.stop(None)

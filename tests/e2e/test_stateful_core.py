@@ -341,7 +341,7 @@ class CoreMachine(RuleBasedStateMachine):
         for key in sorted(set(expected) & set(core.settings)):
             value, source = expected[key]
             got, got_source, masked = core.settings[key]
-            shown = mask_secret(value) if masked else value
+            shown = mask_secret(value, key) if masked else value
             if (shown, source) != (got, got_source):
                 problems.append(f"{key}: core has {got!r} ({got_source}), expected {shown!r} ({source})")
         return problems

@@ -72,9 +72,12 @@ def config_stream_params(
     ready_timeout: float = DEFAULT_READY_TIMEOUT,
     keys: Collection[str] | None = None,
     prefixes: Collection[str] | None = None,
+    max_message_bytes: int | None = None,
 ) -> consumer_def.Params:
     """The consumer's parameters for an agent called ``name`` (also its flavor and display name
-    unless given), streaming only ``keys`` and the keys under ``prefixes`` when either is given.
+    unless given), streaming only ``keys`` and the keys under ``prefixes`` when either is given,
+    accepting events of ``max_message_bytes`` (None: the core's ``agent_ipc.grpc_max_message_size``
+    as located, see :func:`connect_config_stream`).
     Raises :class:`pkg.ipc.IpcError` naming the file or variable when the core agent's config file
     cannot be read or an address setting is unusable, ValueError on a blank name or a bad filter name,
     TypeError when ``keys`` or ``prefixes`` is a single string."""
@@ -99,6 +102,7 @@ def config_stream_params(
         ready_timeout=ready_timeout,
         keys=filter_keys,
         prefixes=filter_prefixes,
+        max_message_bytes=found.max_message_bytes if max_message_bytes is None else max_message_bytes,
     )
 
 
@@ -171,6 +175,7 @@ async def connect_config_stream(
     display_name: str | None = None,
     keys: Collection[str] | None = None,
     prefixes: Collection[str] | None = None,
+    max_message_bytes: int | None = None,
 ) -> AsyncIterator[ConfigStream]:
     """Connect to the core agent as the remote agent ``name`` and yield its config once the first
     snapshot arrived; stop streaming on exit.
@@ -178,6 +183,11 @@ async def connect_config_stream(
     ``keys`` / ``prefixes``: stream only these keys and the keys under these prefixes (``"apm_config"``
     covers ``apm_config.enabled``); reading another key then raises
     :class:`comp.core.configstreamconsumer.def_.KeyNotStreamedError`. Neither: every key.
+
+    ``max_message_bytes``: the largest event accepted, which must be at least the core's
+    ``agent_ipc.grpc_max_message_size`` (a larger snapshot fails the stream with
+    ``RESOURCE_EXHAUSTED``). None: that setting as the core agent is located, from
+    ``DD_AGENT_IPC_GRPC_MAX_MESSAGE_SIZE``, then ``config_file``, else its declared default (4 MiB).
 
     The core agent is found as ``sample-remote-agent`` finds it (see :class:`Location`). Raises
     :class:`comp.core.configstreamconsumer.def_.NotReadyError` (naming the address and the last
@@ -200,6 +210,7 @@ async def connect_config_stream(
         ready_timeout=ready_timeout,
         keys=keys,
         prefixes=prefixes,
+        max_message_bytes=max_message_bytes,
     )
     lifecycle = Lifecycle()
     stream = ConfigStream(build_consumer(params, lifecycle))

@@ -49,9 +49,9 @@ ConsumerFactory = Callable[[Lifecycle], consumer_def.Component]
 class SyncConfigStream(ConsumerReads):
     """A config stream run on a background thread; reads, waits and callbacks from any thread.
 
-    ``name``, the location arguments and the filter (``keys``, ``prefixes``) are those of
-    :func:`comp.core.configstreamconsumer.stream.connect_config_stream`. The constructor starts
-    connecting and returns at once; it raises (leaving no thread behind) on unusable arguments.
+    ``name``, the location arguments, the filter (``keys``, ``prefixes``) and ``max_message_bytes``
+    are those of :func:`comp.core.configstreamconsumer.stream.connect_config_stream`. The constructor
+    starts connecting and returns at once; it raises (leaving no thread behind) on unusable arguments.
     """
 
     def __init__(
@@ -69,6 +69,7 @@ class SyncConfigStream(ConsumerReads):
         display_name: str | None = None,
         keys: Collection[str] | None = None,
         prefixes: Collection[str] | None = None,
+        max_message_bytes: int | None = None,
     ) -> None:
         params = config_stream_params(
             name,
@@ -85,6 +86,7 @@ class SyncConfigStream(ConsumerReads):
             ready_timeout=ready_timeout,
             keys=keys,
             prefixes=prefixes,
+            max_message_bytes=max_message_bytes,
         )
         self._open(lambda lifecycle: build_consumer(params, lifecycle), name)
 

@@ -30,11 +30,18 @@ def test_format_setting_of_an_unset_with_nothing_left() -> None:
     assert line == "  extra.key = null (source: none, unset_source: agent-runtime)"
 
 
-@pytest.mark.parametrize("key", ["api_key", "logs_config.api_key", "proxy.password"])
-def test_secrets_are_masked_but_their_end_stays_visible(key: str) -> None:
-    line = format_setting(SettingView(key, "0123456789abcdef", "file"))
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("api_key", "*" * 27 + "bcdef"),
+        ("logs_config.api_key", "*" * 27 + "bcdef"),
+        ("proxy.password", "********"),
+    ],
+)
+def test_secrets_are_masked_and_only_an_api_key_s_end_stays_visible(key: str, shown: str) -> None:
+    line = format_setting(SettingView(key, "0123456789abcdef0123456789abcdef", "file"))
     assert "0123456789" not in line
-    assert line == f"  {key} = ********cdef (source: file)"
+    assert line == f"  {key} = {shown} (source: file)"
 
 
 def test_url_credentials_and_secrets_inside_mappings_are_masked() -> None:

@@ -77,6 +77,14 @@ def test_with_config_file_the_secrets_are_beside_it_and_the_port_comes_from_it(t
     assert target.cert_file == tmp_path / "ipc_cert.pem"
 
 
+def test_the_message_size_comes_from_the_config_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "datadog.yaml"
+    cfg.write_text("agent_ipc:\n  grpc_max_message_size: 16777216\n")
+    assert resolve_target(parse_options(["-c", str(cfg)]), {}).max_message_bytes == 16 * 1024 * 1024
+    default = resolve_target(parse_options([]), {"XDG_STATE_HOME": str(tmp_path)})
+    assert default.max_message_bytes == 4 * 1024 * 1024
+
+
 def test_config_file_paths_then_environment_then_flags(tmp_path: Path) -> None:
     cfg = tmp_path / "datadog.yaml"
     cfg.write_text(f"cmd_host: 127.0.0.1\ncmd_port: 6123\nauth_token_file_path: {tmp_path}/secrets/token\n")

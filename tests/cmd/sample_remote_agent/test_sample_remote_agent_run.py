@@ -76,7 +76,7 @@ async def test_prints_changes_and_follows_log_level(tmp_path: Path) -> None:
     assert log.level == "debug"
     assert logging.getLogger().level == logging.DEBUG
     consumer.set("api_key", SECRET[::-1])
-    await _until(lines, f"change: api_key = ********{SECRET[::-1][-4:]} (source: agent-runtime)")
+    await _until(lines, f"change: api_key = {'*' * 27}{SECRET[::-1][-5:]} (source: agent-runtime)")
     consumer.unset("hostname")
     await _until(lines, "change: hostname removed")
     consumer.set("log_level", "loud")  # refused by the local schema: the level stays

@@ -9,6 +9,7 @@ import pytest
 from pkg.config.limits import CONFIG_FILE_MAX_BYTES
 from pkg.ipc import (
     DEFAULT_ADDRESS,
+    DEFAULT_MAX_MESSAGE_BYTES,
     AgentLocation,
     IpcError,
     LocationError,
@@ -168,6 +169,32 @@ def test_unusable_config_file_is_a_clear_error_naming_it(tmp_path: Path, content
 
 def test_integral_float_port_in_the_file_is_accepted(tmp_path: Path) -> None:
     assert locate_core_agent(_config(tmp_path, "cmd_port: 6001.0\n"), None, {}).address == "localhost:6001"
+
+
+def test_message_size_from_the_environment_else_the_file_else_the_declared_default(tmp_path: Path) -> None:
+    nested = _config(tmp_path, "Agent_IPC:\n  grpc_max_message_size: 16777216\n")
+    assert locate_core_agent(nested, None, {}).max_message_bytes == 16 * 1024 * 1024
+    dotted = _config(tmp_path, "agent_ipc.grpc_max_message_size: '8388608'\n", "dotted.yaml")
+    assert locate_core_agent(dotted, None, {}).max_message_bytes == 8 * 1024 * 1024
+    env = {"DD_AGENT_IPC_GRPC_MAX_MESSAGE_SIZE": " 5242880 "}
+    assert locate_core_agent(nested, None, env).max_message_bytes == 5 * 1024 * 1024
+    plain = _config(tmp_path, "cmd_port: 6001\nagent_ipc: {}\n", "plain.yaml")
+    assert (
+        locate_core_agent(plain, None, {}).max_message_bytes == DEFAULT_MAX_MESSAGE_BYTES == 4 * 1024 * 1024
+    )
+    assert locate_with_settings(
+        {"agent_ipc.grpc_max_message_size": 1 << 24}, None, None, {}
+    ).max_message_bytes == (1 << 24)
+
+
+@pytest.mark.parametrize("value", ["x", "1024", "2147483648", "65536.5", "true"])
+def test_an_unusable_message_size_is_a_clear_error(tmp_path: Path, value: str) -> None:
+    with pytest.raises(
+        LocationError,
+        match=r"environment variable DD_AGENT_IPC_GRPC_MAX_MESSAGE_SIZE: invalid value for "
+        r"'agent_ipc.grpc_max_message_size': .*, expected an integer between 65536 and 2147483647",
+    ):
+        locate_core_agent(None, None, {"DD_AGENT_IPC_GRPC_MAX_MESSAGE_SIZE": value})
 
 
 def test_missing_or_undecodable_config_file_is_a_clear_error(tmp_path: Path) -> None:

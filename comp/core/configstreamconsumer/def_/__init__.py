@@ -44,7 +44,7 @@ from typing import Any, Protocol, runtime_checkable
 from pkg.config.errors import ConfigError
 from pkg.config.reader import Reader
 from pkg.config.sources import Source
-from pkg.ipc import ClientMaterial
+from pkg.ipc import DEFAULT_ADDRESS, DEFAULT_MAX_MESSAGE_BYTES, ClientMaterial
 
 __all__ = [
     "DEFAULT_IPC_ADDRESS",
@@ -66,7 +66,8 @@ __all__ = [
     "Subscription",
 ]
 
-DEFAULT_IPC_ADDRESS = "localhost:5001"
+DEFAULT_IPC_ADDRESS = DEFAULT_ADDRESS
+"""The core's declared ``cmd_host:cmd_port`` (``localhost:5001``)."""
 
 MIN_KEEPALIVE_TIME = 1.0
 """Shortest ``Params.keepalive_time`` (seconds): the core agent's gRPC server treats a client that
@@ -262,8 +263,9 @@ class Params:
     (stopped, deadlocked, behind a half-open connection) is noticed within about
     ``keepalive_time + keepalive_timeout``: the stream ends, the state goes ``disconnected`` and the
     consumer reconnects."""
-    max_message_bytes: int = 4 * 1024 * 1024
-    """The largest event accepted: the core's ``agent_ipc.grpc_max_message_size`` (default 4 MiB)."""
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    """The largest event accepted: the core's ``agent_ipc.grpc_max_message_size`` (by default its
+    declared default, 4 MiB)."""
     max_batch_updates: int = DEFAULT_MAX_BATCH_UPDATES
     """Most updates the core may send in one batch message (0: ask for no batches). A batch is applied
     as one change of the view (a reader never sees half of one) and reported one change at a time, in

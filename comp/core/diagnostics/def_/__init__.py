@@ -15,7 +15,9 @@ __all__ = ["Component"]
 class Component(Protocol):
     async def remote_agents_status(self) -> list[dict[str, Any]]:
         """One JSON-ready dict per registered agent: identity, ``main_section``,
-        ``named_sections`` and ``error`` (why it could not be queried, else None)."""
+        ``named_sections`` and ``error`` (why it could not be queried, else None). The sections and
+        the error are scrubbed of secrets (``pkg.scrub``, knowing the core's secret values) as the
+        flare is."""
         ...
 
     async def flare_files(self) -> dict[str, bytes]:

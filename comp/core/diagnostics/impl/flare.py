@@ -1,8 +1,10 @@
-"""What a flare holds, and the masking of every text in it.
+"""What a flare holds, and the masking of every text in it and of the remote agents' status.
 
-Masking (one place, :func:`masker`): the config file is the settings component's masked view; then
-every text of the flare, the remote agents' files included, goes through :func:`pkg.scrub.scrub_text`
-with the raw values of the core's secret settings.
+Masking: the config file is the settings component's masked view; then every text of the flare, the
+remote agents' files included, goes through :func:`pkg.scrub.scrub_text` with the raw values of the
+core's secret settings (:func:`known_secrets`, :func:`masker`). The remote agents' status sections
+are scrubbed the same way when the core assembles them (:func:`scrub_section`), so that ``status``,
+``status --json`` and the flare show them masked alike.
 """
 
 from __future__ import annotations
@@ -19,19 +21,26 @@ from comp.core.remoteagentregistry import def_ as registry_def
 from comp.core.settings import def_ as settings_def
 from pkg.remoteagent.names import sanitize_file_name, sanitize_name
 from pkg.remoteagent.statusformat import format_remote_agents
-from pkg.scrub import MASK, MIN_KNOWN_SECRET_LENGTH, scrub_text
+from pkg.scrub import MASK, MIN_KNOWN_SECRET_LENGTH, is_secret_key, mask, scrub_text
 
-__all__ = ["CORE_DIR", "MASK", "masker", "remote_agent_files", "settings_yaml"]
+__all__ = [
+    "CORE_DIR",
+    "MASK",
+    "known_secrets",
+    "masker",
+    "remote_agent_files",
+    "scrub_section",
+    "settings_yaml",
+]
 
 _log = logging.getLogger(__name__)
 
 CORE_DIR = "core"
 
 
-def masker(config: config_def.Component, settings: settings_def.Component) -> Callable[[bytes], bytes]:
-    """Scrubs a flare file with :func:`pkg.scrub.scrub_text`, knowing the raw value of every secret
-    setting (as the settings component marks them). Text that is not UTF-8 has the known values
-    replaced byte for byte."""
+def known_secrets(config: config_def.Component, settings: settings_def.Component) -> list[str]:
+    """The raw values of the secret settings (as the settings component marks them) that text
+    scrubbing replaces wherever they appear, longest first (a secret inside another one)."""
     views, _ = settings.list()
     known = set()
     for view in views:
@@ -39,9 +48,28 @@ def masker(config: config_def.Component, settings: settings_def.Component) -> Ca
             raw = config.get(view.key)
             if isinstance(raw, str) and len(raw) >= MIN_KNOWN_SECRET_LENGTH:
                 known.add(raw)
-    ordered = sorted(known, key=len, reverse=True)  # a secret inside another one: longest first
+    return sorted(known, key=len, reverse=True)
 
-    def mask(content: bytes) -> bytes:
+
+def scrub_section(fields: Mapping[str, str], known: Sequence[str]) -> dict[str, str]:
+    """A remote agent's status section as the core shows it: the value of a field whose name is a
+    credential's (``password``, ``API key``: :func:`pkg.scrub.is_secret_key`, spaces read as ``_``)
+    masked as a setting of that name is (:func:`pkg.scrub.mask`); every other value, and every name,
+    through :func:`pkg.scrub.scrub_text` with the ``known`` secret values."""
+    shown: dict[str, str] = {}
+    for name, value in fields.items():
+        key = name.strip().replace(" ", "_")
+        shown[scrub_text(name, known)] = mask(value, key) if is_secret_key(key) else scrub_text(value, known)
+    return shown
+
+
+def masker(config: config_def.Component, settings: settings_def.Component) -> Callable[[bytes], bytes]:
+    """Scrubs a flare file with :func:`pkg.scrub.scrub_text`, knowing the raw value of every secret
+    setting (:func:`known_secrets`). Text that is not UTF-8 has the known values replaced byte for
+    byte."""
+    ordered = known_secrets(config, settings)
+
+    def scrub_file(content: bytes) -> bytes:
         try:
             text = content.decode("utf-8")
         except UnicodeDecodeError:
@@ -50,7 +78,7 @@ def masker(config: config_def.Component, settings: settings_def.Component) -> Ca
             return content
         return scrub_text(text, ordered).encode("utf-8")
 
-    return mask
+    return scrub_file
 
 
 def settings_yaml(settings: settings_def.Component) -> bytes:

@@ -17,8 +17,10 @@ from comp.core.config import def_ as config_def
 from comp.core.diagnostics.impl.bounds import bound_files, limits_for
 from comp.core.diagnostics.impl.flare import (
     CORE_DIR,
+    known_secrets,
     masker,
     remote_agent_files,
+    scrub_section,
     settings_yaml,
     status_files,
 )
@@ -28,6 +30,7 @@ from pkg.config import keys
 from pkg.proto.gen.configstream.remoteagents.v1 import remoteagents_pb2 as pb
 from pkg.remoteagent.promtext import render
 from pkg.remoteagent.services import STATUS_SERVICE
+from pkg.scrub import scrub_text
 from pkg.util.recent_logs import RecentLogs
 
 __all__ = ["SERVICE_NAME", "Diagnostics", "new_grpc_service", "status_to_proto"]
@@ -60,6 +63,7 @@ class Diagnostics:
 
     async def remote_agents_status(self) -> list[dict[str, Any]]:
         results = {r.agent.session_id: r for r in await self._queries.status()}
+        known = known_secrets(self._config, self._settings)
         agents = []
         for agent in sorted(self._registry.list(), key=lambda a: (a.display_name, a.session_id)):
             entry: dict[str, Any] = {
@@ -78,10 +82,13 @@ class Diagnostics:
             elif result is None:
                 entry["error"] = "registered during the query"
             elif result.response is None:
-                entry["error"] = result.error
+                entry["error"] = None if result.error is None else scrub_text(result.error, known)
             else:
-                entry["main_section"] = dict(result.response.main)
-                entry["named_sections"] = {k: dict(v) for k, v in result.response.named.items()}
+                entry["main_section"] = scrub_section(result.response.main, known)
+                entry["named_sections"] = {
+                    scrub_text(name, known): scrub_section(fields, known)
+                    for name, fields in result.response.named.items()
+                }
             agents.append(entry)
         return agents
 

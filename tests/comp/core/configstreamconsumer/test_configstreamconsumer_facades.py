@@ -27,7 +27,7 @@ from comp.core.configstreamconsumer.mock import MockConfigStream, MockSyncConfig
 from comp.core.configstreamconsumer.stream import Location, config_stream_params
 from comp.core.ipc.mock import MockIpc
 from pkg.config.errors import ConfigValueError
-from pkg.ipc import IpcError
+from pkg.ipc import DEFAULT_MAX_MESSAGE_BYTES, IpcError
 from tests.support import wire
 from tests.support.fake_core import FakeCore
 
@@ -127,6 +127,24 @@ def test_bad_location_settings_fail_before_anything_starts(tmp_path: Path) -> No
         config_stream_params(" ", environ={})
 
 
+def test_params_accept_the_message_size_given_else_the_core_config_s_else_the_declared_one(
+    tmp_path: Path,
+) -> None:
+    assert config_stream_params("a", environ={}).max_message_bytes == DEFAULT_MAX_MESSAGE_BYTES
+    config_file = tmp_path / "datadog.yaml"
+    config_file.write_text("agent_ipc:\n  grpc_max_message_size: 16777216\n", encoding="utf-8")
+    located = config_stream_params("a", Location(config_file=config_file), environ={})
+    assert located.max_message_bytes == 16 * 1024 * 1024
+    from_env = config_stream_params("a", environ={"DD_AGENT_IPC_GRPC_MAX_MESSAGE_SIZE": "8388608"})
+    assert from_env.max_message_bytes == 8 * 1024 * 1024
+    given = config_stream_params(
+        "a", Location(config_file=config_file), environ={}, max_message_bytes=5 << 20
+    )
+    assert given.max_message_bytes == 5 << 20
+    with pytest.raises(ValueError, match="max_message_bytes: 0, expected bytes > 0"):
+        config_stream_params("a", environ={}, max_message_bytes=0)
+
+
 async def test_connect_without_a_core_fails_clearly_and_leaves_nothing_running(
     tmp_path: Path, free_address: str
 ) -> None:
@@ -140,6 +158,24 @@ async def test_connect_without_a_core_fails_clearly_and_leaves_nothing_running(
     assert "not ready after 0.5s" in str(info.value)
     assert free_address in str(info.value)
     assert asyncio.all_tasks() == tasks_before
+
+
+async def test_connect_config_stream_accepts_a_snapshot_as_large_as_max_message_bytes(core: FakeCore) -> None:
+    big = "x" * (5 * 1024 * 1024)
+
+    async def answer() -> None:
+        (await core.next_stream()).push(wire.snapshot(3, {"log_level": "info", "custom.big": big}))
+
+    answering = asyncio.create_task(answer())
+    async with connect_config_stream(
+        "my-agent",
+        state_dir=core.ipc.paths.auth_token.parent,
+        address=core.address,
+        max_message_bytes=8 * 1024 * 1024,
+        ready_timeout=WAIT,
+    ) as config:
+        await answering
+        assert config.get_string("custom.big") == big
 
 
 # --- the threaded facade -------------------------------------------------------------------------

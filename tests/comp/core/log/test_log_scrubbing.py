@@ -56,10 +56,10 @@ async def test_every_secret_setting_and_credential_text_is_scrubbed(
     for planted in ("proxy-pass-0001", "list-secret-01", "tok-0123456789", "pw1234", "short", "abc\n"):
         assert planted not in err
     assert "later-token-77" not in err and "hunter2" not in err
-    assert "connecting with ********0001 and ********t-01 from web-host-1" in err
-    assert "{'Authorization': 'Bearer ********6789'} url http://bob:********@proxy:3128" in err
+    assert "connecting with ******** and ******** from web-host-1" in err
+    assert "{'Authorization': 'Bearer ********'} url http://bob:********@proxy:3128" in err
     assert "app_key: ********, token=********" in err
-    assert "retrying with ********n-77" in err
+    assert "retrying with ********" in err
     assert "RuntimeError: refused password=********" in err
 
 
@@ -69,7 +69,7 @@ def test_filter_scrubs_stack_info_and_leaves_unformattable_records() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "in %s", ("stack-secret-1",), None)
     record.stack_info = "frame with stack-secret-1"
     assert masking.filter(record)
-    assert record.getMessage() == "in ********et-1"
-    assert record.stack_info == "frame with ********et-1"
+    assert record.getMessage() == "in ********"
+    assert record.stack_info == "frame with ********"
     broken = logging.LogRecord("x", logging.INFO, __file__, 1, "%d", ("not a number",), None)
     assert masking.filter(broken) and broken.args == ("not a number",)
