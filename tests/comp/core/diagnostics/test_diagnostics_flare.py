@@ -86,12 +86,12 @@ async def test_secrets_in_remote_agents_files_are_masked() -> None:
     flare = await _diagnostics(registry, {"s1": {"config.yaml": config_yaml, "agent.log": log}}).flare_files()
     masked_config = flare["Trace_Agent/config.yaml"].decode()
     assert "hunter2-correct-horse" not in masked_config
-    assert "db_password: ********orse" in masked_config and "host: db.local" in masked_config
+    assert "db_password: ********\n" in masked_config and "host: db.local" in masked_config
     masked_log = flare["Trace_Agent/agent.log"].decode()
-    assert "tok-abcdefghijklmnop" not in masked_log and "Bearer ********mnop" in masked_log
+    assert "tok-abcdefghijklmnop" not in masked_log and "Bearer ********\n" in masked_log
     assert "proxy-pass-123" not in masked_log
     assert "http://proxyuser:********@proxy.local:3128/" in masked_log
-    assert API_KEY not in masked_log and "********mnlk" not in masked_log
+    assert API_KEY not in masked_log and API_KEY[-5:] not in masked_log
     for path, content in flare.items():
         assert API_KEY.encode() not in content, path
 
@@ -166,7 +166,7 @@ async def test_a_remote_agent_answering_more_than_a_message_gives_a_flare_that_f
         assert b"left out" not in flare[path][:200], path
     huge = flare["Big/huge.log"]
     assert len(huge) <= limits.per_file
-    assert huge.startswith(b"event 00000000 db_password: ********alue\n")
+    assert huge.startswith(b"event 00000000 db_password: ********\n")
     assert b"hunter2-secret-value" not in huge
     assert b"bytes dropped here by the core agent" in huge.splitlines()[-1]
     assert "truncated Big/huge.log" in flare[REPORT_NAME].decode()
