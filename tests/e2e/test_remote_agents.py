@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,18 +173,7 @@ async def test_agent_answering_under_another_session_is_evicted(agent: AgentProc
         await context.send_initial_metadata((("session_id", "not-the-registered-one"),))
         return status_pb2.GetStatusDetailsResponse()
 
-    material = agent.material()
-    server = grpc.aio.server()
-    handler = grpc.unary_unary_rpc_method_handler(
-        status,
-        request_deserializer=status_pb2.GetStatusDetailsRequest.FromString,
-        response_serializer=status_pb2.GetStatusDetailsResponse.SerializeToString,
-    )
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(STATUS_SERVICE, {STATUS_METHOD: handler}),)
-    )
-    port = server.add_secure_port("127.0.0.1:0", server_credentials(material.cert_pem, material.key_pem))
-    await server.start()
+    server, port = await _status_server(agent, status)
     try:
         async with agent.aio_channel() as channel:
             stub = remoteagent_pb2_grpc.RemoteAgentStub(channel)
@@ -280,18 +269,7 @@ async def test_status_shows_a_remote_agent_s_sections_scrubbed(agent: AgentProce
         )
         return response
 
-    material = agent.material()
-    server = grpc.aio.server()
-    handler = grpc.unary_unary_rpc_method_handler(
-        status,
-        request_deserializer=status_pb2.GetStatusDetailsRequest.FromString,
-        response_serializer=status_pb2.GetStatusDetailsResponse.SerializeToString,
-    )
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(STATUS_SERVICE, {STATUS_METHOD: handler}),)
-    )
-    port = server.add_secure_port("127.0.0.1:0", server_credentials(material.cert_pem, material.key_pem))
-    await server.start()
+    server, port = await _status_server(agent, status)
     try:
         async with agent.aio_channel() as channel:
             stub = remoteagent_pb2_grpc.RemoteAgentStub(channel)
@@ -330,3 +308,26 @@ async def test_status_shows_a_remote_agent_s_sections_scrubbed(agent: AgentProce
             assert secret not in text.stdout
     finally:
         await server.stop(None)
+
+
+StatusHandler = Callable[
+    [status_pb2.GetStatusDetailsRequest, grpc.aio.ServicerContext[Any, Any]],
+    Awaitable[status_pb2.GetStatusDetailsResponse],
+]
+
+
+async def _status_server(agent: AgentProcess, status: StatusHandler) -> tuple[grpc.aio.Server, int]:
+    """A started remote agent server (the core's TLS material) answering the status RPC with ``status``."""
+    material = agent.material()
+    server = grpc.aio.server()
+    handler = grpc.unary_unary_rpc_method_handler(
+        status,
+        request_deserializer=status_pb2.GetStatusDetailsRequest.FromString,
+        response_serializer=status_pb2.GetStatusDetailsResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(STATUS_SERVICE, {STATUS_METHOD: handler}),)
+    )
+    port = server.add_secure_port("127.0.0.1:0", server_credentials(material.cert_pem, material.key_pem))
+    await server.start()
+    return server, port
