@@ -27,6 +27,7 @@ from comp.core.ipc.container import IpcContainer
 from comp.core.log import def_ as log_def
 from comp.core.log.container import LogContainer
 from comp.core.remoteagentregistry.container import RemoteAgentRegistryContainer
+from comp.core.remoteagentregistry.def_ import EventSubscriber
 from comp.core.settings import def_ as settings_def
 from comp.core.settings.container import SettingsContainer
 from comp.core.telemetry import def_ as telemetry_def
@@ -58,12 +59,16 @@ class CoreAgentContainer(containers.DeclarativeContainer):
         config=config.component,
         params=telemetry_def.Params(program="core_agent"),
     )
+    # Receivers of the events remote agents report, contributed like the gRPC services (the
+    # registry's own subscriber, which logs and counts invalid API keys, always comes first).
+    event_subscribers: providers.Provider[list[EventSubscriber]] = providers.List()
     registry = providers.Container(
         RemoteAgentRegistryContainer,
         lifecycle=lifecycle,
         config=config.component,
         telemetry=telemetry.component,
         ipc=ipc.component,
+        event_subscribers=event_subscribers,
     )
     configstream = providers.Container(
         ConfigStreamContainer, lifecycle=lifecycle, config=config.component, telemetry=telemetry.component
