@@ -1,5 +1,5 @@
-"""The examples of docs/writing-a-remote-agent.md, run as written: the agents against a real core
-agent process, the example test against the mock."""
+"""The examples of the README's "Writing a remote agent" and of docs/writing-a-remote-agent.md, run as
+written: the agents against a real core agent process, the example test against the mock."""
 
 from __future__ import annotations
 
@@ -19,14 +19,16 @@ import pytest
 from tests.e2e.harness import AgentProcess
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "writing-a-remote-agent.md"
+DOCS = (ROOT / "README.md", ROOT / "docs" / "writing-a-remote-agent.md")
 WAIT = 20.0
 _EXAMPLE = re.compile(r"```python\n# example: (\S+)\n(.*?)```", re.DOTALL)
 
 
 def examples() -> dict[str, str]:
-    """The doc's complete programs by file name (blocks that start with ``# example: NAME``)."""
-    found = {name: code for name, code in _EXAMPLE.findall(DOC.read_text(encoding="utf-8"))}
+    """The docs' complete programs by file name (blocks that start with ``# example: NAME``)."""
+    found = {
+        name: code for doc in DOCS for name, code in _EXAMPLE.findall(doc.read_text(encoding="utf-8"))
+    }
     assert set(found) == {"async_agent.py", "sync_agent.py", "test_my_agent.py"}
     return found
 
