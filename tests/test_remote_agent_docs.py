@@ -26,9 +26,7 @@ _EXAMPLE = re.compile(r"```python\n# example: (\S+)\n(.*?)```", re.DOTALL)
 
 def examples() -> dict[str, str]:
     """The docs' complete programs by file name (blocks that start with ``# example: NAME``)."""
-    found = {
-        name: code for doc in DOCS for name, code in _EXAMPLE.findall(doc.read_text(encoding="utf-8"))
-    }
+    found = {name: code for doc in DOCS for name, code in _EXAMPLE.findall(doc.read_text(encoding="utf-8"))}
     assert set(found) == {"async_agent.py", "sync_agent.py", "test_my_agent.py"}
     return found
 

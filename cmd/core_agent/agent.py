@@ -17,6 +17,7 @@ from comp.core.config import def_ as config_def
 from comp.core.settings import def_ as settings_def
 from core_agent.container import CoreAgentContainer, build_root_container, new_root_container
 from core_agent.locations import Locations, resolve_locations
+from pkg.config.loader import environment_left_out
 from pkg.config.sources import Source
 from pkg.util.lifecycle import LifecycleError
 from pkg.util.signals import handle_signals, stop_on_signals
@@ -43,16 +44,28 @@ def _describe(exc: BaseException) -> str:
 
 
 def _warn_undeclared(config: config_def.Component) -> None:
-    """One warning listing the file's keys no one declared: kept and streamed, as the Go agent does."""
-    held = config.all_settings_by_source()[Source.FILE]
-    undeclared = sorted(key for key in held if not config.schema.is_declared(key))
-    if undeclared:
+    """One warning listing the file's keys no one declared, one for the ``DD_*`` variables: kept
+    and streamed, as the Go agent does."""
+    by_source = config.all_settings_by_source()
+    for source, where in (
+        (Source.FILE, str(config.config_file_used())),
+        (Source.ENVIRONMENT_VARIABLE, "DD_* environment variables"),
+    ):
+        undeclared = sorted(key for key in by_source[source] if not config.schema.is_declared(key))
+        if undeclared:
+            _log.warning(
+                "%d undeclared keys in %s, kept and streamed (typo? a remote agent can declare them, "
+                "see config_keys.d): %s",
+                len(undeclared),
+                where,
+                ", ".join(undeclared),
+            )
+    left_out = environment_left_out(os.environ, config.schema)
+    if left_out:
         _log.warning(
-            "%d undeclared keys in %s, kept and streamed (typo? a remote agent can declare them, see "
-            "config_keys.d): %s",
-            len(undeclared),
-            config.config_file_used(),
-            ", ".join(undeclared),
+            "%d DD_* environment variables ignored (no key name, or a clash with declared keys): %s",
+            len(left_out),
+            ", ".join(left_out),
         )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from pkg.config.errors import ConfigFileError, ConfigKeyError
+from pkg.config.errors import ConfigError, ConfigFileError, ConfigKeyError
 from pkg.config.limits import CONFIG_FILE_MAX_BYTES, RESTART_KEYS, ConfigLimits
 from pkg.config.model import LayeredConfig
 from pkg.config.safe_yaml import YamlLimitError, load_document
@@ -29,7 +29,14 @@ from pkg.config.schema import Schema, default_schema
 from pkg.config.sources import Source
 from pkg.config.tree import find_nesting, join_key
 
-__all__ = ["ENV_PREFIX", "build_config", "env_var_name", "read_environment", "read_yaml_file"]
+__all__ = [
+    "ENV_PREFIX",
+    "build_config",
+    "env_var_name",
+    "environment_left_out",
+    "read_environment",
+    "read_yaml_file",
+]
 
 ENV_PREFIX = "DD_"
 
@@ -49,7 +56,7 @@ def build_config(
     schema = schema if schema is not None else default_schema()
     path = Path(config_file) if config_file is not None else None
     file_settings = read_yaml_file(path, schema) if path is not None else {}
-    env_settings = read_environment(environ, schema) if environ is not None else {}
+    env_settings = read_environment(environ, schema, file_settings) if environ is not None else {}
     cli_settings: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
         cli_settings.update(schema.prepare(key, value, origin="command line"))
@@ -80,12 +87,24 @@ def env_var_name(key: str) -> str:
     return ENV_PREFIX + key.upper().replace(".", "_")
 
 
-def read_environment(environ: Mapping[str, str], schema: Schema) -> dict[str, Any]:
-    """Validated values of declared keys from ``DD_*`` variables (canonical name first, then aliases).
+def read_environment(
+    environ: Mapping[str, str], schema: Schema, file_settings: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Validated values of declared keys from ``DD_*`` variables (canonical name first, then aliases),
+    and the text of every other ``DD_*`` variable as the undeclared key its name spells in lower
+    case (``DD_MY_SETTING`` -> ``my_setting``: a variable's name has no dots, so such a key is never
+    nested), kept and streamed as an undeclared file key is.
 
-    Empty variables are ignored, as the Go agent does.
+    Empty variables are ignored, as the Go agent does. An undeclared variable whose key would clash
+    with declared ones (``DD_LOGS_CONFIG``: a group of declared keys) is left out (see
+    :func:`environment_left_out`), and so is one that would turn a group of ``file_settings`` into a
+    value.
     """
     settings: dict[str, Any] = {}
+    declared_vars: set[str] = set()
+    for spec in schema:
+        for name in schema.names(spec.key):
+            declared_vars.add(env_var_name(name))
     for spec in schema:
         for name in schema.names(spec.key):
             var = env_var_name(name)
@@ -95,7 +114,40 @@ def read_environment(environ: Mapping[str, str], schema: Schema) -> dict[str, An
             origin = f"environment variable {var}"
             settings[spec.key] = schema.validate(spec.key, text, origin=origin, from_env=True)
             break
+    file_groups = {held.split(".", 1)[0] for held in file_settings or {} if "." in held}
+    for var, text in sorted(environ.items()):
+        key = _undeclared_env_key(var, text, declared_vars, schema)
+        if key is not None and key not in file_groups:  # an undeclared key has no dot
+            settings[key] = text
     return settings
+
+
+def environment_left_out(environ: Mapping[str, str], schema: Schema) -> list[str]:
+    """The non-empty ``DD_*`` variables that :func:`read_environment` leaves out: neither a declared
+    key's nor a valid undeclared key that does not clash with declared ones."""
+    declared_vars = {env_var_name(name) for spec in schema for name in schema.names(spec.key)}
+    return sorted(
+        var
+        for var, text in environ.items()
+        if var.startswith(ENV_PREFIX)
+        and text != ""
+        and var not in declared_vars
+        and _undeclared_env_key(var, text, declared_vars, schema) is None
+    )
+
+
+def _undeclared_env_key(var: str, text: str, declared_vars: set[str], schema: Schema) -> str | None:
+    if not var.startswith(ENV_PREFIX) or text == "" or var in declared_vars:
+        return None
+    name = var[len(ENV_PREFIX) :].lower()
+    try:
+        key = schema.canonical(name)
+        if schema.is_declared(key):
+            return None
+        schema.validate(key, text, origin=f"environment variable {var}")
+    except ConfigError:  # not a key name, or a clash with declared keys
+        return None
+    return key
 
 
 def read_yaml_file(path: Path, schema: Schema, *, max_bytes: int = CONFIG_FILE_MAX_BYTES) -> dict[str, Any]:

@@ -127,9 +127,10 @@ def reload_sources(
     the module docstring. Raises ConfigFileError or ConfigValueError for a bad file or variable, or
     the ConfigError a change was refused with, having changed nothing."""
     schema = config.schema
+    file_settings = read_yaml_file(config_file, schema) if config_file is not None else {}
     read = {
-        Source.FILE: read_yaml_file(config_file, schema) if config_file is not None else {},
-        Source.ENVIRONMENT_VARIABLE: read_environment(environ, schema),
+        Source.FILE: file_settings,
+        Source.ENVIRONMENT_VARIABLE: read_environment(environ, schema, file_settings),
     }
     held = config.all_settings_by_source()
     plans = [diff_source(schema, source, held[source], values) for source, values in read.items()]

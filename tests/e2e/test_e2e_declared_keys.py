@@ -36,10 +36,17 @@ def test_list_runtime_names_the_live_keys_including_a_remote_agents(agent: Agent
 
 
 def test_undeclared_file_keys_are_kept_and_named_in_one_warning(start_agent: AgentFactory) -> None:
-    agent = start_agent({"my_tool.colour": "blue", "hostnme": "typo-host"})
+    agent = start_agent(
+        {"my_tool.colour": "blue", "hostnme": "typo-host"},
+        env={"DD_MY_TOOL_MODE": "fast", "DD_LOGS_CONFIG": "not-a-group"},
+    )
     agent.wait_for_log(r"2 undeclared keys in .*datadog\.yaml.*: hostnme, my_tool\.colour")
+    agent.wait_for_log(r"1 undeclared keys in DD_\* environment variables.*: my_tool_mode")
+    agent.wait_for_log(r"1 DD_\* environment variables ignored .*: DD_LOGS_CONFIG")
     got = agent.run_cli("config", "get", "my_tool.colour", "--source")
     assert got.stdout.strip() == "blue (file)"
+    from_env = agent.run_cli("config", "get", "my_tool_mode", "--source")
+    assert from_env.stdout.strip() == "fast (environment-variable)"
 
 
 def test_json_output_and_a_directory_for_cfgpath(agent: AgentProcess) -> None:

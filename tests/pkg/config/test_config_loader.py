@@ -8,7 +8,13 @@ import pytest
 
 from pkg.config.errors import ConfigFileError, ConfigKeyError, ConfigLimitError, ConfigValueError
 from pkg.config.limits import CONFIG_FILE_MAX_BYTES
-from pkg.config.loader import build_config, env_var_name, read_environment, read_yaml_file
+from pkg.config.loader import (
+    build_config,
+    env_var_name,
+    environment_left_out,
+    read_environment,
+    read_yaml_file,
+)
 from pkg.config.safe_yaml import MAX_ALIAS_NODES, MAX_DEPTH
 from pkg.config.schema import KeySpec, ValueType, default_schema
 from pkg.config.sources import Source
@@ -50,8 +56,25 @@ def test_file_env_and_cli_layer_in_order(tmp_path: Path) -> None:
     assert (config.get("hostname"), config.get_source("hostname")) == ("", Source.DEFAULT)  # null: skipped
     assert config.get_string_list("tags") == ["a", "b"]
     assert config.all_settings_by_source()[Source.FILE]["tags"] == ["env:dev", "service:x"]
-    assert config.get("undeclared") is None  # only declared keys come from the environment
+    assert (config.get("undeclared"), config.get_source("undeclared")) == ("x", Source.ENVIRONMENT_VARIABLE)
     assert config.is_secret("api_key")
+
+
+def test_undeclared_variables_are_kept_as_text_unless_they_clash(tmp_path: Path) -> None:
+    path = write(tmp_path, "my_agent:\n  extra: 1\n")
+    environ = {
+        "DD_MY_SETTING": "8",  # kept as the text given: nothing says it is a number
+        "DD_LOGS_CONFIG": "x",  # a group of declared keys
+        "DD_MY_AGENT": "y",  # the file's group
+        "DD_": "z",  # no key name
+        "DD_EMPTY": "",
+        "NOT_DD_THING": "w",
+    }
+    config = build_config(default_schema(), path, environ)
+    held = config.all_settings_by_source()[Source.ENVIRONMENT_VARIABLE]
+    assert held == {"my_setting": "8"}
+    assert config.get("my_agent") == {"extra": 1}
+    assert environment_left_out(environ, default_schema()) == ["DD_", "DD_LOGS_CONFIG"]
 
 
 def test_without_inputs_only_defaults() -> None:
