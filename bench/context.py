@@ -64,7 +64,7 @@ def full_plan(runs: int = 5) -> Plan:
         burst_subscribers=10,
         snapshot_settings=10_000,
         storm_subscribers=100,
-        idle_subscribers=999,  # with the warm-up's session: the registry's limit of 1,000 agents
+        idle_subscribers=998,  # with the warm-up's two sessions: the registry's limit of 1,000 agents
         cli_runs=max(runs, 5),
         step_timeout=180.0,
     )
