@@ -95,7 +95,9 @@ def write_config(
         "ipc_cert_file_path": str(secrets.cert_file),
         "log_level": "info",
         "telemetry": {"enabled": True, "port": telemetry_port},
-        "remote_agent": {"registry": {"idle_timeout": "1h"}},
+        # A filtered subscriber learns that a run's last update passed it by from a progress event:
+        # every second, so that runs do not wait out the default ten.
+        "remote_agent": {"registry": {"idle_timeout": "1h"}, "configstream": {"progress_interval": "1s"}},
     }
     if bulk_settings:
         bulk = {f"s{i:05d}": bulk_value.format(i=i) for i in range(bulk_settings)}

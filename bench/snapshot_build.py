@@ -4,10 +4,11 @@
 
 - ``core``: what the core agent's producer runs for a snapshot at a new sequence id: a
   :class:`pkg.config.model.LayeredConfig` holding the settings at source ``file``,
-  ``flattened_with_sequence_id()``, :func:`pkg.protoconv.configevents.snapshot_payload` (the
-  serialized snapshot encoded directly).
-- ``core-message``: the same through the message, :func:`pkg.protoconv.configevents.snapshot_event`
-  and its serialization (the same bytes), for comparison.
+  ``flattened_with_sequence_id()``, :func:`pkg.protoconv.configevents.encode_snapshot` (through the
+  message for small snapshots, encoded directly for large ones).
+- ``core-message``: the same always through the message,
+  :func:`pkg.protoconv.configevents.snapshot_event` and its serialization (the same bytes), for
+  comparison.
 - ``floor``: the floor server's snapshot (:class:`bench.floor_server.FloorState`): settings kept as
   ready ``ConfigSetting`` messages, copied into one message and serialized.
 
@@ -109,7 +110,7 @@ def _core_builder(settings: Mapping[str, str], *, message: bool = False) -> Call
         flattened, sequence_id = config.flattened_with_sequence_id()
         if message:
             return configevents.snapshot_event("datadog.yaml", sequence_id, flattened).SerializeToString()
-        return configevents.snapshot_payload("datadog.yaml", sequence_id, flattened)
+        return configevents.encode_snapshot("datadog.yaml", sequence_id, flattened)
 
     return build
 

@@ -38,10 +38,12 @@ from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.protoconv.values import MAX_EXACT_INT, ValueConversionError, fill_value
 
 __all__ = [
+    "DIRECT_ENCODING_SETTINGS",
     "EPOCH_HEADER",
     "RESUME_HEADER",
     "ConversionErrorHandler",
     "ResumeAnswer",
+    "encode_snapshot",
     "resume_answer_from_metadata",
     "resume_headers",
     "sequence_id_from_wire",
@@ -345,6 +347,25 @@ def _write_entries(
 
 def _length_delimited(tag: bytes, content: bytes) -> bytes:
     return tag + _length(len(content)) + content
+
+
+DIRECT_ENCODING_SETTINGS = 25_000
+"""From this many settings :func:`encode_snapshot` encodes directly (:func:`snapshot_payload`)."""
+
+
+def encode_snapshot(
+    origin: str,
+    sequence_id: int,
+    settings: Mapping[str, Setting],
+    on_error: ConversionErrorHandler | None = None,
+) -> bytes:
+    """The serialized snapshot ``ConfigEvent`` of ``settings``: through the message below
+    :data:`DIRECT_ENCODING_SETTINGS` settings (the faster way there), encoded directly from there
+    on (the message peaks at about 8.7x the snapshot's bytes, the direct encoding at about 2.3x:
+    at that size memory matters more). Both ways give the same bytes."""
+    if len(settings) < DIRECT_ENCODING_SETTINGS:
+        return snapshot_event(origin, sequence_id, settings, on_error).SerializeToString()
+    return snapshot_payload(origin, sequence_id, settings, on_error)
 
 
 def snapshot_epoch_suffix(epoch: str) -> bytes:

@@ -6,6 +6,8 @@ from pkg.config.change import ConfigChange, Setting
 from pkg.config.sources import Source
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.protoconv.configevents import (
+    DIRECT_ENCODING_SETTINGS,
+    encode_snapshot,
     sequence_id_from_wire,
     snapshot_epoch_suffix,
     snapshot_event,
@@ -209,3 +211,10 @@ def test_snapshot_payload_is_byte_for_byte_the_serialized_snapshot_event(sequenc
 def test_snapshot_payload_of_nothing_is_an_empty_snapshot() -> None:
     assert snapshot_payload("", 0, {}) == snapshot_event("", 0, {}).SerializeToString()
     assert configstream_pb2.ConfigEvent.FromString(snapshot_payload("", 0, {})).HasField("snapshot")
+
+
+@pytest.mark.parametrize("count", [0, 3, DIRECT_ENCODING_SETTINGS - 1, DIRECT_ENCODING_SETTINGS])
+def test_encode_snapshot_gives_the_message_s_bytes_on_either_side_of_the_threshold(count: int) -> None:
+    settings = {f"k{i:06d}": Setting(f"v{i}" if i % 3 else i, Source.FILE) for i in range(count)}
+    expected = snapshot_event("datadog.yaml", 7, settings).SerializeToString()
+    assert encode_snapshot("datadog.yaml", 7, settings) == expected

@@ -60,7 +60,7 @@ import itertools
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from comp.core.config import def_ as config_def
 from comp.core.configstream.def_ import EventKind, KeyFilter, StreamEvent, StreamStatus
@@ -68,13 +68,13 @@ from comp.core.configstream.impl.history import EventHistory
 from comp.core.configstream.impl.metrics import ResumeRefusal, ResyncCause, StreamMetrics
 from comp.core.configstream.impl.subscription import Delivery, StreamSubscription
 from pkg.config import keys
-from pkg.config.change import ConfigChange
+from pkg.config.change import ConfigChange, Setting
 from pkg.config.durations import parse_duration
 from pkg.config.schema import declared_default
 from pkg.protoconv.configevents import (
+    encode_snapshot,
     sequence_id_from_wire,
     snapshot_epoch_suffix,
-    snapshot_payload,
     update_event,
 )
 from pkg.protoconv.values import ValueConversionError
@@ -400,7 +400,7 @@ class ConfigStreamProducer:
         settings, sequence_id = self._config.flattened_with_sequence_id()
         if cached is not None and cached.sequence_id == sequence_id:
             return cached
-        payload = snapshot_payload(self.origin, sequence_id, settings, self._on_conversion_error)
+        payload = self._encode_snapshot(sequence_id, settings)
         snapshot = StreamEvent(EventKind.SNAPSHOT, sequence_id, payload)
         self._snapshot = snapshot
         self._snapshot_with_epoch = None  # the previous one's copy, no longer needed
@@ -418,6 +418,9 @@ class ConfigStreamProducer:
             )
         return snapshot
 
+    def _encode_snapshot(self, sequence_id: int, settings: Mapping[str, Setting]) -> bytes:
+        return encode_snapshot(self.origin, sequence_id, settings, self._on_conversion_error)
+
     def _filtered_snapshot(self, key_filter: KeyFilter, with_epoch: bool) -> StreamEvent:
         settings, sequence_id = self._config.flattened_with_sequence_id()
         if self._filtered_at != sequence_id:
@@ -429,7 +432,7 @@ class ConfigStreamProducer:
         if len(self._filtered_snapshots) >= _MAX_FILTERED_SNAPSHOTS:
             self._filtered_snapshots.clear()
         matching = {key: setting for key, setting in settings.items() if key_filter.matches(key)}
-        payload = snapshot_payload(self.origin, sequence_id, matching, self._on_conversion_error)
+        payload = self._encode_snapshot(sequence_id, matching)
         if with_epoch:
             payload += self._epoch_suffix
         snapshot = StreamEvent(EventKind.SNAPSHOT, sequence_id, payload)
