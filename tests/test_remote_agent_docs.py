@@ -1,9 +1,11 @@
-"""The examples of the README's "Writing a remote agent" and of docs/writing-a-remote-agent.md, run as
-written: the agents against a real core agent process, the example test against the mock."""
+"""The examples of the README's "Writing a remote agent", of docs/writing-a-remote-agent.md and of
+docs/remote-agents.md, run as written: the agents against a real core agent process, the example
+test against the mock."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import queue
 import re
@@ -11,15 +13,20 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.harness import AgentProcess
+from tests.support.polling import eventually_sync
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = (ROOT / "README.md", ROOT / "docs" / "writing-a-remote-agent.md")
+DOCS = (ROOT / "README.md", ROOT / "docs" / "writing-a-remote-agent.md", ROOT / "docs" / "remote-agents.md")
 WAIT = 20.0
 _EXAMPLE = re.compile(r"```python\n# example: (\S+)\n(.*?)```", re.DOTALL)
 
@@ -27,7 +34,7 @@ _EXAMPLE = re.compile(r"```python\n# example: (\S+)\n(.*?)```", re.DOTALL)
 def examples() -> dict[str, str]:
     """The docs' complete programs by file name (blocks that start with ``# example: NAME``)."""
     found = {name: code for doc in DOCS for name, code in _EXAMPLE.findall(doc.read_text(encoding="utf-8"))}
-    assert set(found) == {"async_agent.py", "sync_agent.py", "test_my_agent.py"}
+    assert set(found) == {"async_agent.py", "sync_agent.py", "test_my_agent.py", "serving_agent.py"}
     return found
 
 
@@ -101,6 +108,16 @@ def core(tmp_path: Path) -> Iterator[AgentProcess]:
         agent.stop()
 
 
+@pytest.fixture
+def core_with_metrics(tmp_path: Path) -> Iterator[AgentProcess]:
+    agent = AgentProcess(tmp_path / "core")
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
+
+
 def _run(name: str, core: AgentProcess, tmp_path: Path) -> Script:
     """Run example ``name`` with nothing but the environment to find ``core`` by: DD_CMD_* and the
     default state directory (``$XDG_STATE_HOME/core-agent``), as an agent on a host would."""
@@ -152,5 +169,52 @@ def test_the_sync_example_follows_the_core(core: AgentProcess, tmp_path: Path) -
         assert script.stop(signal.SIGTERM) == 0
         script.expect("stopped")
         assert not any("hostname" in line for line in script.seen)
+    finally:
+        script.kill()
+
+
+def _remote_agent(core: AgentProcess, display_name: str) -> dict[str, Any] | None:
+    """The agent's entry in ``core-agent status --json`` once the core has its status, else None."""
+    result = core.run_cli("status", "--json")
+    assert result.returncode == 0, result.stderr
+    for agent in json.loads(result.stdout)["remote_agents"]:
+        if agent["display_name"] == display_name and agent["main_section"]:
+            found: dict[str, Any] = agent
+            return found
+    return None
+
+
+@pytest.mark.e2e
+def test_the_serving_example_shows_up_in_status_flare_and_metrics(
+    core_with_metrics: AgentProcess, tmp_path: Path
+) -> None:
+    core = core_with_metrics
+    script = _run("serving_agent.py", core, tmp_path)
+    try:
+        script.expect("serving; log level: info")
+        mine = eventually_sync(
+            lambda: _remote_agent(core, "My Agent"), "the example in the core's status", WAIT
+        )
+        assert mine["error"] is None
+        assert mine["main_section"]["state"] == "ok"
+        assert int(mine["main_section"]["jobs_done"]) >= 0
+        assert mine["named_sections"]["queue"] == {"depth": "0"}
+        assert mine["api_endpoint_uri"].startswith("https://127.0.0.1:")
+
+        out = tmp_path / "flare.zip"
+        result = core.run_cli("flare", "--output", str(out))
+        assert result.returncode == 0, result.stderr
+        with zipfile.ZipFile(out) as archive:
+            assert archive.read("My_Agent/jobs.txt").startswith(b"jobs done: ")
+
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{core.telemetry_port}/metrics", timeout=WAIT
+        ) as response:
+            families = list(text_string_to_metric_families(response.read().decode()))
+        jobs = [s for f in families for s in f.samples if s.name == "my_agent_jobs_total"]
+        assert [s.labels for s in jobs] == [{"emitter": "My_Agent"}]
+
+        assert script.stop(signal.SIGINT) == 0
+        script.expect("stopped")
     finally:
         script.kill()

@@ -22,6 +22,7 @@ from comp.core.config import def_ as config_def
 from comp.core.config.container import ConfigContainer
 from comp.core.configstreamconsumer import def_ as consumer_def
 from comp.core.configstreamconsumer.container import ConfigStreamConsumerContainer
+from comp.core.configstreamconsumer.serving import registration_params
 from comp.core.log import def_ as log_def
 from comp.core.log.container import LogContainer
 from comp.core.remoteagent import def_ as remoteagent_def
@@ -83,14 +84,7 @@ def consumer_params(
 
 def remote_agent_params(options: Options, consumer: consumer_def.Params) -> remoteagent_def.Params:
     """The registration's parameters: the consumer's core agent and identity, and ``--listen``."""
-    return remoteagent_def.Params(
-        core_address=consumer.ipc_address,
-        flavor=consumer.flavor,
-        display_name=consumer.display_name,
-        auth_token_file=consumer.auth_token_file,
-        cert_file=consumer.cert_file,
-        listen=options.listen,
-    )
+    return registration_params(consumer, options.listen)
 
 
 def _log_ring(lifecycle: Lifecycle) -> RecentLogs:

@@ -10,6 +10,15 @@ Everything a remote-agent author needs is importable from here::
         async for change in config.changes(prefix="logs_config."):
             ...
 
+With ``status=``, ``flare=`` or ``telemetry=`` (and ``listen=``) the agent also serves the core's
+status, flare and telemetry queries (:mod:`comp.core.configstreamconsumer.serving`)::
+
+    async def status() -> StatusSections:
+        return {"state": "ok"}, {"queue": {"depth": "3"}}
+
+    async with connect_config_stream(name="my-agent", status=status) as config:
+        ...
+
 Without asyncio, :class:`SyncConfigStream` runs the same stream on a background thread. Tests use
 :mod:`comp.core.configstreamconsumer.mock`. Binaries compose the component itself (``def_``,
 ``impl``, ``container``); these facades are thin layers over it.
@@ -24,6 +33,8 @@ from comp.core.configstreamconsumer.def_ import (
     NotReadyError,
     Subscription,
 )
+from comp.core.configstreamconsumer.serving import FlareFiles
+from comp.core.configstreamconsumer.serving import Sections as StatusSections
 from comp.core.configstreamconsumer.stream import ConfigStream, Location, connect_config_stream
 from comp.core.configstreamconsumer.threaded import ChangeCallback, SyncConfigStream
 from pkg.config.errors import ConfigValueError
@@ -38,6 +49,7 @@ __all__ = [
     "ConfigValueError",
     "ConsumerState",
     "ConsumerStats",
+    "FlareFiles",
     "IpcError",
     "KeyNotStreamedError",
     "Liveness",
@@ -46,6 +58,7 @@ __all__ = [
     "NotReadyError",
     "Reader",
     "Source",
+    "StatusSections",
     "Subscription",
     "SyncConfigStream",
     "connect_config_stream",

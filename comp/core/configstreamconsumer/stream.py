@@ -9,6 +9,10 @@ on exit::
         async for change in config.changes(prefix="logs_config."):
             print(change.key, change.new, change.source)
 
+Given ``status=``, ``flare=`` or ``telemetry=`` (async functions, see
+:mod:`comp.core.configstreamconsumer.serving`), it also builds the remote agent component through its
+container: the agent serves them at ``listen=`` and appears in the core's status, flare and metrics.
+
 :class:`ConfigStream` is what the block receives: the typed getters of
 :class:`pkg.config.reader.Reader` over the streamed view, plus :meth:`ConfigStream.changes`. It wraps
 any consumer ``Component``, so a test can hand it a mock (see
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +33,8 @@ from comp.core.configstreamconsumer import def_ as consumer_def
 from comp.core.configstreamconsumer.container import ConfigStreamConsumerContainer
 from comp.core.configstreamconsumer.impl.streamfilter import filter_names
 from comp.core.configstreamconsumer.reads import ConsumerReads, optional_path
+from comp.core.configstreamconsumer.serving import AgentServing, FlareFiles, Sections, agent_serving
+from comp.core.remoteagent.container import RemoteAgentContainer
 from pkg.config.reader import Reader
 from pkg.ipc.locate import locate_core_agent
 from pkg.util.lifecycle import Lifecycle
@@ -120,10 +126,22 @@ class _NoTelemetry:
         return self._provider.get_meter(namespace)
 
 
-def build_consumer(params: consumer_def.Params, lifecycle: Lifecycle) -> consumer_def.Component:
+def build_consumer(
+    params: consumer_def.Params, lifecycle: Lifecycle, serving: AgentServing | None = None
+) -> consumer_def.Component:
     """The consumer component as a binary composes it (its container), without telemetry export;
-    its start and stop hooks are appended to ``lifecycle``. Raises ValueError on unusable params."""
-    container = ConfigStreamConsumerContainer(lifecycle=lifecycle, telemetry=_NoTelemetry(), params=params)
+    its start and stop hooks are appended to ``lifecycle``. With ``serving``, the remote agent
+    component first (its container), whose session the consumer takes. Raises ValueError on
+    unusable params."""
+    agent = None
+    if serving is not None:
+        agent = RemoteAgentContainer(lifecycle=lifecycle, params=serving.params, services=serving.services)
+    container = ConfigStreamConsumerContainer(
+        lifecycle=lifecycle,
+        telemetry=_NoTelemetry(),
+        params=params,
+        session=None if agent is None else agent.component,
+    )
     consumer: consumer_def.Component = container.component()
     return consumer
 
@@ -176,6 +194,10 @@ async def connect_config_stream(
     keys: Collection[str] | None = None,
     prefixes: Collection[str] | None = None,
     max_message_bytes: int | None = None,
+    status: Callable[[], Awaitable[Sections]] | None = None,
+    flare: Callable[[], Awaitable[FlareFiles]] | None = None,
+    telemetry: Callable[[], Awaitable[str]] | None = None,
+    listen: str | None = None,
 ) -> AsyncIterator[ConfigStream]:
     """Connect to the core agent as the remote agent ``name`` and yield its config once the first
     snapshot arrived; stop streaming on exit.
@@ -189,10 +211,17 @@ async def connect_config_stream(
     ``RESOURCE_EXHAUSTED``). None: that setting as the core agent is located, from
     ``DD_AGENT_IPC_GRPC_MAX_MESSAGE_SIZE``, then ``config_file``, else its declared default (4 MiB).
 
+    ``status`` / ``flare`` / ``telemetry``: async functions answering the core's queries (see
+    :mod:`comp.core.configstreamconsumer.serving`); with any of them the agent serves them on its own
+    server at ``listen`` (``host:port``, port 0 for a free one, or ``unix:///path``; default
+    ``127.0.0.1:0``) and registers once, for them and the stream. Serving starts before the first
+    snapshot, and the core queries the agent as soon as it is registered.
+
     The core agent is found as ``sample-remote-agent`` finds it (see :class:`Location`). Raises
     :class:`comp.core.configstreamconsumer.def_.NotReadyError` (naming the address and the last
     failure) when no snapshot arrived within ``ready_timeout`` seconds, :class:`pkg.ipc.IpcError`
-    when the location settings are unusable; nothing keeps running after an error.
+    when the location settings are unusable, TypeError / ValueError naming the argument when a
+    provider or ``listen`` is unusable; nothing keeps running after an error.
     """
     location = Location(
         config_file=optional_path(config_file),
@@ -212,8 +241,9 @@ async def connect_config_stream(
         prefixes=prefixes,
         max_message_bytes=max_message_bytes,
     )
+    serving = agent_serving(params, status=status, flare=flare, telemetry=telemetry, listen=listen)
     lifecycle = Lifecycle()
-    stream = ConfigStream(build_consumer(params, lifecycle))
+    stream = ConfigStream(build_consumer(params, lifecycle, serving))
     await lifecycle.start()
     try:
         await stream.wait_ready(ready_timeout)

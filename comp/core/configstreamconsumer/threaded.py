@@ -13,6 +13,17 @@ the caller's thread: each one reads one whole view, swapped by reference, never 
 
 A callback that raises is logged and the next change is still delivered. ``close()`` must not be
 called from a callback (it waits for the callbacks to finish).
+
+``status=``, ``flare=`` and ``telemetry=`` are plain functions answering the core's queries (see
+:mod:`comp.core.configstreamconsumer.serving`): each call runs on a worker thread, so they may run
+at the same time as each other and as the caller's threads (guard shared state with a lock), and
+never hold up the stream or the callbacks::
+
+    def status():
+        return {"state": "ok"}, {"queue": {"depth": str(queue.qsize())}}
+
+    with SyncConfigStream(name="my-agent", status=status) as config:
+        ...
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from typing import Self, TypeVar
 
 from comp.core.configstreamconsumer import def_ as consumer_def
 from comp.core.configstreamconsumer.reads import ConsumerReads, optional_path
+from comp.core.configstreamconsumer.serving import FlareFiles, Sections, agent_serving
 from comp.core.configstreamconsumer.stream import (
     DEFAULT_READY_TIMEOUT,
     Location,
@@ -49,9 +61,11 @@ ConsumerFactory = Callable[[Lifecycle], consumer_def.Component]
 class SyncConfigStream(ConsumerReads):
     """A config stream run on a background thread; reads, waits and callbacks from any thread.
 
-    ``name``, the location arguments, the filter (``keys``, ``prefixes``) and ``max_message_bytes``
-    are those of :func:`comp.core.configstreamconsumer.stream.connect_config_stream`. The constructor
-    starts connecting and returns at once; it raises (leaving no thread behind) on unusable arguments.
+    ``name``, the location arguments, the filter (``keys``, ``prefixes``), ``max_message_bytes`` and
+    ``listen`` are those of :func:`comp.core.configstreamconsumer.stream.connect_config_stream`;
+    ``status``, ``flare`` and ``telemetry`` are plain functions, called on a worker thread. The
+    constructor starts connecting (and serving) and returns at once; it raises (leaving no thread
+    behind) on unusable arguments.
     """
 
     def __init__(
@@ -70,6 +84,10 @@ class SyncConfigStream(ConsumerReads):
         keys: Collection[str] | None = None,
         prefixes: Collection[str] | None = None,
         max_message_bytes: int | None = None,
+        status: Callable[[], Sections] | None = None,
+        flare: Callable[[], FlareFiles] | None = None,
+        telemetry: Callable[[], str] | None = None,
+        listen: str | None = None,
     ) -> None:
         params = config_stream_params(
             name,
@@ -88,7 +106,10 @@ class SyncConfigStream(ConsumerReads):
             prefixes=prefixes,
             max_message_bytes=max_message_bytes,
         )
-        self._open(lambda lifecycle: build_consumer(params, lifecycle), name)
+        serving = agent_serving(
+            params, status=status, flare=flare, telemetry=telemetry, listen=listen, sync=True
+        )
+        self._open(lambda lifecycle: build_consumer(params, lifecycle, serving), name)
 
     @classmethod
     def from_factory(cls, factory: ConsumerFactory, name: str = "config-stream") -> SyncConfigStream:

@@ -60,11 +60,29 @@ class Params:
                 "remote agent needs the IPC auth token and certificate: give auth_token_file and "
                 "cert_file, or material"
             )
+        _check_listen(self.listen)
         if not 0 < self.retry_initial <= self.retry_cap:
             raise ValueError(
                 f"invalid remote agent retry delays: initial {self.retry_initial!r}, cap "
                 f"{self.retry_cap!r}; expected 0 < initial <= cap"
             )
+
+
+def _check_listen(listen: str) -> None:
+    """``unix:///absolute/path``, or ``host:port`` with a port from 0 to 65535 (``[::1]:port`` for IPv6)."""
+    if listen.startswith("unix://"):
+        path = listen[len("unix://") :]
+        valid = path.startswith("/") and path != "/"
+    else:
+        host, sep, port = listen.rpartition(":")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        valid = bool(sep and host.strip()) and host == host.strip() and port.isdigit() and int(port) <= 65535
+    if not valid:
+        raise ValueError(
+            f"invalid remote agent listen: {listen!r}, expected host:port (port 0: a free one) or "
+            "unix:///absolute/path"
+        )
 
 
 @runtime_checkable
