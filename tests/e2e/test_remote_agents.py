@@ -175,16 +175,7 @@ async def test_agent_answering_under_another_session_is_evicted(agent: AgentProc
 
     server, port = await _status_server(agent, status)
     try:
-        async with agent.aio_channel() as channel:
-            stub = remoteagent_pb2_grpc.RemoteAgentStub(channel)
-            request = ra.RegisterRemoteAgentRequest(
-                pid="1",
-                flavor="impostor",
-                display_name="Impostor",
-                api_endpoint_uri=f"127.0.0.1:{port}",
-                services=[STATUS_SERVICE],
-            )
-            await stub.RegisterRemoteAgent(request, metadata=agent.auth_metadata(), timeout=5)
+        await _register(agent, "impostor", "Impostor", f"127.0.0.1:{port}", STATUS_SERVICE)
         status_json = json.loads((await asyncio.to_thread(agent.run_cli, "status", "--json")).stdout)
         (impostor,) = status_json["remote_agents"]
         assert "SESSION" in impostor["error"].upper() or "session" in impostor["error"]
@@ -213,17 +204,7 @@ async def test_a_flare_with_a_remote_file_larger_than_a_message_is_written_trunc
     )
     await server.start(agent.material())
     try:
-        async with agent.aio_channel() as channel:
-            stub = remoteagent_pb2_grpc.RemoteAgentStub(channel)
-            request = ra.RegisterRemoteAgentRequest(
-                pid="1",
-                flavor="big",
-                display_name="Big Flare",
-                api_endpoint_uri=server.api_endpoint_uri,
-                services=[FLARE_SERVICE],
-            )
-            reply = await stub.RegisterRemoteAgent(request, metadata=agent.auth_metadata(), timeout=5)
-            session.append(reply.session_id)
+        session.append(await _register(agent, "big", "Big Flare", server.api_endpoint_uri, FLARE_SERVICE))
         out = tmp_path / "flare.zip"
         result = await asyncio.to_thread(agent.run_cli, "flare", "--output", str(out))
     finally:
@@ -271,17 +252,7 @@ async def test_status_shows_a_remote_agent_s_sections_scrubbed(agent: AgentProce
 
     server, port = await _status_server(agent, status)
     try:
-        async with agent.aio_channel() as channel:
-            stub = remoteagent_pb2_grpc.RemoteAgentStub(channel)
-            request = ra.RegisterRemoteAgentRequest(
-                pid="1",
-                flavor="leaky",
-                display_name="Leaky",
-                api_endpoint_uri=f"127.0.0.1:{port}",
-                services=[STATUS_SERVICE],
-            )
-            registered = await stub.RegisterRemoteAgent(request, metadata=agent.auth_metadata(), timeout=5)
-        session.append(registered.session_id)
+        session.append(await _register(agent, "leaky", "Leaky", f"127.0.0.1:{port}", STATUS_SERVICE))
         planted = ("hunter2-long-value", "url-pass-99", "tok-abcdef-0123", API_KEY)
 
         as_json = await asyncio.to_thread(agent.run_cli, "status", "--json")
@@ -331,3 +302,14 @@ async def _status_server(agent: AgentProcess, status: StatusHandler) -> tuple[gr
     port = server.add_secure_port("127.0.0.1:0", server_credentials(material.cert_pem, material.key_pem))
     await server.start()
     return server, port
+
+
+async def _register(agent: AgentProcess, flavor: str, display_name: str, uri: str, service: str) -> str:
+    """Register a remote agent serving ``service`` at ``uri`` with the core; its session id."""
+    async with agent.aio_channel() as channel:
+        stub = remoteagent_pb2_grpc.RemoteAgentStub(channel)
+        request = ra.RegisterRemoteAgentRequest(
+            pid="1", flavor=flavor, display_name=display_name, api_endpoint_uri=uri, services=[service]
+        )
+        reply = await stub.RegisterRemoteAgent(request, metadata=agent.auth_metadata(), timeout=5)
+    return str(reply.session_id)

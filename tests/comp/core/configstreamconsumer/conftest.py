@@ -3,6 +3,7 @@ consumers built on it, stopped after each test."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -101,3 +102,12 @@ def free_address() -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     yield f"127.0.0.1:{port}"
+
+
+@pytest.fixture
+def no_leaked_threads() -> Iterator[None]:
+    """Fails the test when it leaves a thread of the sync facade running."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.name.startswith("config-stream")]
+    assert leaked == []

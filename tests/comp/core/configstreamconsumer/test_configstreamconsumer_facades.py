@@ -7,7 +7,6 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +31,6 @@ from tests.support import wire
 from tests.support.fake_core import FakeCore
 
 WAIT = 10.0
-
-
-@pytest.fixture
-def no_leaked_threads() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    leaked = [t for t in threading.enumerate() if t not in before and t.name.startswith("config-stream")]
-    assert leaked == []
 
 
 # --- the async facade, over its mock ------------------------------------------------------------

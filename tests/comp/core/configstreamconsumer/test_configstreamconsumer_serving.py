@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +29,6 @@ from tests.support.polling import eventually
 
 WAIT = 10.0
 METRICS = "# TYPE jobs_total counter\njobs_total 7\n"
-
-
-@pytest.fixture
-def no_leaked_threads() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    leaked = [t for t in threading.enumerate() if t not in before and t.name.startswith("config-stream")]
-    assert leaked == []
 
 
 def _where(core: FakeCore) -> dict[str, Any]:
