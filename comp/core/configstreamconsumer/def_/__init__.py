@@ -345,7 +345,9 @@ class Params:
 class ConsumerStats:
     """Counters since start (also exported as telemetry in namespace ``configstream_consumer``).
 
-    ``reconnect_delays``: the backoff delays chosen (the last 1000), oldest first. ``last_error``: why
+    ``registrations``: sessions the stream got: registrations it made itself, or new sessions of the
+    registration component it takes them from. ``reconnect_delays``: the backoff delays chosen (the
+    last 1000), oldest first. ``last_error``: why
     the last connection attempt or stream failed. ``resumes``: streams that continued the view
     without a snapshot; ``resumes_refused``: streams that asked to resume and began with a snapshot.
     ``epoch``: the core's name of the view's sequence id space, from the last snapshot ("" when the

@@ -329,6 +329,7 @@ class StreamConsumer:
             session_id = await asyncio.wait_for(source.current_session(), self._params.rpc_timeout)
             if session_id != self._session_id:
                 self._session_worked = False
+                self._metrics.registration()  # a session of the registration component's
             return session_id
         except ConnectionError as exc:
             raise _AttemptError(str(exc)) from None

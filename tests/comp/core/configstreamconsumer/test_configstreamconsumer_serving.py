@@ -84,6 +84,7 @@ async def test_connect_config_stream_serves_its_providers_under_its_one_session(
         assert sorted(registration.services) == sorted((STATUS_SERVICE, FLARE_SERVICE, TELEMETRY_SERVICE))
         assert registration.api_endpoint_uri.startswith("https://127.0.0.1:")
         assert stream.session_id in core.sessions
+        assert config.stats.registrations == 1  # the registration component's session, counted once
 
         async with _agent(core, registration.api_endpoint_uri) as channel:
             answer, session = await _status(channel, core)
