@@ -19,14 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from comp.api.grpcserver.def_ import GrpcService
 from comp.core.configstreamconsumer import def_ as consumer_def
 from comp.core.remoteagent import def_ as remoteagent_def
-from pkg.remoteagent.providers import Sections, flare_service, status_service, telemetry_service
+from pkg.remoteagent.providers import (
+    AddToServer,
+    Sections,
+    flare_service,
+    status_service,
+    telemetry_service,
+)
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -135,51 +141,32 @@ def _check_telemetry(result: object) -> str:
     raise _wrong("telemetry", result)
 
 
-def _called(fn: Callable[[], Any], *, sync: bool) -> Callable[[], Awaitable[object]]:
-    """``fn`` as an async function: awaited, or (``sync``) run on a worker thread."""
-    if sync:
+def _checked(fn: Callable[[], Any], check: Callable[[object], object], *, sync: bool) -> Callable[[], Any]:
+    """``fn`` as an async function whose result ``check`` vets: awaited, or (``sync``) run on a
+    worker thread."""
 
-        async def on_thread() -> object:
-            return await asyncio.to_thread(fn)
+    async def get() -> object:
+        return check(await asyncio.to_thread(fn) if sync else await fn())
 
-        return on_thread
-
-    async def awaited() -> object:
-        return await fn()
-
-    return awaited
+    return get
 
 
-def _services(
-    status: Callable[[], object] | None,
-    flare: Callable[[], object] | None,
-    telemetry: Callable[[], object] | None,
-    *,
-    sync: bool,
-) -> tuple[GrpcService, ...]:
-    pairs = []
-    if status is not None:
-        get_status = _called(status, sync=sync)
+_SERVICES: tuple[tuple[str, Callable[[Any], tuple[str, AddToServer]], Callable[[object], object]], ...] = (
+    ("status", status_service, _check_status),
+    ("flare", flare_service, _check_flare),
+    ("telemetry", telemetry_service, _check_telemetry),
+)
+"""Each provider argument, the service that answers with it, and the check of its results."""
 
-        async def checked_status() -> Sections:
-            return _check_status(await get_status())
 
-        pairs.append(status_service(checked_status))
-    if flare is not None:
-        get_flare = _called(flare, sync=sync)
-
-        async def checked_flare() -> FlareFiles:
-            return _check_flare(await get_flare())
-
-        pairs.append(flare_service(checked_flare))
-    if telemetry is not None:
-        get_telemetry = _called(telemetry, sync=sync)
-
-        async def checked_telemetry() -> str:
-            return _check_telemetry(await get_telemetry())
-
-        pairs.append(telemetry_service(checked_telemetry))
-    return tuple(GrpcService(names=(name,), register=add) for name, add in pairs)
+def _services(given: Mapping[str, Callable[[], object] | None], *, sync: bool) -> tuple[GrpcService, ...]:
+    services = []
+    for arg, make_service, check in _SERVICES:
+        fn = given[arg]
+        if fn is not None:
+            name, add = make_service(_checked(fn, check, sync=sync))
+            services.append(GrpcService(names=(name,), register=add))
+    return tuple(services)
 
 
 def agent_serving(
@@ -211,4 +198,4 @@ def agent_serving(
     if listen is not None and not isinstance(listen, str):
         raise TypeError(f"invalid listen=: {listen!r}, expected a string, host:port or unix:///path")
     params = registration_params(consumer, DEFAULT_LISTEN if listen is None else listen)
-    return AgentServing(params, _services(status, flare, telemetry, sync=sync))
+    return AgentServing(params, _services(given, sync=sync))
