@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["setting_size", "text_size", "value_size"]
+__all__ = ["field_size", "setting_size", "text_size", "value_size", "varint_size"]
 
 _MAX_EXACT_INT = 2**53
 _NUMBER = 9  # tag + 8-byte double
@@ -22,14 +22,14 @@ _SMALL = 2  # tag + one-byte varint: null, bool
 _PRINTABLE = 10**4000  # Python refuses to print an int of more than 4300 digits
 
 
-def _varint(n: int) -> int:
+def varint_size(n: int) -> int:
     """Bytes of ``n`` as a protobuf varint (n >= 0)."""
     return 1 if n < 0x80 else (n.bit_length() + 6) // 7
 
 
-def _field(body: int) -> int:
+def field_size(body: int) -> int:
     """A length-delimited field with a one-byte tag around ``body`` bytes."""
-    return 1 + _varint(body) + body
+    return 1 + varint_size(body) + body
 
 
 def text_size(text: str) -> int:
@@ -52,28 +52,27 @@ def value_size(value: Any) -> int:
     the config allows (this recurses).
     """
     if isinstance(value, str):
-        return _field(text_size(value))
+        return field_size(text_size(value))
     if value is None or isinstance(value, bool):
         return _SMALL
     if isinstance(value, int):
         if -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT:
             return _NUMBER
-        return _field(_digits(value))
+        return field_size(_digits(value))
     if isinstance(value, float):
         return _NUMBER
     if isinstance(value, list | tuple):
-        return _field(sum(_field(value_size(item)) for item in value))
+        return field_size(sum(field_size(value_size(item)) for item in value))
     if isinstance(value, Mapping):
-        return _field(
-            sum(_field(_field(text_size(str(k))) + _field(value_size(v))) for k, v in value.items())
-        )
+        entries = (field_size(text_size(str(k))) + field_size(value_size(v)) for k, v in value.items())
+        return field_size(sum(field_size(entry) for entry in entries))
     raise TypeError(f"not a plain value: {type(value).__name__}")
 
 
 def setting_size(key: str, source: str, value_bytes: int) -> int:
     """Bytes of one entry of a snapshot: a ``ConfigSetting`` of ``key`` at ``source`` whose value
     takes ``value_bytes`` (see :func:`value_size`), with its field tag and length."""
-    body = _field(text_size(key)) + _field(value_bytes)
+    body = field_size(text_size(key)) + field_size(value_bytes)
     if source:
-        body += _field(text_size(source))
-    return _field(body)
+        body += field_size(text_size(source))
+    return field_size(body)

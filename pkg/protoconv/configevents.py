@@ -34,6 +34,7 @@ from google.protobuf import struct_pb2
 
 from pkg.config.change import ConfigChange, Setting
 from pkg.config.sources import Source
+from pkg.config.wire_size import field_size, text_size, varint_size
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
 from pkg.protoconv.values import MAX_EXACT_INT, ValueConversionError, fill_value
 
@@ -52,6 +53,7 @@ __all__ = [
     "snapshot_event",
     "snapshot_payload",
     "update_event",
+    "varint",
     "wire_sequence_id",
 ]
 
@@ -189,10 +191,12 @@ def snapshot_event(
     return event
 
 
-def _varint(number: int) -> bytes:
+def varint(number: int) -> bytes:
     """``number`` as a protobuf varint; a negative one as its 64-bit two's complement (int32 fields)."""
     if number < 0:
         number += 1 << 64
+    if number < 0x80:
+        return bytes((number,))
     out = bytearray()
     while number > 0x7F:
         out.append((number & 0x7F) | 0x80)
@@ -201,14 +205,14 @@ def _varint(number: int) -> bytes:
     return bytes(out)
 
 
-_SMALL_VARINTS = tuple(_varint(n) for n in range(1 << 14))
+_SMALL_VARINTS = tuple(varint(n) for n in range(1 << 14))
 _NULL_VALUE = b"\x08\x00"  # Value.null_value = NULL_VALUE (a set oneof member is always written)
 _BOOL_VALUES = (b"\x20\x00", b"\x20\x01")
 _DOUBLE = struct.Struct("<d")
 
 
 def _length(size: int) -> bytes:
-    return _SMALL_VARINTS[size] if size < len(_SMALL_VARINTS) else _varint(size)
+    return _SMALL_VARINTS[size] if size < len(_SMALL_VARINTS) else varint(size)
 
 
 def _value_bytes(key: str, value: object, on_error: ConversionErrorHandler | None) -> bytes:
@@ -238,15 +242,6 @@ def _value_bytes(key: str, value: object, on_error: ConversionErrorHandler | Non
     return message.SerializeToString()
 
 
-def _varint_size(number: int) -> int:
-    return len(_varint(number))
-
-
-def _field_size(size: int) -> int:
-    """Bytes of a length-delimited field (one-byte tag) whose content is ``size`` bytes."""
-    return 1 + _varint_size(size) + size
-
-
 def snapshot_payload(
     origin: str,
     sequence_id: int,
@@ -266,7 +261,7 @@ def snapshot_payload(
         head += _length_delimited(b"\x0a", origin.encode("utf-8"))
     wire_id = wire_sequence_id(sequence_id)
     if wire_id:
-        head += b"\x10" + _varint(wire_id)
+        head += b"\x10" + varint(wire_id)
     keys = sorted(settings)
     source_fields = {
         source: _length_delimited(b"\x0a", name) if (name := str(source).encode("utf-8")) else b""
@@ -275,7 +270,7 @@ def snapshot_payload(
     encoded_values: dict[str, bytes] = {}  # values that are not ASCII text, encoded in the first pass
     body_size = len(head) + _entries_size(keys, settings, source_fields, encoded_values, on_error)
     out = io.BytesIO()
-    total = _field_size(body_size)
+    total = field_size(body_size)
     out.seek(total - 1)  # sized once: the writes below never grow the buffer
     out.write(b"\0")
     out.seek(0)
@@ -301,18 +296,18 @@ def _entries_size(
     total = 0
     for key in keys:
         setting = settings[key]
-        key_size = len(key) if key.isascii() else len(key.encode("utf-8"))
+        key_size = text_size(key)
         value = setting.value
         if type(value) is str and value.isascii():
             size = len(value)
-            value_size = size + (2 if size < 128 else 1 + _varint_size(size))
+            value_size = size + (2 if size < 128 else 1 + varint_size(size))
         else:
             value_size = len(encoded_values.setdefault(key, _value_bytes(key, value, on_error)))
         entry_size = len(source_fields[setting.source]) + value_size
-        entry_size += 2 if value_size < 128 else 1 + _varint_size(value_size)
+        entry_size += 2 if value_size < 128 else 1 + varint_size(value_size)
         if key_size:
-            entry_size += key_size + (2 if key_size < 128 else 1 + _varint_size(key_size))
-        total += entry_size + (2 if entry_size < 128 else 1 + _varint_size(entry_size))
+            entry_size += key_size + (2 if key_size < 128 else 1 + varint_size(key_size))
+        total += entry_size + (2 if entry_size < 128 else 1 + varint_size(entry_size))
     return total
 
 
@@ -333,16 +328,16 @@ def _write_entries(
         if encoded is None:
             text = setting.value.encode("ascii")
             size = len(text)
-            encoded = b"\x1a" + (small[size] if size < limit else _varint(size)) + text
+            encoded = b"\x1a" + (small[size] if size < limit else varint(size)) + text
         name = key.encode("utf-8")
         size = len(name)
         entry = source_fields[setting.source]
         if size:
-            entry += b"\x12" + (small[size] if size < limit else _varint(size)) + name
+            entry += b"\x12" + (small[size] if size < limit else varint(size)) + name
         size = len(encoded)
-        entry += b"\x1a" + (small[size] if size < limit else _varint(size)) + encoded
+        entry += b"\x1a" + (small[size] if size < limit else varint(size)) + encoded
         size = len(entry)
-        write(b"\x1a" + (small[size] if size < limit else _varint(size)) + entry)
+        write(b"\x1a" + (small[size] if size < limit else varint(size)) + entry)
 
 
 def _length_delimited(tag: bytes, content: bytes) -> bytes:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pkg.config.wire_size import varint_size
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
-from pkg.protoconv.configevents import wire_sequence_id
+from pkg.protoconv.configevents import varint, wire_sequence_id
 
 __all__ = [
     "PREVIOUS_FIELD_MAX_BYTES",
@@ -28,31 +29,12 @@ __all__ = [
     "progress_event",
     "update_body",
     "update_event_with_previous",
-    "varint",
 ]
 
 _UPDATE_TAG = b"\x12"  # ConfigEvent.update: field 2, length-delimited
 _BATCH_TAG = b"\xa2\x06"  # ConfigEvent.batch: field 100, length-delimited
 _BATCH_ENTRY_TAG = b"\x0a"  # ConfigBatch.updates: field 1, length-delimited
 _PREVIOUS_TAG = b"\xa0\x06"  # ConfigUpdate.previous_sequence_id: field 100, varint
-
-
-def varint(value: int) -> bytes:
-    """``value`` as a protobuf varint; a negative int32 takes ten bytes (two's complement on 64 bits)."""
-    if value < 0:
-        value &= 0xFFFF_FFFF_FFFF_FFFF
-    if value < 0x80:
-        return bytes((value,))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _varint_len(value: int) -> int:
-    return (value.bit_length() + 6) // 7 or 1
 
 
 def update_body(payload: bytes) -> memoryview:
@@ -89,12 +71,12 @@ PREVIOUS_FIELD_MAX_BYTES = len(_PREVIOUS_TAG) + 10
 
 def batch_entry_size(body_size: int) -> int:
     """Bytes an update body of ``body_size`` bytes takes inside a ``ConfigBatch``."""
-    return 1 + _varint_len(body_size) + body_size
+    return 1 + varint_size(body_size) + body_size
 
 
 def batch_size(inner_size: int) -> int:
     """Bytes of the ``ConfigEvent{batch}`` whose entries take ``inner_size`` bytes in all."""
-    return len(_BATCH_TAG) + _varint_len(inner_size) + inner_size
+    return len(_BATCH_TAG) + varint_size(inner_size) + inner_size
 
 
 def batch_event(bodies: Sequence[bytes | memoryview]) -> bytes:

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pkg.config.wire_size import field_size, text_size
+
 __all__ = [
     "MIN_MESSAGE_BYTES",
     "REPORT_NAME",
@@ -63,15 +65,9 @@ def limits_for(max_message_bytes: int) -> FlareLimits:
     return FlareLimits(max_message_bytes, total, total // 4, side, side)
 
 
-def _varint_bytes(value: int) -> int:
-    return max(1, (value.bit_length() + 6) // 7)
-
-
 def entry_bytes(path: str, content: bytes) -> int:
     """The bytes one file takes in a ``CreateFlareResponse`` (a ``map<string, bytes>`` entry)."""
-    key = len(path.encode("utf-8"))
-    inner = 1 + _varint_bytes(key) + key + 1 + _varint_bytes(len(content)) + len(content)
-    return 1 + _varint_bytes(inner) + inner
+    return field_size(field_size(text_size(path)) + field_size(len(content)))
 
 
 def _head(content: bytes, keep: int) -> bytes:

@@ -8,7 +8,7 @@ from comp.core.configstream.impl import framing
 from pkg.config.change import ConfigChange
 from pkg.config.sources import Source
 from pkg.proto.gen.datadog.model.v1 import configstream_pb2
-from pkg.protoconv.configevents import update_event
+from pkg.protoconv.configevents import update_event, varint
 
 
 def _payload(key: str, value: object, sequence_id: int) -> bytes:
@@ -19,7 +19,7 @@ def _payload(key: str, value: object, sequence_id: int) -> bytes:
 @pytest.mark.parametrize("value", [1, 127, 128, 300, 2**31 - 1, -1, -(2**31)])
 def test_varint_matches_the_runtime(value: int) -> None:
     message = configstream_pb2.ConfigUpdate(previous_sequence_id=value)
-    assert message.SerializeToString() == b"\xa0\x06" + framing.varint(value)
+    assert message.SerializeToString() == b"\xa0\x06" + varint(value)
 
 
 def test_an_update_with_its_previous_id_parses_as_the_same_update_plus_the_field() -> None:
