@@ -37,6 +37,7 @@ import yaml
 
 from pkg.config import keys
 from pkg.config.limits import CONFIG_FILE_MAX_BYTES
+from pkg.config.loader import env_var_name
 from pkg.config.safe_yaml import YamlLimitError, load_document
 from pkg.config.schema import declared_default, declared_spec
 from pkg.ipc.errors import LocationError
@@ -62,8 +63,8 @@ DEFAULT_CMD_HOST: str = declared_default(keys.CMD_HOST)
 DEFAULT_CMD_PORT: int = declared_default(keys.CMD_PORT)
 DEFAULT_ADDRESS = f"{DEFAULT_CMD_HOST}:{DEFAULT_CMD_PORT}"
 DEFAULT_MAX_MESSAGE_BYTES: int = declared_default(keys.GRPC_MAX_MESSAGE_SIZE)
-# The settings that say where the agent is and the size of its messages; the environment variable of
-# each is DD_ + the key in upper case with dots as underscores.
+# The settings that say where the agent is and the size of its messages (each also read from its
+# environment variable, pkg.config.loader.env_var_name).
 LOCATION_KEYS = (
     keys.CMD_HOST,
     keys.CMD_PORT,
@@ -149,7 +150,7 @@ def locate_core_agent(
         origin = f"config file {read_from}"
         settings.update((key, _Setting(value, origin)) for key, value in _read_settings(read_from).items())
     for key in LOCATION_KEYS:
-        var = "DD_" + key.upper().replace(".", "_")
+        var = env_var_name(key)
         text = environ.get(var, "").strip()
         if text:  # an empty variable counts as unset, as for the agent
             settings[key] = _Setting(text, f"environment variable {var}")
