@@ -17,13 +17,11 @@ The size limits are those ``settings`` give (``config_limits.*``), read once as 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pkg.config.change import UpdateCallback
-from pkg.config.limits import ConfigLimits
 from pkg.config.loader import startup_limits
 from pkg.config.model import LayeredConfig
 from pkg.config.schema import Schema, default_schema
@@ -35,31 +33,11 @@ __all__ = ["MockConfig", "new_mock"]
 class MockConfig(LayeredConfig):
     """The real layered config, which also tells how many update callbacks are subscribed."""
 
-    def __init__(
-        self,
-        schema: Schema | None = None,
-        *,
-        config_file: Path | None = None,
-        limits: ConfigLimits | None = None,
-    ) -> None:
-        super().__init__(schema, config_file=config_file, limits=limits)
-        self._subscriptions: set[object] = set()
-
     @property
     def subscriber_count(self) -> int:
         """Callbacks given to :meth:`on_update` and not unsubscribed yet."""
-        return len(self._subscriptions)
-
-    def on_update(self, callback: UpdateCallback) -> Callable[[], None]:
-        unsubscribe = super().on_update(callback)
-        subscription = object()
-        self._subscriptions.add(subscription)
-
-        def remove() -> None:
-            self._subscriptions.discard(subscription)
-            unsubscribe()
-
-        return remove
+        with self._lock:
+            return len(self._callbacks)
 
 
 def _unchecked(schema: Schema, keys: Collection[str]) -> Schema:
