@@ -15,6 +15,7 @@ limits that do not fit together (:mod:`pkg.config.limits`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,12 @@ def build_config(
     limits = startup_limits(schema, file_settings, env_settings, cli_settings)
     config = LayeredConfig(schema, config_file=path, limits=limits)
     config.set_many(file_settings, Source.FILE)
-    config.set_many(env_settings, Source.ENVIRONMENT_VARIABLE)
+    declared_env = {key: value for key, value in env_settings.items() if schema.is_declared(key)}
+    config.set_many(declared_env, Source.ENVIRONMENT_VARIABLE)
+    for key, text in env_settings.items():
+        if key not in declared_env:  # a stray variable over a size limit is left out, not fatal
+            with contextlib.suppress(ConfigError):
+                config.set(key, text, Source.ENVIRONMENT_VARIABLE)
     config.set_many(cli_settings, Source.CLI)
     config.seal_startup_settings()
     return config
@@ -96,9 +102,9 @@ def read_environment(
     nested), kept and streamed as an undeclared file key is.
 
     Empty variables are ignored, as the Go agent does. An undeclared variable whose key would clash
-    with declared ones (``DD_LOGS_CONFIG``: a group of declared keys) is left out (see
-    :func:`environment_left_out`), and so is one that would turn a group of ``file_settings`` into a
-    value.
+    with declared ones (``DD_LOGS_CONFIG``: a group of declared keys) is left out, and so is one that
+    would turn a group of ``file_settings`` into a value (:func:`build_config` also leaves out one
+    over a size limit; :func:`environment_left_out` names them all).
     """
     settings: dict[str, Any] = {}
     declared_vars: set[str] = set()
@@ -122,9 +128,10 @@ def read_environment(
     return settings
 
 
-def environment_left_out(environ: Mapping[str, str], schema: Schema) -> list[str]:
-    """The non-empty ``DD_*`` variables that :func:`read_environment` leaves out: neither a declared
-    key's nor a valid undeclared key that does not clash with declared ones."""
+def environment_left_out(environ: Mapping[str, str], schema: Schema, held: Mapping[str, Any]) -> list[str]:
+    """The non-empty ``DD_*`` variables that are neither a declared key's nor among ``held`` (the
+    settings a config holds at source ``environment-variable``): not a key name, a clash with declared
+    keys or the file's groups, or over a size limit."""
     declared_vars = {env_var_name(name) for spec in schema for name in schema.names(spec.key)}
     return sorted(
         var
@@ -132,7 +139,7 @@ def environment_left_out(environ: Mapping[str, str], schema: Schema) -> list[str
         if var.startswith(ENV_PREFIX)
         and text != ""
         and var not in declared_vars
-        and _undeclared_env_key(var, text, declared_vars, schema) is None
+        and var[len(ENV_PREFIX) :].lower() not in held
     )
 
 

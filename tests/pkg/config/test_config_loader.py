@@ -74,7 +74,15 @@ def test_undeclared_variables_are_kept_as_text_unless_they_clash(tmp_path: Path)
     held = config.all_settings_by_source()[Source.ENVIRONMENT_VARIABLE]
     assert held == {"my_setting": "8"}
     assert config.get("my_agent") == {"extra": 1}
-    assert environment_left_out(environ, default_schema()) == ["DD_", "DD_LOGS_CONFIG"]
+    assert environment_left_out(environ, default_schema(), held) == ["DD_", "DD_LOGS_CONFIG", "DD_MY_AGENT"]
+
+
+def test_an_undeclared_variable_over_a_size_limit_is_left_out_not_fatal() -> None:
+    environ = {"DD_HUGE": "x" * (2 * 1024 * 1024), "DD_SMALL": "ok"}
+    config = build_config(default_schema(), None, environ)
+    held = config.all_settings_by_source()[Source.ENVIRONMENT_VARIABLE]
+    assert held == {"small": "ok"}
+    assert environment_left_out(environ, default_schema(), held) == ["DD_HUGE"]
 
 
 def test_without_inputs_only_defaults() -> None:
