@@ -63,7 +63,7 @@ def _warn_undeclared(config: config_def.Component) -> None:
     left_out = environment_left_out(os.environ, config.schema, by_source[Source.ENVIRONMENT_VARIABLE])
     if left_out:
         _log.warning(
-            "%d DD_* environment variables ignored (no key name, a clash with declared keys, or too long): %s",
+            "%d DD_* environment variables ignored (no key name, a clash with declared keys, too long): %s",
             len(left_out),
             ", ".join(left_out),
         )
