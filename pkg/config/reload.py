@@ -128,11 +128,17 @@ def reload_sources(
     the ConfigError a change was refused with, having changed nothing."""
     schema = config.schema
     file_settings = read_yaml_file(config_file, schema) if config_file is not None else {}
+    held = config.all_settings_by_source()
+    env_settings = read_environment(environ, schema, file_settings)
+    held_env = held[Source.ENVIRONMENT_VARIABLE]
     read = {
         Source.FILE: file_settings,
-        Source.ENVIRONMENT_VARIABLE: read_environment(environ, schema, file_settings),
+        # The environment is the one the agent started with: an undeclared variable left out then
+        # (over a size limit) stays out, rather than making every reload fail.
+        Source.ENVIRONMENT_VARIABLE: {
+            key: value for key, value in env_settings.items() if schema.is_declared(key) or key in held_env
+        },
     }
-    held = config.all_settings_by_source()
     plans = [diff_source(schema, source, held[source], values) for source, values in read.items()]
     applied: list[SourceChanges] = []
     try:

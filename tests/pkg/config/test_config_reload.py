@@ -136,3 +136,14 @@ def test_a_refused_change_puts_back_what_was_applied_before(tmp_path: Path) -> N
         reload_sources(_RefusingEnvironment(config), path, {"DD_LOG_LEVEL": "debug"})
     assert config.all_settings_by_source() == before
     assert (config.get("hostname"), config.get("site"), config.get("tags")) == ("a", "datadoghq.eu", [])
+
+
+def test_undeclared_variables_reload_as_they_started_one_over_a_limit_stays_out(tmp_path: Path) -> None:
+    environ = {"DD_HUGE": "x" * (2 * 1024 * 1024), "DD_MY_MODE": "fast"}
+    config, path = _config(tmp_path, "log_level: info\n", environ)
+    path.write_text("log_level: debug\n")
+
+    reload_sources(config, path, environ)
+
+    assert config.get("log_level") == "debug"
+    assert config.all_settings_by_source()[Source.ENVIRONMENT_VARIABLE] == {"my_mode": "fast"}
