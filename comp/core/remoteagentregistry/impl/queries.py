@@ -58,7 +58,6 @@ SESSION_ID_MISMATCH = "SESSION_ID_MISMATCH"
 REPLY_SIZE_FACTOR = 4
 _MAX_GRPC_LENGTH = 2**31 - 1
 _NAMESPACE = "remote_agent_registry"
-_RECEIVED_TOO_LARGE = "Received message larger than max"
 
 _R = TypeVar("_R")
 _V = TypeVar("_V")
@@ -215,14 +214,12 @@ class RemoteAgentQueries:
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                     raise _DeadlineError() from None
-                if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and _RECEIVED_TOO_LARGE in (
-                    exc.details() or ""
-                ):
+                if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:  # the reply limit, most likely
                     raise _QueryError(
                         exc.code().name,
-                        f"remote agent {agent.display_name!r} at {agent.api_endpoint_uri} answered "
-                        f"{rpc.action} with more than the {max_reply} bytes the core accepts "
-                        f"({REPLY_SIZE_FACTOR} x {keys.GRPC_MAX_MESSAGE_SIZE}): {exc.details()}",
+                        f"remote agent {agent.display_name!r} at {agent.api_endpoint_uri}: {rpc.action} "
+                        f"failed with RESOURCE_EXHAUSTED ({exc.details()}); the core accepts answers of at "
+                        f"most {max_reply} bytes ({REPLY_SIZE_FACTOR} x {keys.GRPC_MAX_MESSAGE_SIZE})",
                     ) from None
                 raise _QueryError(
                     exc.code().name, describe_rpc_error(agent.api_endpoint_uri, exc, peer="remote agent")

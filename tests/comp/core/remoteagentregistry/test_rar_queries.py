@@ -194,9 +194,9 @@ async def test_an_answer_larger_than_the_core_accepts_fails_naming_the_agent(ipc
     big = results["big"]
     assert big.response is None and big.error is not None
     assert big.error.startswith(
-        f"remote agent 'Big Agent' at {big.agent.api_endpoint_uri} answered flare with more "
+        f"remote agent 'Big Agent' at {big.agent.api_endpoint_uri}: flare failed with RESOURCE_EXHAUSTED ("
     )
-    assert f"than the {REPLY_SIZE_FACTOR * max_message} bytes the core accepts" in big.error
+    assert f"the core accepts answers of at most {REPLY_SIZE_FACTOR * max_message} bytes" in big.error
     assert "agent_ipc.grpc_max_message_size" in big.error
     labels = {"name": "Big_Agent", "action": "flare", "error": "RESOURCE_EXHAUSTED"}
     assert telemetry.value("remote_agent_registry.action_error", **labels) == 1
